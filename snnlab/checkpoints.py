@@ -1,0 +1,104 @@
+"""Checkpoints: written atomically, loaded with ``weights_only=True``, checked by SHA-256.
+
+A checkpoint is a dict of tensors and plain values (config dicts, numbers,
+strings), so ``torch.load(..., weights_only=True)`` can read it without
+running any pickled code. Writes go to a temporary file in the same folder,
+are flushed to disk, then renamed over the target: a crash mid-write leaves
+the old file intact, never a half-written one.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+
+import torch
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, corrupt, or does not fit the model it is loaded into."""
+
+
+def _atomic_write(path: str, write) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_checkpoint(path: str, payload: dict) -> None:
+    """``torch.save`` ``payload`` to ``path`` atomically."""
+    _atomic_write(path, lambda f: torch.save(payload, f))
+
+
+def save_json(path: str, data) -> None:
+    """Write JSON atomically (indent 2, sorted keys, trailing newline)."""
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    _atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def load_checkpoint(path: str, kind: str | None = None) -> dict:
+    """Load a checkpoint dict with ``weights_only=True``; CheckpointError with the fix if it cannot be read.
+
+    ``kind``, when given, must match the checkpoint's 'kind' field
+    ('classifier', 'purifier'), so a purifier file is never loaded as a classifier.
+    """
+    if not os.path.isfile(path):
+        raise CheckpointError(f"checkpoint {path} does not exist; train one with `snnlab train` or check the path")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # pickle, zip and unpickler errors all mean the same to a user
+        raise CheckpointError(
+            f"checkpoint {path} is corrupt or not a snnlab checkpoint ({err.__class__.__name__}); "
+            "delete it and retrain with `snnlab train`"
+        ) from None
+    if not isinstance(payload, dict) or "state_dict" not in payload or "config" not in payload:
+        raise CheckpointError(f"checkpoint {path} is not a snnlab checkpoint (no state_dict/config); retrain it")
+    if kind is not None and payload.get("kind") != kind:
+        raise CheckpointError(f"checkpoint {path} holds a {payload.get('kind')!r}, expected a {kind!r}")
+    return payload
+
+
+def load_state(model: torch.nn.Module, state_dict: dict, path: str) -> None:
+    """``model.load_state_dict`` with a one-line CheckpointError when the shapes or keys do not match."""
+    try:
+        model.load_state_dict(state_dict)
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()
+        detail = first[1].strip() if len(first) > 1 else first[0]
+        raise CheckpointError(
+            f"checkpoint {path} does not match the model ({detail}); it was trained for another "
+            "dataset or snnlab version: retrain it with `snnlab train`"
+        ) from None
+
+
+def sha256(path: str) -> str:
+    """Hex SHA-256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_manifest(folder: str, manifest: dict) -> None:
+    """Check every file listed in ``manifest['sha256']`` against its hash; CheckpointError on a mismatch."""
+    for name, expected in manifest.get("sha256", {}).items():
+        path = os.path.join(folder, name)
+        if not os.path.isfile(path):
+            raise CheckpointError(f"pretrained file {path} is missing; reinstall snnlab or run `snnlab train`")
+        if sha256(path) != expected:
+            raise CheckpointError(
+                f"pretrained file {path} is corrupt (SHA-256 does not match the manifest); "
+                "reinstall snnlab or retrain with `snnlab train`"
+            )

@@ -1,0 +1,201 @@
+"""Datasets and the image contract every snnlab model checks.
+
+Images are float32 tensors in [0, 1] shaped ``(N, C, H, W)``; labels are
+long tensors ``(N,)``.
+
+Default data: scikit-learn's ``load_digits`` (1,797 real 8x8 handwritten
+digits shipped inside scikit-learn, no network), pixels 0..16 scaled to
+[0, 1], split once with a fixed seed into stratified train (60%),
+calibration (20%, for the detector threshold) and test (20%) parts.
+
+Torchvision datasets (MNIST, Fashion-MNIST, CIFAR-10, CIFAR-100, SVHN) are
+read from a local ``root`` or downloaded with ``download=True`` when online;
+Tiny-ImageNet is read from a local ImageFolder tree. Their calibration split
+is a fixed, seeded 10% of the official training set, held out of "train".
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+SPLITS = ("train", "calibration", "test")
+SPLIT_SEED = 0  # fixed: the same split on every machine
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    channels: int  # C
+    size: int  # H = W
+    classes: int  # number of labels
+    source: str  # where the data comes from, for error messages
+
+
+DATASETS = {
+    "digits": DatasetInfo(1, 8, 10, "scikit-learn (embedded, no download)"),
+    "mnist": DatasetInfo(1, 28, 10, "torchvision.datasets.MNIST"),
+    "fashion-mnist": DatasetInfo(1, 28, 10, "torchvision.datasets.FashionMNIST"),
+    "cifar10": DatasetInfo(3, 32, 10, "torchvision.datasets.CIFAR10"),
+    "cifar100": DatasetInfo(3, 32, 100, "torchvision.datasets.CIFAR100"),
+    "svhn": DatasetInfo(3, 32, 10, "torchvision.datasets.SVHN"),
+    "tiny-imagenet": DatasetInfo(3, 64, 200, "a local ImageFolder (tiny-imagenet-200/{train,val})"),
+}
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    """Channels, size and classes of a dataset by name; ValueError naming the choices if unknown."""
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise ValueError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}") from None
+
+
+def check_images(images, channels: int | None = None, size: int | None = None, name: str = "images") -> None:
+    """Raise ValueError unless ``images`` is a float tensor in [0, 1] shaped (N, C, H, W).
+
+    ``channels`` and ``size`` (H = W), when given, must match too. Each message
+    names the problem and the fix.
+    """
+    if not isinstance(images, torch.Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor, got {type(images).__name__}; use torch.as_tensor(...)")
+    if images.dim() != 4:
+        raise ValueError(
+            f"{name} must have shape (N, C, H, W), got {tuple(images.shape)}; "
+            "add a batch axis with images.unsqueeze(0) for one image"
+        )
+    if not images.is_floating_point():
+        raise ValueError(
+            f"{name} must be floating point in [0, 1], got dtype {images.dtype}; "
+            "for uint8 pixels use images.float() / 255"
+        )
+    if images.dtype != torch.float32:
+        raise ValueError(f"{name} must be float32, got {images.dtype}; use images.float()")
+    if channels is not None and images.shape[1] != channels:
+        raise ValueError(f"{name} must have {channels} channel(s), got {images.shape[1]} (shape {tuple(images.shape)})")
+    if size is not None and tuple(images.shape[2:]) != (size, size):
+        raise ValueError(f"{name} must be {size}x{size} pixels, got {images.shape[2]}x{images.shape[3]}")
+    if images.numel() == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(images.shape)})")
+    if torch.isnan(images).any():
+        raise ValueError(f"{name} contain NaN values; check the preprocessing that produced them")
+    low, high = images.min().item(), images.max().item()
+    if low < 0.0 or high > 1.0:
+        raise ValueError(
+            f"{name} must lie in [0, 1], got values in [{low:.3g}, {high:.3g}]; "
+            "snnlab models take unnormalised pixels (divide by 255, do not standardise)"
+        )
+
+
+def _split_indices(labels: np.ndarray, fractions=(0.6, 0.2, 0.2)) -> dict[str, np.ndarray]:
+    """Seeded stratified split of indices into train / calibration / test by ``fractions``."""
+    from sklearn.model_selection import train_test_split
+
+    index = np.arange(len(labels))
+    train, rest = train_test_split(index, train_size=fractions[0], stratify=labels, random_state=SPLIT_SEED)
+    calib_share = fractions[1] / (fractions[1] + fractions[2])
+    calibration, test = train_test_split(
+        rest, train_size=calib_share, stratify=labels[rest], random_state=SPLIT_SEED
+    )
+    return {"train": np.sort(train), "calibration": np.sort(calibration), "test": np.sort(test)}
+
+
+def _load_digits(split: str):
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = digits.images.astype(np.float32) / 16.0  # (1797, 8, 8), pixels 0..16
+    labels = digits.target.astype(np.int64)
+    idx = _split_indices(labels)[split]
+    return torch.from_numpy(images[idx]).unsqueeze(1), torch.from_numpy(labels[idx])  # (N, 1, 8, 8), (N,)
+
+
+def _torchvision_dataset(name: str, train: bool, root: str, download: bool):
+    from torchvision import datasets
+
+    if name == "svhn":
+        return datasets.SVHN(root, split="train" if train else "test", download=download)
+    if name == "tiny-imagenet":
+        folder = os.path.join(root, "tiny-imagenet-200", "train" if train else "val")
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(folder)
+        return datasets.ImageFolder(folder)
+    cls = {
+        "mnist": datasets.MNIST,
+        "fashion-mnist": datasets.FashionMNIST,
+        "cifar10": datasets.CIFAR10,
+        "cifar100": datasets.CIFAR100,
+    }[name]
+    return cls(root, train=train, download=download)
+
+
+def _to_tensors(dataset, limit: int | None):
+    """Whole torchvision dataset -> (images float (N, C, H, W) in [0, 1], labels long (N,))."""
+    data = getattr(dataset, "data", None)
+    if isinstance(data, torch.Tensor):  # MNIST family: (N, H, W) uint8
+        images = data.unsqueeze(1)
+        labels = torch.as_tensor(dataset.targets)
+    elif isinstance(data, np.ndarray) and data.ndim == 4:
+        # CIFAR: (N, H, W, C); SVHN: (N, C, H, W)
+        images = torch.from_numpy(data)
+        if images.shape[-1] in (1, 3):
+            images = images.permute(0, 3, 1, 2)
+        labels = torch.as_tensor(np.asarray(getattr(dataset, "targets", getattr(dataset, "labels", None))))
+    else:  # ImageFolder: decode file by file
+        from torchvision.transforms.functional import pil_to_tensor
+
+        count = len(dataset) if limit is None else min(limit, len(dataset))
+        pairs = [dataset[i] for i in range(count)]
+        images = torch.stack([pil_to_tensor(img.convert("RGB")) for img, _ in pairs])
+        labels = torch.tensor([y for _, y in pairs])
+    if limit is not None:
+        images, labels = images[:limit], labels[:limit]
+    return images.float().div(255.0).contiguous(), labels.long()
+
+
+def load_dataset(name: str = "digits", split: str = "test", root: str | None = None,
+                 download: bool = False, limit: int | None = None):
+    """Load a dataset split as ``(images (N, C, H, W) float32 in [0, 1], labels (N,) long)``.
+
+    Args:
+        name: 'digits' (default, embedded), 'mnist', 'fashion-mnist', 'cifar10',
+            'cifar100', 'svhn' or 'tiny-imagenet'.
+        split: 'train', 'calibration' (held out to calibrate the detector) or 'test'.
+        root: folder holding torchvision data (default ``~/.snnlab/data``); unused for digits.
+        download: let torchvision download the files (needs internet).
+        limit: keep only the first ``limit`` examples of the split.
+
+    Example::
+
+        >>> images, labels = load_dataset("digits", "test")
+        >>> images.shape, labels.shape
+        (torch.Size([360, 1, 8, 8]), torch.Size([360]))
+    """
+    info = dataset_info(name)
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; choose one of: {', '.join(SPLITS)}")
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be a positive number of examples, got {limit}")
+    if name == "digits":
+        images, labels = _load_digits(split)
+        return (images[:limit], labels[:limit]) if limit else (images, labels)
+
+    root = os.path.expanduser(root or os.path.join("~", ".snnlab", "data"))
+    try:
+        dataset = _torchvision_dataset(name, split != "test", root, download)
+    except (RuntimeError, FileNotFoundError, OSError) as err:
+        how = (
+            f"download Tiny-ImageNet and unpack it so that {root}/tiny-imagenet-200/train exists"
+            if name == "tiny-imagenet"
+            else f"pass download=True (CLI: --download) when online, or put the {info.source} files under {root}"
+        )
+        raise ValueError(f"dataset {name!r} not found under {root} ({err.__class__.__name__}: {err}); {how}") from None
+    if split == "test":
+        return _to_tensors(dataset, limit)
+    images, labels = _to_tensors(dataset, None)
+    order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(SPLIT_SEED))
+    held_out = len(labels) // 10
+    idx = order[:held_out] if split == "calibration" else order[held_out:]
+    idx = idx.sort().values[:limit]
+    return images[idx], labels[idx]

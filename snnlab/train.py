@@ -1,0 +1,215 @@
+"""Training: the classifier, the purifier on FGSM examples, PGD adversarial training
+as the baseline, and detector calibration.
+
+Every run is seeded (``torch.manual_seed`` plus a generator for shuffling and
+epsilon draws; deterministic algorithms on), so the same seed gives the same
+weights on the same machine. With ``checkpoint=PATH`` a run saves atomically
+after every epoch and, started again, resumes where it stopped.
+
+The purifier's training data follows the paper's efficiency argument: one
+FGSM step per batch against the frozen, trained classifier, epsilon drawn
+uniformly from ``eps_range`` per batch, and a share of clean images kept
+unperturbed (so the purifier learns to leave clean images alone, which the
+detector relies on).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torchattacks
+from torch import nn
+from torch.nn import functional as F
+from tqdm.auto import tqdm
+
+from . import __version__
+from .checkpoints import load_checkpoint, load_state, save_checkpoint
+from .classifier import ClassifierConfig, SpikingResNet
+from .data import load_dataset
+from .losses import PurifierLoss
+from .purifier import Purifier, PurifierConfig
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed torch, turn on deterministic algorithms, and return a seeded generator for data order."""
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    return torch.Generator().manual_seed(seed)
+
+
+@dataclass
+class ClassifierTraining:
+    epochs: int = 40  # passes over the training split
+    batch_size: int = 64
+    lr: float = 2e-3  # AdamW, cosine-annealed to 0
+    weight_decay: float = 1e-4
+    seed: int = 0
+    adversarial: str | None = None  # None, or 'pgd' for PGD adversarial training (the baseline)
+    eps: float = 0.1  # PGD training radius (L-infinity)
+    pgd_steps: int = 10  # PGD training steps (step size 2.5 * eps / steps, random start)
+
+
+@dataclass
+class PurifierTraining:
+    epochs: int = 60
+    batch_size: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    seed: int = 0
+    eps_range: tuple = (0.02, 0.3)  # FGSM epsilon drawn uniformly per batch
+    clean_fraction: float = 0.3  # share of each batch kept clean (true noise 0)
+    loss: PurifierLoss = field(default_factory=PurifierLoss)
+
+
+def _batches(n: int, batch_size: int, generator: torch.Generator):
+    order = torch.randperm(n, generator=generator)
+    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
+
+
+def _resume(checkpoint, kind, model, optimizer, scheduler, generator, progress) -> int:
+    """Load a partial run from ``checkpoint`` if there is one; return the first epoch to run."""
+    if not checkpoint or not os.path.exists(checkpoint):
+        return 0
+    state = load_checkpoint(checkpoint, kind)
+    load_state(model, state["state_dict"], checkpoint)
+    if "optimizer" not in state:  # a finished, stripped checkpoint: nothing to resume
+        return state.get("epochs", 0)
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    generator.set_state(state["generator"])
+    torch.set_rng_state(state["torch_rng"])
+    if progress:
+        tqdm.write(f"resuming {kind} from {checkpoint} at epoch {state['epoch']}")
+    return state["epoch"]
+
+
+def _save(checkpoint, kind, model, optimizer, scheduler, generator, epoch, settings, extra=None):
+    if not checkpoint:
+        return
+    save_checkpoint(checkpoint, {
+        "kind": kind,
+        "config": asdict(model.config),
+        "state_dict": model.state_dict(),
+        "epoch": epoch,
+        "epochs": settings.epochs,
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "generator": generator.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        "training": {k: v for k, v in asdict(settings).items() if k != "loss"},
+        "snnlab_version": __version__,
+        **(extra or {}),
+    })
+
+
+def _optimizer(model, settings, steps_per_epoch):
+    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, settings.epochs * steps_per_epoch)
+    return optimizer, scheduler
+
+
+def train_classifier(dataset: str = "digits", settings: ClassifierTraining | None = None,
+                     checkpoint: str | None = None, device: str = "cpu", progress: bool = True,
+                     config: ClassifierConfig | None = None, data=None) -> SpikingResNet:
+    """Train the MLF-SE spiking ResNet on ``dataset``'s train split and return it (in eval mode).
+
+    ``settings.adversarial='pgd'`` trains on PGD examples instead (Madry et al.
+    adversarial training, the multi-step baseline the paper argues against).
+    ``data`` may pass ``(images, labels)`` directly instead of the train split.
+    """
+    settings = settings or ClassifierTraining()
+    generator = seed_everything(settings.seed)
+    images, labels = data if data is not None else load_dataset(dataset, "train")
+    model = SpikingResNet(config or ClassifierConfig.for_dataset(dataset)).to(device)
+    batches = _batches(len(labels), settings.batch_size, torch.Generator())  # count only
+    optimizer, scheduler = _optimizer(model, settings, len(batches))
+    kind = "classifier"
+    start = _resume(checkpoint, kind, model, optimizer, scheduler, generator, progress)
+    attack = None
+    if settings.adversarial == "pgd":
+        attack = torchattacks.PGD(model, eps=settings.eps, alpha=2.5 * settings.eps / settings.pgd_steps,
+                                  steps=settings.pgd_steps, random_start=True)
+    elif settings.adversarial is not None:
+        raise ValueError(f"adversarial must be None or 'pgd', got {settings.adversarial!r}")
+    bar = tqdm(range(start, settings.epochs), desc=f"train {kind}" + (" (PGD)" if attack else ""),
+               disable=not progress, initial=start, total=settings.epochs)
+    for epoch in bar:
+        model.train()
+        correct = total = 0
+        for idx in _batches(len(labels), settings.batch_size, generator):
+            x, y = images[idx].to(device), labels[idx].to(device)
+            if attack is not None:
+                x = attack(x, y)  # torchattacks puts the model in eval mode for the attack, then back
+                model.train()
+            logits = model(x)
+            loss = F.cross_entropy(logits, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            correct += (logits.argmax(1) == y).sum().item()
+            total += len(y)
+        bar.set_postfix(loss=f"{loss.item():.3f}", train_acc=f"{correct / total:.3f}")
+        _save(checkpoint, kind, model, optimizer, scheduler, generator, epoch + 1, settings)
+    return model.eval()
+
+
+def fgsm_batch(classifier: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float,
+               clean_fraction: float, generator: torch.Generator) -> torch.Tensor:
+    """FGSM examples at ``eps`` (torchattacks) with a random ``clean_fraction`` of rows left clean."""
+    adv = torchattacks.FGSM(classifier, eps=eps)(x, y)
+    keep_clean = torch.rand(len(x), generator=generator) < clean_fraction  # (N,)
+    return torch.where(keep_clean.to(x.device)[:, None, None, None], x, adv)
+
+
+def train_purifier(classifier: nn.Module, dataset: str = "digits", settings: PurifierTraining | None = None,
+                   checkpoint: str | None = None, device: str = "cpu", progress: bool = True,
+                   config: PurifierConfig | None = None, data=None) -> Purifier:
+    """Train NeSNN + RecSNN with the composite loss on FGSM examples against ``classifier`` (frozen).
+
+    Returns the purifier in eval mode. The KL term needs the classifier's
+    logits on the purified image, so gradients flow through the (frozen)
+    classifier into the purifier.
+    """
+    settings = settings or PurifierTraining()
+    generator = seed_everything(settings.seed)
+    images, labels = data if data is not None else load_dataset(dataset, "train")
+    classifier = classifier.to(device).eval()
+    for p in classifier.parameters():
+        p.requires_grad_(False)
+    purifier = Purifier(config or PurifierConfig.for_dataset(dataset)).to(device)
+    n_batches = len(_batches(len(labels), settings.batch_size, torch.Generator()))
+    optimizer, scheduler = _optimizer(purifier, settings, n_batches)
+    kind = "purifier"
+    start = _resume(checkpoint, kind, purifier, optimizer, scheduler, generator, progress)
+    lo, hi = settings.eps_range
+    loss_fn = settings.loss
+    bar = tqdm(range(start, settings.epochs), desc=f"train {kind}", disable=not progress,
+               initial=start, total=settings.epochs)
+    try:
+        for epoch in bar:
+            purifier.train()
+            for idx in _batches(len(labels), settings.batch_size, generator):
+                x, y = images[idx].to(device), labels[idx].to(device)
+                eps = lo + (hi - lo) * torch.rand((), generator=generator).item()
+                x_adv = fgsm_batch(classifier, x, y, eps, settings.clean_fraction, generator)
+                sigma = (x_adv - x).abs()  # true noise map, 0 on clean rows
+                x_hat, sigma_hat = purifier.estimate(x_adv)
+                logits_hat = logits_clean = None
+                if loss_fn.w_kl > 0:
+                    logits_hat = classifier(x_hat)
+                    with torch.no_grad():
+                        logits_clean = classifier(x)
+                loss = loss_fn(x_hat, x, sigma_hat, sigma, logits_hat, logits_clean)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                scheduler.step()
+            bar.set_postfix(loss=f"{loss.item():.4f}")
+            _save(checkpoint, kind, purifier, optimizer, scheduler, generator, epoch + 1, settings,
+                  {"loss_weights": asdict(loss_fn)})
+    finally:
+        for p in classifier.parameters():
+            p.requires_grad_(True)
+    return purifier.eval()
