@@ -1,1 +1,19 @@
+"""snnlab: adversarial robustness of spiking neural networks, taught and implemented in full.
+
+The system (Chen & Xu, arXiv 2404.17092): an MLF spiking ResNet classifier
+with Squeeze-and-Excitation, an SNN purifier (NeSNN noise estimator + RecSNN
+residual U-Net), an L-infinity detector with a calibrated threshold, and the
+joint detect-purify-classify defence; plus attacks, training and evaluation.
+
+    >>> import snnlab
+    >>> images, labels = snnlab.load_dataset("digits", "test")
+    >>> defense = snnlab.load_pretrained("digits")
+    >>> logits = defense(images)              # (N, 10)
+    >>> defense.detector.flags(images)        # bool (N,)
+"""
 __version__ = "0.1.0"
+
+from .data import load_dataset  # noqa: E402
+from .pretrained import load_models, load_pretrained  # noqa: E402
+
+__all__ = ["load_dataset", "load_pretrained", "load_models", "__version__"]

@@ -20,6 +20,12 @@ Our choices where the paper is silent:
   block per scale; depth = the number of stride-2 downsamplings the image
   allows (at most 3, keeping at least 2x2): 8x8 -> 2, 28x28 -> 2, 32x32 -> 3.
   It predicts the noise and returns ``clamp(x - noise, 0, 1)``.
+- The predicted noise is bounded per pixel by NeSNN's estimate:
+  ``noise = sigma_hat * tanh(RecSNN(x, sigma_hat))``. Where NeSNN sees no
+  noise the image passes unchanged, so clean images keep a small detector
+  score. (Measured: without this bound, the digits purifier moved clean
+  pixels by up to 0.14 at the median image, and the L-infinity detector
+  could not separate eps=0.1 PGD from clean: AUROC 0.89.)
 """
 from __future__ import annotations
 
@@ -47,7 +53,9 @@ class PurifierConfig:
     @classmethod
     def for_dataset(cls, name: str) -> "PurifierConfig":
         info = dataset_info(name)
-        return cls(in_channels=info.channels, image_size=info.size, width=32 if info.size <= 8 else 64)
+        if info.size <= 8:  # digits: 16 channels measured as good as 32 at 2/3 of the training time
+            return cls(in_channels=info.channels, image_size=info.size, noise_channels=16, width=16)
+        return cls(in_channels=info.channels, image_size=info.size, width=64)
 
 
 def unet_depth(size: int, max_depth: int = 3) -> int:
@@ -140,7 +148,7 @@ class RecSNN(nn.Module):
 class Purifier(nn.Module):
     """NeSNN + RecSNN: images ``(N, C, H, W)`` in [0, 1] -> purified images, same shape, in [0, 1].
 
-    ``x_hat = clamp(x - RecSNN(x, NeSNN(x)), 0, 1)``. Use :meth:`estimate` to
+    ``sigma_hat = NeSNN(x)``; ``x_hat = clamp(x - sigma_hat * tanh(RecSNN(x, sigma_hat)), 0, 1)``. Use :meth:`estimate` to
     get the noise map too (training and the detector lessons need it).
 
     Example::
@@ -160,7 +168,7 @@ class Purifier(nn.Module):
         """``(purified (N, C, H, W), noise map (N, C, H, W))``."""
         check_images(images, self.config.in_channels, self.config.image_size)
         sigma = self.nesnn(images)  # (N, C, H, W) >= 0
-        noise = self.recsnn(images, sigma)  # (N, C, H, W)
+        noise = sigma * torch.tanh(self.recsnn(images, sigma))  # (N, C, H, W), |noise| <= sigma
         return (images - noise).clamp(0.0, 1.0), sigma
 
     def noise_map(self, images: torch.Tensor) -> torch.Tensor:

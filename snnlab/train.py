@@ -52,7 +52,7 @@ class ClassifierTraining:
 
 @dataclass
 class PurifierTraining:
-    epochs: int = 60
+    epochs: int = 40
     batch_size: int = 64
     lr: float = 2e-3
     weight_decay: float = 0.0
@@ -213,3 +213,79 @@ def train_purifier(classifier: nn.Module, dataset: str = "digits", settings: Pur
         for p in classifier.parameters():
             p.requires_grad_(True)
     return purifier.eval()
+
+
+def calibrate_detector(purifier: nn.Module, dataset: str = "digits", fpr: float = 0.01, data=None):
+    """A :class:`~snnlab.detector.Detector` calibrated on the calibration split at false-positive rate ``fpr``."""
+    from .detector import Detector
+
+    images, _ = data if data is not None else load_dataset(dataset, "calibration")
+    return Detector(purifier).calibrate(images, fpr)
+
+
+def _finish(path: str) -> None:
+    """Strip optimizer/RNG state from a finished checkpoint (keeps shipped files small)."""
+    state = load_checkpoint(path)
+    keep = {k: state[k] for k in ("kind", "config", "state_dict", "epochs", "training", "snnlab_version",
+                                  "loss_weights") if k in state}
+    save_checkpoint(path, keep)
+
+
+def train_all(dataset: str = "digits", out: str = "runs/digits", seed: int = 0, device: str = "cpu",
+              classifier_epochs: int | None = None, purifier_epochs: int | None = None,
+              fpr: float = 0.01, progress: bool = True, command: str | None = None) -> dict:
+    """Train every model of the defence into ``out`` and write a SHA-256 manifest.
+
+    Writes ``classifier.pt``, ``purifier.pt``, ``substitute.pt`` (the transfer
+    attacker's CNN), ``detector.json`` and ``manifest.json``. Each model trains
+    only if its finished checkpoint is missing, and an interrupted run resumes
+    from its last epoch. Returns the manifest.
+    """
+    import time
+
+    from .attacks import train_substitute
+    from .checkpoints import save_json, sha256
+    from .data import dataset_info
+
+    os.makedirs(out, exist_ok=True)
+    timings = {}
+    cls_settings = ClassifierTraining(seed=seed)
+    pur_settings = PurifierTraining(seed=seed)
+    if classifier_epochs is not None:
+        cls_settings.epochs = classifier_epochs
+    if purifier_epochs is not None:
+        pur_settings.epochs = purifier_epochs
+
+    paths = {name: os.path.join(out, name) for name in ("classifier.pt", "purifier.pt", "substitute.pt")}
+    start = time.perf_counter()
+    classifier = train_classifier(dataset, cls_settings, paths["classifier.pt"], device, progress)
+    _finish(paths["classifier.pt"])
+    timings["classifier_s"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    purifier = train_purifier(classifier, dataset, pur_settings, paths["purifier.pt"], device, progress)
+    _finish(paths["purifier.pt"])
+    timings["purifier_s"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    if not os.path.exists(paths["substitute.pt"]):
+        images, labels = load_dataset(dataset, "train")
+        substitute = train_substitute(images, labels, dataset_info(dataset).classes, seed=seed + 1, device=device)
+        save_checkpoint(paths["substitute.pt"], {"kind": "substitute", "config": asdict(substitute.config),
+                                                 "state_dict": substitute.state_dict(), "snnlab_version": __version__})
+    timings["substitute_s"] = time.perf_counter() - start
+
+    detector = calibrate_detector(purifier.to(device), dataset, fpr)
+    n_cal = len(load_dataset(dataset, "calibration")[1])
+    save_json(os.path.join(out, "detector.json"),
+              {"threshold": detector.threshold, "fpr": fpr, "calibration_split": "calibration",
+               "n_calibration": n_cal, "score": "linf"})
+    files = ["classifier.pt", "purifier.pt", "substitute.pt", "detector.json"]
+    manifest = {
+        "dataset": dataset, "seed": seed, "command": command or f"snnlab train --dataset {dataset} --seed {seed} --out {out}",
+        "snnlab_version": __version__, "torch_version": torch.__version__,
+        "train_seconds": {k: round(v, 1) for k, v in timings.items()},
+        "sha256": {name: sha256(os.path.join(out, name)) for name in files},
+    }
+    save_json(os.path.join(out, "manifest.json"), manifest)
+    return manifest

@@ -1,0 +1,184 @@
+"""The ``snnlab`` command: train, evaluate, report.
+
+    snnlab report                      # the main job: load (or train) the digits defence,
+                                       # attack it, print the table, write an HTML report
+    snnlab train --out runs/digits     # train classifier, purifier, substitute; calibrate
+    snnlab evaluate --json rows.json   # the metrics rows as JSON
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import torch
+
+from .attacks import ATTACKS, eps_grid
+from .checkpoints import save_json
+from .data import DATASETS
+
+EPILOG = """threat models:
+  undefended  attack crafted on the classifier, evaluated on the classifier
+  grey-box    crafted on the classifier, evaluated on the defence (the paper's
+              setting: the attacker does not know the purifier or detector;
+              this is NOT white-box robustness)
+  transfer    crafted on a separately trained CNN, evaluated on the defence
+  square      query-based Square attack on the whole defence (black-box)
+
+examples:
+  snnlab report                          main job on digits, pretrained models
+  snnlab report --train --models runs/d  train from scratch into runs/d first
+  snnlab evaluate --json rows.json --attacks pgd --eps 0.1,0.2
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one clear line and exit 2, not a usage dump
+        self.exit(2, f"snnlab: error: {message} (see `snnlab --help`)\n")
+
+
+def _floats(text: str):
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    if any(not 0 <= v <= 1 for v in values):
+        raise argparse.ArgumentTypeError(f"epsilons must lie in [0, 1] (pixels are in [0, 1]), got {text!r}")
+    return values
+
+
+def _names(choices):
+    def parse(text: str):
+        names = tuple(t.strip() for t in text.split(",") if t.strip())
+        bad = [n for n in names if n not in choices]
+        if bad or not names:
+            raise argparse.ArgumentTypeError(f"unknown {bad or text!r}; choose from {', '.join(choices)}")
+        return names
+    return parse
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="snnlab", description="Adversarial robustness of spiking neural networks: "
+                     "SNN purification + L-infinity detection, trained, attacked and measured.",
+                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def common(p):
+        p.add_argument("--dataset", default="digits", choices=list(DATASETS),
+                       help="dataset (default: digits, embedded, no download)")
+        p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: cpu)")
+        p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+        p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    t = sub.add_parser("train", help="train classifier, purifier and substitute; calibrate the detector",
+                       description="Train every model of the defence into --out (resumes an interrupted run; "
+                       "finished models are kept: delete the folder to retrain).")
+    common(t)
+    t.add_argument("--out", default=None, help="output folder (default: runs/DATASET)")
+    t.add_argument("--classifier-epochs", type=_positive, default=None, help="classifier epochs (default 40)")
+    t.add_argument("--purifier-epochs", type=_positive, default=None, help="purifier epochs (default 40)")
+    t.add_argument("--fpr", type=float, default=0.01, help="detector false-positive rate on calibration (default 0.01)")
+
+    def models_arg(p):
+        p.add_argument("--models", default=None,
+                       help="model folder from `snnlab train` (default: the shipped pretrained models)")
+        p.add_argument("--limit", type=_positive, default=None, help="use only the first N test images")
+        p.add_argument("--attacks", type=_names(ATTACKS[:3]), default=("fgsm", "pgd"),
+                       help="gradient attacks, comma-separated (default: fgsm,pgd)")
+        p.add_argument("--eps", type=_floats, default=None, help="L-infinity radii, comma-separated (default: dataset grid)")
+        p.add_argument("--threat-models", type=_names(("undefended", "grey-box", "transfer", "square")),
+                       default=("undefended", "grey-box", "transfer", "square"),
+                       help="comma-separated (default: all four)")
+        p.add_argument("--square-queries", type=_positive, default=500, help="Square attack queries (default 500)")
+        p.add_argument("--json", default=None, help="write the metrics rows to this JSON file")
+
+    e = sub.add_parser("evaluate", help="attack the defence and print/write the metrics rows")
+    common(e)
+    models_arg(e)
+
+    r = sub.add_parser("report", help="the main job: evaluate and write an HTML report with figures")
+    common(r)
+    models_arg(r)
+    r.add_argument("--train", action="store_true", help="train the models into --models first (default: pretrained)")
+    r.add_argument("--out", default=None, help="HTML report path (default: reports/DATASET.html)")
+    return parser
+
+
+def _load(args):
+    from .pretrained import load_models, load_pretrained
+
+    if args.models:
+        return load_models(args.models, args.device, with_substitute=True)
+    return load_pretrained(args.dataset, args.device, with_substitute=True)
+
+
+def _evaluate(args):
+    from .evaluate import evaluate, format_table
+
+    if args.eps is None:
+        args.eps = eps_grid(args.dataset)
+    start = time.perf_counter()
+    defense, substitute = _load(args)
+    square_eps = [e for e in args.eps if e > 0][1:3] if "square" in args.threat_models else []
+    ev = evaluate(defense, args.dataset, args.attacks, args.eps, args.threat_models, substitute,
+                  square_eps=square_eps, square_queries=args.square_queries, limit=args.limit,
+                  seed=args.seed, progress=not args.quiet)
+    print(format_table(ev.rows))
+    print(f"(threshold {defense.threshold:.4f}; {time.perf_counter() - start:.1f} s)")
+    if args.json:
+        save_json(args.json, ev.rows)
+        print(f"rows written to {args.json}")
+    return defense, ev
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    torch.set_num_threads(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
+    try:
+        if args.command == "train" or (args.command == "report" and args.train):
+            from .train import train_all
+
+            out = args.out if args.command == "train" else args.models
+            out = out or os.path.join("runs", args.dataset)
+            manifest = train_all(args.dataset, out, args.seed, args.device,
+                                 getattr(args, "classifier_epochs", None), getattr(args, "purifier_epochs", None),
+                                 getattr(args, "fpr", 0.01), not args.quiet, command="snnlab " + " ".join(
+                                     argv if argv is not None else sys.argv[1:]))
+            print(json.dumps({k: manifest[k] for k in ("dataset", "seed", "train_seconds")}))
+            print(f"models written to {out}")
+            if args.command == "train":
+                return 0
+            args.models = out
+        if args.command == "evaluate":
+            _evaluate(args)
+        elif args.command == "report":
+            from .data import load_dataset
+            from .report import report_figures, write_report
+
+            defense, ev = _evaluate(args)
+            images, labels = load_dataset(args.dataset, "test", limit=args.limit)
+            out = args.out or os.path.join("reports", f"{args.dataset}.html")
+            write_report(out, ev.rows, report_figures(defense, ev, images, labels),
+                         title=f"snnlab report: {args.dataset}",
+                         notes=f"models: {args.models or 'pretrained'}; seed {args.seed}")
+            print(f"report written to {out}")
+    except ValueError as err:  # bad input, missing data, corrupt checkpoints: one clear line
+        print(f"snnlab: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

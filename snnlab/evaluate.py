@@ -1,0 +1,158 @@
+"""Evaluation: the metrics table, as rows a program reads (JSON) and a table a human reads.
+
+Each row is one (threat model, attack, epsilon) on the test split::
+
+    {"dataset": "digits", "threat_model": "grey-box", "attack": "pgd", "eps": 0.1,
+     "steps": 20, "restarts": 1, "n": 360, "evaluated_on": "defense",
+     "accuracy": 0.97, "flagged": 0.99, "correct_or_flagged": 1.0, "auroc": 0.999}
+
+- accuracy: top-1 accuracy of the evaluated model on the adversarial images;
+- flagged: share of them the detector flagged (defence rows only);
+- correct_or_flagged: share either classified correctly or flagged, the
+  figure that matters when a flag can trigger a fallback (reject, ask a human);
+- auroc: the detector's AUROC, clean test images vs these adversarial images.
+
+The "clean" rows give clean accuracy of the classifier and of the defence, and
+the defence's false-positive rate (flagged share of clean test images).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+from tqdm.auto import tqdm
+
+from .attacks import AttackSpec, default_steps, eps_grid, run_attack
+from .data import load_dataset
+from .detector import auroc
+
+
+@dataclass
+class Evaluation:
+    rows: list  # the metrics rows (dicts), in the order computed
+    clean_scores: torch.Tensor  # (N,) detector scores on clean test images
+    adversarial_scores: dict = field(default_factory=dict)  # (threat_model, attack, eps) -> (N,) scores
+    examples: dict = field(default_factory=dict)  # (threat_model, attack, eps) -> adversarial images (N, C, H, W)
+
+
+def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    return (logits.argmax(1) == labels).float().mean().item()
+
+
+@torch.no_grad()
+def defend_batched(defense, images: torch.Tensor, batch_size: int = 512):
+    """``defense.defend`` over batches; returns (logits, flags, scores, purified) concatenated."""
+    outs = [defense.defend(images[i:i + batch_size]) for i in range(0, len(images), batch_size)]
+    return (torch.cat([o.logits for o in outs]), torch.cat([o.flags for o in outs]),
+            torch.cat([o.scores for o in outs]), torch.cat([o.purified for o in outs]))
+
+
+@torch.no_grad()
+def predict_batched(model, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+    return torch.cat([model(images[i:i + batch_size]) for i in range(0, len(images), batch_size)])
+
+
+def _row(dataset, threat_model, spec, n, evaluated_on, acc, flagged=None, correct_or_flagged=None, au=None):
+    return {
+        "dataset": dataset, "threat_model": threat_model, "attack": spec.name if spec else "none",
+        "eps": spec.eps if spec else 0.0, "steps": spec.steps if spec else 0,
+        "restarts": spec.restarts if spec else 0, "n": n, "evaluated_on": evaluated_on,
+        "accuracy": acc, "flagged": flagged, "correct_or_flagged": correct_or_flagged, "auroc": au,
+    }
+
+
+def defense_row(defense, dataset, threat_model, spec, adv, labels, clean_scores, ev: Evaluation | None = None):
+    """Run the defence on ``adv`` and return its metrics row (and keep its scores in ``ev``)."""
+    logits, flags, scores, _ = defend_batched(defense, adv)
+    correct = logits.argmax(1) == labels
+    if ev is not None:
+        ev.adversarial_scores[(threat_model, spec.name, spec.eps)] = scores
+        ev.examples[(threat_model, spec.name, spec.eps)] = adv
+    return _row(dataset, threat_model, spec, len(labels), "defense", correct.float().mean().item(),
+                flags.float().mean().item(), (correct | flags).float().mean().item(),
+                auroc(clean_scores, scores))
+
+
+def evaluate(defense, dataset: str = "digits", attacks=("fgsm", "pgd"), eps=None,
+             threat_models=("undefended", "grey-box", "transfer"), substitute=None,
+             square_eps=None, square_queries: int = 1000, limit: int | None = None,
+             seed: int = 0, progress: bool = True, data=None) -> Evaluation:
+    """Evaluate ``defense`` (a JointDefense) on the test split under the chosen threat models.
+
+    Args:
+        attacks: gradient attacks for the undefended / grey-box / transfer threat models.
+        eps: L-infinity radii (default: the dataset's grid, :func:`snnlab.attacks.eps_grid`).
+        threat_models: any of 'undefended', 'grey-box', 'transfer', 'square'.
+        substitute: the transfer attacker's model (needed for 'transfer').
+        square_eps: radii for the query-based Square attack on the whole defence (default: all of ``eps``).
+        limit: evaluate on the first ``limit`` test images only.
+        data: ``(images, labels)`` to use instead of the test split.
+    """
+    images, labels = data if data is not None else load_dataset(dataset, "test", limit=limit)
+    eps = tuple(eps) if eps is not None else eps_grid(dataset)
+    if "transfer" in threat_models and substitute is None:
+        raise ValueError("the 'transfer' threat model needs a substitute model (load_pretrained gives one)")
+    unknown = set(threat_models) - {"undefended", "grey-box", "transfer", "square"}
+    if unknown:
+        raise ValueError(f"unknown threat model(s) {sorted(unknown)}; choose from undefended, grey-box, transfer, square")
+    defense.eval()
+    classifier = defense.classifier
+    n = len(labels)
+
+    clean_logits, clean_flags, clean_scores, _ = defend_batched(defense, images)
+    rows = [
+        _row(dataset, "clean", None, n, "classifier", accuracy(predict_batched(classifier, images), labels)),
+        _row(dataset, "clean", None, n, "defense", accuracy(clean_logits, labels),
+             clean_flags.float().mean().item(),
+             ((clean_logits.argmax(1) == labels) | clean_flags).float().mean().item()),
+    ]
+    ev = Evaluation(rows, clean_scores)
+    jobs = [(tm, a, e) for e in eps for a in attacks for tm in ("undefended+grey-box", "transfer")
+            if (tm == "transfer" and "transfer" in threat_models)
+            or (tm != "transfer" and {"undefended", "grey-box"} & set(threat_models))]
+    square = [e for e in (square_eps if square_eps is not None else eps)] if "square" in threat_models else []
+    bar = tqdm(total=len(jobs) + len(square), desc="evaluate", disable=not progress)
+    for tm, attack, e in jobs:
+        spec = AttackSpec(attack, e, default_steps(attack))
+        bar.set_postfix_str(f"{tm} {attack} eps={e:.3g}")
+        if tm == "transfer":
+            adv = run_attack(spec, substitute, images, labels, seed=seed)
+            rows.append(defense_row(defense, dataset, "transfer", spec, adv, labels, clean_scores, ev))
+        else:
+            adv = run_attack(spec, classifier, images, labels, seed=seed)
+            if "undefended" in threat_models:
+                rows.append(_row(dataset, "undefended", spec, n, "classifier",
+                                 accuracy(predict_batched(classifier, adv), labels)))
+                ev.examples[("undefended", attack, e)] = adv
+            if "grey-box" in threat_models:
+                rows.append(defense_row(defense, dataset, "grey-box", spec, adv, labels, clean_scores, ev))
+        bar.update()
+    for e in square:
+        spec = AttackSpec("square", e, square_queries)
+        bar.set_postfix_str(f"square eps={e:.3g}")
+        adv = run_attack(spec, defense, images, labels, seed=seed)
+        rows.append(defense_row(defense, dataset, "square", spec, adv, labels, clean_scores, ev))
+        bar.update()
+    bar.close()
+    return ev
+
+
+def _fmt(value, percent=True):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{100 * value:5.1f}" if percent else f"{value:.3f}"
+
+
+def format_table(rows) -> str:
+    """The rows as a fixed-width text table (percentages; AUROC as a fraction)."""
+    header = f"{'threat model':<12} {'attack':<7} {'eps':>6} {'steps':>5} {'on':<10} {'acc%':>6} {'flag%':>6} {'ok|flag%':>8} {'AUROC':>6}"
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        eps = f"{r['eps']:.3g}" if r["eps"] is not None else "-"
+        lines.append(
+            f"{r['threat_model']:<12} {r['attack']:<7} {eps:>6} {r['steps']:>5} {r['evaluated_on']:<10} "
+            f"{_fmt(r['accuracy']):>6} {_fmt(r['flagged']):>6} {_fmt(r['correct_or_flagged']):>8} "
+            f"{_fmt(r['auroc'], percent=False):>6}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,93 @@
+"""Loading a trained defence: the shipped digits checkpoints, or a folder written by ``snnlab train``.
+
+A model folder holds ``classifier.pt``, ``purifier.pt``, ``substitute.pt``,
+``detector.json`` and ``manifest.json`` (SHA-256 of each file, the seed and the
+command that produced them). Every file is checked against the manifest
+before it is loaded, and checkpoints are read with ``weights_only=True``.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+from .attacks import SubstituteCNN
+from .checkpoints import CheckpointError, load_checkpoint, load_state, verify_manifest
+from .classifier import ClassifierConfig, SpikingResNet
+from .defense import JointDefense
+from .detector import Detector
+from .purifier import Purifier, PurifierConfig
+
+PRETRAINED_DIR = os.path.join(os.path.dirname(__file__), "pretrained")
+
+
+def pretrained_names() -> list:
+    """Datasets with shipped checkpoints."""
+    if not os.path.isdir(PRETRAINED_DIR):
+        return []
+    return sorted(d for d in os.listdir(PRETRAINED_DIR) if os.path.isfile(os.path.join(PRETRAINED_DIR, d, "manifest.json")))
+
+
+def _config(cls, payload, path):
+    try:
+        return cls(**payload["config"])
+    except TypeError as err:
+        raise CheckpointError(f"checkpoint {path} has a config this snnlab does not know ({err}); retrain it") from None
+
+
+def read_manifest(folder: str) -> dict:
+    path = os.path.join(folder, "manifest.json")
+    if not os.path.isfile(path):
+        raise CheckpointError(f"{folder} has no manifest.json; it is not a snnlab model folder (run `snnlab train --out {folder}`)")
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{path} is corrupt ({err}); retrain with `snnlab train --out {folder}`") from None
+
+
+def load_models(folder: str, device: str = "cpu", with_substitute: bool = False):
+    """Load the defence in ``folder`` (checked against its manifest); returns a JointDefense in eval mode.
+
+    With ``with_substitute=True`` returns ``(defense, substitute)``.
+    """
+    verify_manifest(folder, read_manifest(folder))
+    models = {}
+    for name, cls, cfg_cls in (("classifier", SpikingResNet, ClassifierConfig), ("purifier", Purifier, PurifierConfig)):
+        path = os.path.join(folder, f"{name}.pt")
+        payload = load_checkpoint(path, name)
+        model = cls(_config(cfg_cls, payload, path))
+        load_state(model, payload["state_dict"], path)
+        models[name] = model.to(device).eval()
+    det_path = os.path.join(folder, "detector.json")
+    try:
+        with open(det_path) as f:
+            det = json.load(f)
+        threshold = float(det["threshold"])
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(f"{det_path} is missing or corrupt ({err}); retrain with `snnlab train`") from None
+    detector = Detector(models["purifier"], threshold, det.get("fpr"))
+    defense = JointDefense(models["classifier"], models["purifier"], detector).eval()
+    if not with_substitute:
+        return defense
+    path = os.path.join(folder, "substitute.pt")
+    payload = load_checkpoint(path, "substitute")
+    substitute = SubstituteCNN(**payload["config"])
+    load_state(substitute, payload["state_dict"], path)
+    return defense, substitute.to(device).eval()
+
+
+def load_pretrained(name: str = "digits", device: str = "cpu", with_substitute: bool = False):
+    """The shipped, pretrained defence for dataset ``name`` (a JointDefense; see :func:`load_models`).
+
+    Example::
+
+        >>> defense = load_pretrained("digits")
+        >>> defense.detector.threshold, defense.classifier, defense.purifier
+    """
+    names = pretrained_names()
+    if name not in names:
+        raise ValueError(
+            f"no pretrained checkpoints for {name!r} (shipped: {', '.join(names) or 'none'}); "
+            f"train your own with `snnlab train --dataset {name} --out runs/{name}` and load it with load_models"
+        )
+    return load_models(os.path.join(PRETRAINED_DIR, name), device, with_substitute)

@@ -1,0 +1,67 @@
+import pytest
+import torch
+
+from snnlab.attacks import AttackSpec, eps_grid, run_attack, train_substitute
+
+
+def test_eps_grid():
+    assert eps_grid("digits") == (0.05, 0.1, 0.2, 0.3)
+    with pytest.raises(ValueError, match="unknown dataset"):
+        eps_grid("nope")
+
+
+def test_unknown_attack():
+    with pytest.raises(ValueError, match="unknown attack"):
+        AttackSpec("deepfool", 0.1).build(torch.nn.Identity())
+
+
+@pytest.mark.parametrize("name", ["fgsm", "pgd"])
+def test_linf_attacks_stay_in_the_ball_and_in_range(pretrained, digits_test, name):
+    defense, _ = pretrained
+    x, y = digits_test[0][:32], digits_test[1][:32]
+    adv = run_attack(AttackSpec(name, 0.1, 5), defense.classifier, x, y)
+    assert (adv - x).abs().max() <= 0.1 + 1e-6
+    assert adv.min() >= 0 and adv.max() <= 1
+
+
+def test_pgd_drives_the_undefended_classifier_to_near_zero(pretrained, digits_test):
+    defense, _ = pretrained
+    x, y = digits_test[0][:100], digits_test[1][:100]
+    adv = run_attack(AttackSpec("pgd", 0.3, 20), defense.classifier, x, y)
+    with torch.no_grad():
+        acc = (defense.classifier(adv).argmax(1) == y).float().mean().item()
+    assert acc <= 0.05
+
+
+def test_pgd_is_seeded(pretrained, digits_test):
+    defense, _ = pretrained
+    x, y = digits_test[0][:16], digits_test[1][:16]
+    spec = AttackSpec("pgd", 0.1, 3)
+    assert torch.equal(run_attack(spec, defense.classifier, x, y, seed=1), run_attack(spec, defense.classifier, x, y, seed=1))
+
+
+def test_restarts_never_weaken_the_attack(pretrained, digits_test):
+    defense, _ = pretrained
+    x, y = digits_test[0][:64], digits_test[1][:64]
+    with torch.no_grad():
+        one = run_attack(AttackSpec("pgd", 0.1, 5, restarts=1), defense.classifier, x, y)
+        three = run_attack(AttackSpec("pgd", 0.1, 5, restarts=3), defense.classifier, x, y)
+        acc1 = (defense.classifier(one).argmax(1) == y).float().mean()
+        acc3 = (defense.classifier(three).argmax(1) == y).float().mean()
+    assert acc3 <= acc1
+
+
+def test_bad_labels(pretrained, digits_test):
+    defense, _ = pretrained
+    with pytest.raises(ValueError, match="labels"):
+        run_attack(AttackSpec("fgsm", 0.1), defense.classifier, digits_test[0][:4], digits_test[1][:3])
+
+
+def test_substitute_learns(digits_test):
+    from snnlab import load_dataset
+
+    x, y = load_dataset("digits", "train")
+    model = train_substitute(x, y, 10, epochs=5)
+    with torch.no_grad():
+        acc = (model(digits_test[0]).argmax(1) == digits_test[1]).float().mean()
+    assert acc > 0.9

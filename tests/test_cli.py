@@ -1,0 +1,58 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from snnlab.cli import main
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "snnlab.cli", *args], capture_output=True, text=True)
+
+
+def test_evaluate_writes_json(tmp_path, capsys):
+    out = tmp_path / "rows.json"
+    code = main(["evaluate", "--limit", "24", "--attacks", "fgsm", "--eps", "0.1",
+                 "--threat-models", "undefended,grey-box", "--json", str(out), "--quiet"])
+    assert code == 0
+    rows = json.loads(out.read_text())
+    assert {r["threat_model"] for r in rows} == {"clean", "undefended", "grey-box"}
+    assert "grey-box" in capsys.readouterr().out
+
+
+def test_report_writes_offline_html(tmp_path):
+    out = tmp_path / "r.html"
+    code = main(["report", "--limit", "24", "--attacks", "pgd", "--eps", "0.2", "--threat-models", "grey-box",
+                 "--out", str(out), "--quiet"])
+    assert code == 0
+    html = out.read_text()
+    assert "plotly" in html and "cdn.plot.ly" not in html and html.count("Plotly.newPlot") >= 3
+
+
+@pytest.mark.parametrize("args,match", [
+    (["evaluate", "--eps", "2"], "epsilons must lie in [0, 1]"),
+    (["evaluate", "--attacks", "magic"], "unknown"),
+    (["evaluate", "--dataset", "imagenet"], "invalid choice"),
+    (["evaluate", "--limit", "0"], "positive"),
+    (["fly"], "invalid choice"),
+])
+def test_bad_arguments_give_one_line_and_exit_2(args, match):
+    result = run_cli(*args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and match in lines[0]
+
+
+def test_library_errors_become_one_line(tmp_path):
+    result = run_cli("evaluate", "--models", str(tmp_path), "--quiet")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"snnlab: error: {tmp_path} has no manifest.json; it is not a snnlab model folder "
+        f"(run `snnlab train --out {tmp_path}`)"]
+
+
+def test_help_teaches():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    assert "grey-box" in result.stdout and "NOT white-box" in result.stdout

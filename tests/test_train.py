@@ -1,0 +1,82 @@
+import os
+
+import pytest
+import torch
+
+from snnlab import load_dataset
+from snnlab.checkpoints import load_checkpoint
+from snnlab.classifier import ClassifierConfig
+from snnlab.purifier import PurifierConfig
+from snnlab.train import ClassifierTraining, PurifierTraining, calibrate_detector, train_classifier, train_purifier
+
+TINY_CLS = ClassifierConfig(stem=8, stages=[8, 16])
+TINY_PUR = PurifierConfig(noise_channels=8, noise_layers=2, width=8)
+
+
+@pytest.fixture(scope="module")
+def small():
+    x, y = load_dataset("digits", "train", limit=96)
+    return x, y
+
+
+def _same(a, b):
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_classifier_training_is_deterministic_and_learns(small):
+    settings = ClassifierTraining(epochs=3, batch_size=32, seed=3)
+    a = train_classifier(settings=settings, config=TINY_CLS, data=small, progress=False)
+    b = train_classifier(settings=settings, config=TINY_CLS, data=small, progress=False)
+    assert _same(a, b)
+    c = train_classifier(settings=ClassifierTraining(epochs=3, batch_size=32, seed=4), config=TINY_CLS,
+                         data=small, progress=False)
+    assert not _same(a, c)
+    assert not a.training
+
+
+def test_interrupted_run_resumes_exactly(small, tmp_path, monkeypatch):
+    import snnlab.train as train
+
+    settings = ClassifierTraining(epochs=3, batch_size=32)
+    reference = train_classifier(settings=settings, config=TINY_CLS, data=small, progress=False)
+    ckpt = str(tmp_path / "clf.pt")
+    real_save = train._save
+    calls = []
+
+    def crash_after_two(*args, **kwargs):
+        real_save(*args, **kwargs)
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(train, "_save", crash_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        train_classifier(settings=settings, config=TINY_CLS, data=small, checkpoint=ckpt, progress=False)
+    monkeypatch.setattr(train, "_save", real_save)
+    assert load_checkpoint(ckpt)["epoch"] == 2
+    resumed = train_classifier(settings=settings, config=TINY_CLS, data=small, checkpoint=ckpt, progress=False)
+    assert _same(reference, resumed)
+
+
+def test_pgd_adversarial_training_runs(small):
+    settings = ClassifierTraining(epochs=1, batch_size=48, adversarial="pgd", eps=0.1, pgd_steps=2)
+    model = train_classifier(settings=settings, config=TINY_CLS, data=small, progress=False)
+    assert not model.training
+    with pytest.raises(ValueError, match="adversarial"):
+        train_classifier(settings=ClassifierTraining(epochs=1, adversarial="trades"), config=TINY_CLS,
+                         data=small, progress=False)
+
+
+def test_purifier_training_is_deterministic_and_checkpointed(small, tmp_path):
+    clf = train_classifier(settings=ClassifierTraining(epochs=2, batch_size=32), config=TINY_CLS, data=small,
+                           progress=False)
+    settings = PurifierTraining(epochs=2, batch_size=32)
+    a = train_purifier(clf, settings=settings, config=TINY_PUR, data=small, progress=False,
+                       checkpoint=str(tmp_path / "p.pt"))
+    b = train_purifier(clf, settings=settings, config=TINY_PUR, data=small, progress=False)
+    assert _same(a, b)
+    assert all(p.requires_grad for p in clf.parameters())  # classifier unfrozen afterwards
+    det = calibrate_detector(a, data=small, fpr=0.05)
+    assert 0 < det.threshold < 1
+    assert os.path.exists(tmp_path / "p.pt")
