@@ -17,7 +17,11 @@ import torch
 
 from .attacks import ATTACKS, eps_grid
 from .checkpoints import save_json
-from .data import DATASETS
+from .data import DATASETS, load_dataset
+from .evaluate import THREAT_MODELS, evaluate, format_table
+from .pretrained import load_models, load_pretrained
+from .report import report_figures, write_report
+from .train import train_all
 
 EPILOG = """threat models:
   undefended  attack crafted on the classifier, evaluated on the classifier
@@ -26,6 +30,9 @@ EPILOG = """threat models:
               this is NOT white-box robustness)
   transfer    crafted on a separately trained CNN, evaluated on the defence
   square      query-based Square attack on the whole defence (black-box)
+  adaptive    white-box PGD on the whole defence: end to end through the
+              surrogate gradients, BPDA (identity purifier, smooth switch),
+              and detector-aware (keeps the score under the threshold)
 
 examples:
   snnlab report                          main job on digits, pretrained models
@@ -88,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(t)
     t.add_argument("--out", default=None, help="output folder (default: runs/DATASET)")
     t.add_argument("--classifier-epochs", type=_positive, default=None, help="classifier epochs (default 40)")
-    t.add_argument("--purifier-epochs", type=_positive, default=None, help="purifier epochs (default 40)")
+    t.add_argument("--purifier-epochs", type=_positive, default=None, help="purifier epochs (default 30)")
     t.add_argument("--fpr", type=float, default=0.01, help="detector false-positive rate on calibration (default 0.01)")
 
     def models_arg(p):
@@ -98,9 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--attacks", type=_names(ATTACKS[:3]), default=("fgsm", "pgd"),
                        help="gradient attacks, comma-separated (default: fgsm,pgd)")
         p.add_argument("--eps", type=_floats, default=None, help="L-infinity radii, comma-separated (default: dataset grid)")
-        p.add_argument("--threat-models", type=_names(("undefended", "grey-box", "transfer", "square")),
+        p.add_argument("--threat-models", type=_names(THREAT_MODELS),
                        default=("undefended", "grey-box", "transfer", "square"),
-                       help="comma-separated (default: all four)")
+                       help="comma-separated, from: " + ", ".join(THREAT_MODELS) +
+                       " (default: all but adaptive, which takes minutes)")
+        p.add_argument("--adaptive-steps", type=_positive, default=100, help="adaptive PGD steps (default 100)")
+        p.add_argument("--adaptive-restarts", type=_positive, default=1, help="adaptive PGD restarts (default 1)")
         p.add_argument("--square-queries", type=_positive, default=500, help="Square attack queries (default 500)")
         p.add_argument("--json", default=None, help="write the metrics rows to this JSON file")
 
@@ -117,23 +127,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load(args):
-    from .pretrained import load_models, load_pretrained
-
     if args.models:
         return load_models(args.models, args.device, with_substitute=True)
     return load_pretrained(args.dataset, args.device, with_substitute=True)
 
 
 def _evaluate(args):
-    from .evaluate import evaluate, format_table
-
     if args.eps is None:
         args.eps = eps_grid(args.dataset)
     start = time.perf_counter()
     defense, substitute = _load(args)
     square_eps = [e for e in args.eps if e > 0][1:3] if "square" in args.threat_models else []
     ev = evaluate(defense, args.dataset, args.attacks, args.eps, args.threat_models, substitute,
-                  square_eps=square_eps, square_queries=args.square_queries, limit=args.limit,
+                  square_eps=square_eps, square_queries=args.square_queries,
+                  adaptive_steps=args.adaptive_steps, adaptive_restarts=args.adaptive_restarts, limit=args.limit,
                   seed=args.seed, progress=not args.quiet)
     print(format_table(ev.rows))
     print(f"(threshold {defense.threshold:.4f}; {time.perf_counter() - start:.1f} s)")
@@ -148,8 +155,6 @@ def main(argv=None) -> int:
     torch.set_num_threads(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
     try:
         if args.command == "train" or (args.command == "report" and args.train):
-            from .train import train_all
-
             out = args.out if args.command == "train" else args.models
             out = out or os.path.join("runs", args.dataset)
             manifest = train_all(args.dataset, out, args.seed, args.device,
@@ -164,9 +169,6 @@ def main(argv=None) -> int:
         if args.command == "evaluate":
             _evaluate(args)
         elif args.command == "report":
-            from .data import load_dataset
-            from .report import report_figures, write_report
-
             defense, ev = _evaluate(args)
             images, labels = load_dataset(args.dataset, "test", limit=args.limit)
             out = args.out or os.path.join("reports", f"{args.dataset}.html")

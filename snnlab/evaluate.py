@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
+from .adaptive import AdaptivePGD
 from .attacks import AttackSpec, default_steps, eps_grid, run_attack
 from .data import load_dataset
 from .detector import auroc
@@ -74,18 +75,30 @@ def defense_row(defense, dataset, threat_model, spec, adv, labels, clean_scores,
                 auroc(clean_scores, scores))
 
 
+# Adaptive white-box variants (threat model "adaptive"): attack name -> AdaptivePGD options.
+ADAPTIVE = {
+    "pgd-end-to-end": dict(),
+    "pgd-bpda": dict(purifier="identity", gate="smooth"),
+    "pgd-detector-aware": dict(detector_aware=True),
+}
+THREAT_MODELS = ("undefended", "grey-box", "transfer", "square", "adaptive")
+
+
 def evaluate(defense, dataset: str = "digits", attacks=("fgsm", "pgd"), eps=None,
              threat_models=("undefended", "grey-box", "transfer"), substitute=None,
-             square_eps=None, square_queries: int = 1000, limit: int | None = None,
+             square_eps=None, square_queries: int = 1000, adaptive=tuple(ADAPTIVE),
+             adaptive_steps: int = 100, adaptive_restarts: int = 1, limit: int | None = None,
              seed: int = 0, progress: bool = True, data=None) -> Evaluation:
     """Evaluate ``defense`` (a JointDefense) on the test split under the chosen threat models.
 
     Args:
         attacks: gradient attacks for the undefended / grey-box / transfer threat models.
         eps: L-infinity radii (default: the dataset's grid, :func:`snnlab.attacks.eps_grid`).
-        threat_models: any of 'undefended', 'grey-box', 'transfer', 'square'.
+        threat_models: any of 'undefended', 'grey-box', 'transfer', 'square', 'adaptive'.
         substitute: the transfer attacker's model (needed for 'transfer').
         square_eps: radii for the query-based Square attack on the whole defence (default: all of ``eps``).
+        adaptive: which adaptive white-box attacks to run (names in ``ADAPTIVE``).
+        adaptive_steps / adaptive_restarts: their PGD steps and random restarts.
         limit: evaluate on the first ``limit`` test images only.
         data: ``(images, labels)`` to use instead of the test split.
     """
@@ -93,9 +106,12 @@ def evaluate(defense, dataset: str = "digits", attacks=("fgsm", "pgd"), eps=None
     eps = tuple(eps) if eps is not None else eps_grid(dataset)
     if "transfer" in threat_models and substitute is None:
         raise ValueError("the 'transfer' threat model needs a substitute model (load_pretrained gives one)")
-    unknown = set(threat_models) - {"undefended", "grey-box", "transfer", "square"}
+    unknown = set(threat_models) - set(THREAT_MODELS)
     if unknown:
-        raise ValueError(f"unknown threat model(s) {sorted(unknown)}; choose from undefended, grey-box, transfer, square")
+        raise ValueError(f"unknown threat model(s) {sorted(unknown)}; choose from {', '.join(THREAT_MODELS)}")
+    bad = set(adaptive) - set(ADAPTIVE)
+    if bad:
+        raise ValueError(f"unknown adaptive attack(s) {sorted(bad)}; choose from {', '.join(ADAPTIVE)}")
     defense.eval()
     classifier = defense.classifier
     n = len(labels)
@@ -112,7 +128,8 @@ def evaluate(defense, dataset: str = "digits", attacks=("fgsm", "pgd"), eps=None
             if (tm == "transfer" and "transfer" in threat_models)
             or (tm != "transfer" and {"undefended", "grey-box"} & set(threat_models))]
     square = [e for e in (square_eps if square_eps is not None else eps)] if "square" in threat_models else []
-    bar = tqdm(total=len(jobs) + len(square), desc="evaluate", disable=not progress)
+    adaptive_jobs = [(name, e) for e in eps for name in adaptive] if "adaptive" in threat_models else []
+    bar = tqdm(total=len(jobs) + len(square) + len(adaptive_jobs), desc="evaluate", disable=not progress)
     for tm, attack, e in jobs:
         spec = AttackSpec(attack, e, default_steps(attack))
         bar.set_postfix_str(f"{tm} {attack} eps={e:.3g}")
@@ -133,6 +150,14 @@ def evaluate(defense, dataset: str = "digits", attacks=("fgsm", "pgd"), eps=None
         bar.set_postfix_str(f"square eps={e:.3g}")
         adv = run_attack(spec, defense, images, labels, seed=seed)
         rows.append(defense_row(defense, dataset, "square", spec, adv, labels, clean_scores, ev))
+        bar.update()
+    for name, e in adaptive_jobs:
+        spec = AttackSpec(name, e, adaptive_steps, adaptive_restarts)
+        bar.set_postfix_str(f"adaptive {name} eps={e:.3g}")
+        attack = AdaptivePGD(defense, eps=e, steps=adaptive_steps, restarts=adaptive_restarts, seed=seed,
+                             **ADAPTIVE[name])
+        adv = torch.cat([attack(images[i:i + 512], labels[i:i + 512]) for i in range(0, n, 512)])
+        rows.append(defense_row(defense, dataset, "adaptive", spec, adv, labels, clean_scores, ev))
         bar.update()
     bar.close()
     return ev

@@ -61,13 +61,15 @@ def kl_consistency(logits_hat: torch.Tensor, logits_clean: torch.Tensor) -> torc
 class PurifierLoss:
     """The composite loss with each term's weight a named field.
 
-    Defaults: ``w_asym=0.5`` and ``w_tv=0.05`` follow CBDNet; ``w_kl=0.1`` is
-    our choice (the KL is in nats and near 0 once purification works, while
-    a failed purification costs several nats); ``alpha=0.3`` as CBDNet;
-    ``eps=1e-3`` Charbonnier.
+    Defaults: ``w_asym=0.5`` and ``w_tv=0.05`` follow CBDNet; ``alpha=0.3`` as
+    CBDNet; ``eps=1e-3`` Charbonnier. ``w_kl=0.01`` is our choice, measured
+    on digits (30-epoch purifiers, seed 0): ``w_kl=0.1`` raised the detector's
+    1%-false-positive threshold from 0.119 to 0.214 (the purifier moved clean
+    images more) and cut detection of eps=0.1 PGD from 82% to 37%, for the
+    same accuracy on purified images.
     """
 
-    w_kl: float = 0.1
+    w_kl: float = 0.01
     w_asym: float = 0.5
     w_tv: float = 0.05
     alpha: float = 0.3

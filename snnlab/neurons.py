@@ -226,3 +226,20 @@ def mlf_trace(current: torch.Tensor, levels: int = 3, tau: float = MLF_TAU):
         raise ValueError(f"levels must be between 1 and {len(MLF_THRESHOLDS)}, got {levels}")
     mems, spikes = MLF(MLF_THRESHOLDS[:levels], tau=tau).states(current.reshape(-1, 1).float())
     return mems[:, :, 0], spikes[:, :, 0]  # (T, K)
+
+
+@torch.no_grad()
+def record_spikes(model: nn.Module, images: torch.Tensor) -> dict:
+    """Spike trains ``(T, N, ...)`` of every MLF layer of ``model`` for one forward pass, by module name.
+
+    Uses forward hooks that are removed afterwards, so the model is unchanged.
+    """
+    spikes = {}
+    hooks = [m.register_forward_hook(lambda mod, inp, out, name=name: spikes.__setitem__(name, out.detach()))
+             for name, m in model.named_modules() if isinstance(m, MLF)]
+    try:
+        model(images)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return spikes

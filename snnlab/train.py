@@ -52,13 +52,13 @@ class ClassifierTraining:
 
 @dataclass
 class PurifierTraining:
-    epochs: int = 40
+    epochs: int = 30
     batch_size: int = 64
     lr: float = 2e-3
     weight_decay: float = 0.0
     seed: int = 0
-    eps_range: tuple = (0.02, 0.3)  # FGSM epsilon drawn uniformly per batch
-    clean_fraction: float = 0.3  # share of each batch kept clean (true noise 0)
+    eps_range: tuple = (0.05, 0.3)  # FGSM epsilon drawn uniformly per batch
+    clean_fraction: float = 0.5  # share of each batch kept clean (true noise 0)
     loss: PurifierLoss = field(default_factory=PurifierLoss)
 
 

@@ -94,3 +94,106 @@ def roc_figure(curves: dict, title: str = "Detector ROC") -> go.Figure:
     fig.update_layout(title=title, xaxis_title="false-positive rate", yaxis_title="detection rate",
                       xaxis_range=[0, 1], yaxis_range=[0, 1.01])
     return fig
+
+
+def precomputed_slider(make_figure, values, label: str, fmt: str = "{:.3g}") -> go.Figure:
+    """One figure with a slider over precomputed values: works in static HTML, no kernel needed.
+
+    ``make_figure(value) -> Figure`` is called once per value; its traces are
+    stacked into one figure and the slider shows the traces of one value at a
+    time. Layout (axes, titles) comes from the first value's figure; annotations
+    and shapes are not switched, so put per-value text in trace names or titles.
+    """
+    values = list(values)
+    figs = [make_figure(v) for v in values]
+    fig = go.Figure(layout=figs[0].layout)
+    owner = []
+    for i, f in enumerate(figs):
+        for trace in f.data:
+            trace.visible = i == 0
+            fig.add_trace(trace)
+            owner.append(i)
+    steps = []
+    for i, v in enumerate(values):
+        title = figs[i].layout.title.text if figs[i].layout.title and figs[i].layout.title.text else ""
+        steps.append(dict(method="update", label=fmt.format(v),
+                          args=[{"visible": [o == i for o in owner]}, {"title.text": title}]))
+    fig.update_layout(sliders=[dict(active=0, currentvalue=dict(prefix=f"{label}: "), steps=steps, pad=dict(t=40))])
+    return fig
+
+
+def neuron_trace(current, membranes: dict, spikes: dict, thresholds: dict, title: str = "") -> go.Figure:
+    """Input current, membrane potential(s) with thresholds, and spikes over time, stacked.
+
+    ``membranes`` / ``spikes`` / ``thresholds`` map a name (e.g. 'LIF' or 'level 2') to a ``(T,)`` trace
+    or a threshold value.
+    """
+    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, row_heights=[0.25, 0.5, 0.25], vertical_spacing=0.05)
+    t = np.arange(len(_np(current)))
+    fig.add_trace(go.Scatter(x=t, y=_np(current), mode="lines", name="input current", line_shape="hv"), 1, 1)
+    for i, (name, mem) in enumerate(membranes.items()):
+        fig.add_trace(go.Scatter(x=t, y=_np(mem), mode="lines+markers", name=f"membrane {name}"), 2, 1)
+        if name in thresholds:
+            fig.add_hline(y=thresholds[name], line_dash="dot", row=2, col=1,
+                          annotation_text=f"Vth {name} = {thresholds[name]:.2g}")
+    for i, (name, spk) in enumerate(spikes.items()):
+        s = _np(spk)
+        fig.add_trace(go.Scatter(x=t[s > 0], y=[i] * int((s > 0).sum()), mode="markers", marker_symbol="line-ns-open",
+                                 marker_size=14, name=f"spikes {name}"), 3, 1)
+    fig.update_yaxes(title_text="current", row=1, col=1)
+    fig.update_yaxes(title_text="membrane", row=2, col=1)
+    fig.update_yaxes(title_text="spikes", tickvals=list(range(len(spikes))), ticktext=list(spikes), row=3, col=1)
+    fig.update_xaxes(title_text="time step", row=3, col=1)
+    fig.update_layout(title=title, height=520)
+    return fig
+
+
+def surrogate_windows(thresholds, width: float = 1.0, levels: int | None = None) -> go.Figure:
+    """MLF's rectangular surrogate gradient of each level against the membrane potential."""
+    thresholds = list(thresholds)[:levels]
+    u = np.linspace(-0.5, 4.0, 901)
+    fig = go.Figure()
+    total = np.zeros_like(u)
+    for k, vth in enumerate(thresholds):
+        g = (np.abs(u - vth) < width / 2) / width
+        total += g
+        fig.add_trace(go.Scatter(x=u, y=g, mode="lines", name=f"level {k + 1} (Vth {vth})", line_shape="hv"))
+    fig.add_trace(go.Scatter(x=u, y=total, mode="lines", name="any level", line=dict(dash="dot", color="black")))
+    fig.update_layout(title="Surrogate gradient windows d o / d u", xaxis_title="membrane u",
+                      yaxis_title="surrogate gradient", yaxis_range=[-0.05, 1.3])
+    return fig
+
+
+def spike_raster(spikes, max_neurons: int = 200, title: str = "Spike raster") -> go.Figure:
+    """Raster of a spike train ``(T, ...)`` for one input: neuron index vs time, colour = spike count (0..K)."""
+    s = _np(spikes).reshape(_np(spikes).shape[0], -1)[:, :max_neurons]  # (T, neurons)
+    fig = go.Figure(go.Heatmap(z=s.T, colorscale="Greys", zmin=0, zmax=max(1.0, float(s.max())),
+                               colorbar=dict(title="spikes")))
+    fig.update_layout(title=title, xaxis_title="time step", yaxis_title="neuron", height=360)
+    return fig
+
+
+def bar_chart(values: dict, title: str, yaxis_title: str = "", percent: bool = False) -> go.Figure:
+    """A bar per named value (e.g. spike rate per layer, accuracy per ablation)."""
+    names = list(values)
+    ys = [100 * v if percent else v for v in values.values()]
+    fig = go.Figure(go.Bar(x=names, y=ys, text=[f"{y:.1f}" if percent else f"{y:.3g}" for y in ys],
+                           textposition="auto"))
+    fig.update_layout(title=title, yaxis_title=yaxis_title)
+    return fig
+
+
+def notebook_setup() -> str:
+    """Choose the plotly renderer for the lessons; returns its name.
+
+    Colab gets plotly's 'colab' renderer (each output is its own frame there).
+    Everywhere else 'notebook': plotly.js is embedded once in the notebook's
+    outputs, so executed notebooks and the published book show figures
+    without a network.
+    """
+    import sys
+
+    import plotly.io as pio
+
+    pio.renderers.default = "colab" if "google.colab" in sys.modules else "notebook"
+    return pio.renderers.default

@@ -1,0 +1,45 @@
+# The two commands a newcomer needs (each sets up .venv on first use):
+#   make report   the main job: attack the pretrained digits defence, print the table, write reports/digits.html
+#   make test     the test suite (what CI runs)
+# Also: make lessons (JupyterLab on lessons/), make train (retrain the digits models from scratch),
+#       make benchmarks, make book.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# PyTorch pinned to the build this project is tested with; override e.g. `make test TORCH="torch torchvision"`.
+TORCH ?= torch==2.14.1 torchvision==0.29.1
+
+.PHONY: report test lessons train benchmarks book clean-venv
+
+$(BIN)/snnlab: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(TORCH)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+report: $(BIN)/snnlab
+	$(BIN)/snnlab report
+
+test: $(BIN)/snnlab
+	$(BIN)/python -m pytest -q
+
+lessons: $(BIN)/snnlab
+	$(BIN)/jupyter lab lessons/
+
+train: $(BIN)/snnlab
+	$(BIN)/snnlab train --dataset digits --seed 0 --out runs/digits
+
+book: $(BIN)/snnlab
+	$(BIN)/python book/build.py
+
+benchmarks: $(BIN)/snnlab
+	$(BIN)/python benchmarks/neuron_speed.py
+	$(BIN)/python benchmarks/defense_throughput.py
+	$(BIN)/python benchmarks/train_time.py
+	$(BIN)/python benchmarks/adaptive_evaluation.py
+	$(BIN)/python benchmarks/efficiency.py
+	$(BIN)/python benchmarks/ablation.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,158 @@
+"""The paper's efficiency claim, measured: FGSM-trained purification vs PGD-10 adversarial training.
+
+    python benchmarks/efficiency.py          # writes benchmarks/results/efficiency.json (~15 min on 2 cores)
+
+One run, same data (digits train split), same classifier architecture, seed 0:
+
+- route A (the paper): a normally trained classifier + the purifier trained on
+  FGSM examples (generation included) + the calibrated detector;
+- route B (the baseline): PGD-10 adversarial training of the classifier
+  (Madry et al.), eps ``--at-eps``, step 2.5*eps/10, random start.
+
+Timing: each method's one-epoch time is measured ``--repeats`` times, each in
+a fresh process (which also gives its peak resident memory), and the median is
+quoted; full trainings then run once. Route A's classifier is the shipped one
+(training is deterministic, so retraining it gives the same weights); its
+training time is the measured epoch median times its epochs.
+
+Robustness (digits test split): grey-box PGD-20 (attacker knows the
+classifier only) and adaptive end-to-end PGD (``--adaptive-steps`` steps
+through the whole defence; for route B, which has no extra defence, the same
+PGD on the classifier) at each eps, on the first ``--limit`` test images.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import resource
+import statistics
+import time
+
+import torch
+
+import snnlab
+from snnlab.adaptive import AdaptivePGD
+from snnlab.attacks import AttackSpec, run_attack
+from snnlab.defense import JointDefense
+from snnlab.evaluate import defend_batched, predict_batched
+from snnlab.train import ClassifierTraining, PurifierTraining, calibrate_detector, train_classifier, train_purifier
+
+
+def _one_epoch(method: str, at_eps: float, queue):
+    torch.set_num_threads(2)
+    classifier = snnlab.load_pretrained("digits").classifier
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    if method == "classifier":
+        train_classifier("digits", ClassifierTraining(epochs=1), progress=False)
+    elif method == "purifier (FGSM)":
+        train_purifier(classifier, "digits", PurifierTraining(epochs=1), progress=False)
+    else:
+        train_classifier("digits", ClassifierTraining(epochs=1, adversarial="pgd", eps=at_eps, pgd_steps=10),
+                         progress=False)
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    queue.put((seconds, peak / 1024, base / 1024))  # Linux reports KiB
+
+
+def epoch_timing(method, at_eps, repeats):
+    ctx = mp.get_context("spawn")
+    runs = []
+    for _ in range(repeats):
+        queue = ctx.Queue()
+        proc = ctx.Process(target=_one_epoch, args=(method, at_eps, queue))
+        proc.start()
+        runs.append(queue.get())
+        proc.join()
+    return {"epoch_s_median": round(statistics.median(r[0] for r in runs), 2),
+            "epoch_s_runs": [round(r[0], 2) for r in runs],
+            "peak_rss_mb": round(max(r[1] for r in runs), 1),
+            "rss_before_training_mb": round(min(r[2] for r in runs), 1)}
+
+
+def accuracy_rows(defense_or_model, classifier, x, y, eps_list, adaptive_steps, is_defense):
+    rows = {}
+    for eps in eps_list:
+        grey = run_attack(AttackSpec("pgd", eps, 20), classifier, x, y)
+        if is_defense:
+            adaptive = AdaptivePGD(defense_or_model, eps=eps, steps=adaptive_steps)(x, y)
+            g_logits, g_flags, _, _ = defend_batched(defense_or_model, grey)
+            a_logits, a_flags, _, _ = defend_batched(defense_or_model, adaptive)
+            rows[str(eps)] = {
+                "grey_box_accuracy": (g_logits.argmax(1) == y).float().mean().item(),
+                "grey_box_correct_or_flagged": ((g_logits.argmax(1) == y) | g_flags).float().mean().item(),
+                "adaptive_accuracy": (a_logits.argmax(1) == y).float().mean().item(),
+                "adaptive_correct_or_flagged": ((a_logits.argmax(1) == y) | a_flags).float().mean().item()}
+        else:
+            white = run_attack(AttackSpec("pgd", eps, adaptive_steps), classifier, x, y)
+            rows[str(eps)] = {
+                "grey_box_accuracy": (predict_batched(classifier, grey).argmax(1) == y).float().mean().item(),
+                "adaptive_accuracy": (predict_batched(classifier, white).argmax(1) == y).float().mean().item()}
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--at-eps", type=float, default=0.2)
+    parser.add_argument("--at-epochs", type=int, default=20)
+    parser.add_argument("--eps", default="0.1,0.2")
+    parser.add_argument("--limit", type=int, default=100)
+    parser.add_argument("--adaptive-steps", type=int, default=100)
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "efficiency.json"))
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    eps_list = [float(e) for e in args.eps.split(",")]
+    started = time.perf_counter()
+
+    timing = {m: epoch_timing(m, args.at_eps, args.repeats)
+              for m in ("classifier", "purifier (FGSM)", "PGD-10 adversarial training")}
+    print(json.dumps(timing, indent=2), flush=True)
+
+    cls_epochs, pur_epochs = ClassifierTraining().epochs, PurifierTraining().epochs
+    classifier = snnlab.load_pretrained("digits").classifier
+    start = time.perf_counter()
+    purifier = train_purifier(classifier, "digits", PurifierTraining(), progress=True)
+    defense = JointDefense(classifier, purifier, calibrate_detector(purifier, "digits")).eval()
+    purifier_s = time.perf_counter() - start
+
+    start = time.perf_counter()
+    at_model = train_classifier("digits", ClassifierTraining(epochs=args.at_epochs, adversarial="pgd",
+                                                             eps=args.at_eps, pgd_steps=10), progress=True)
+    at_s = time.perf_counter() - start
+
+    x, y = snnlab.load_dataset("digits", "test")
+    clean = {"purification route (defence)": (defend_batched(defense, x)[0].argmax(1) == y).float().mean().item(),
+             "PGD-10 adversarial training": (predict_batched(at_model, x).argmax(1) == y).float().mean().item()}
+    x, y = x[:args.limit], y[:args.limit]
+    route_a_s = timing["classifier"]["epoch_s_median"] * cls_epochs + purifier_s
+    result = {
+        "benchmark": "purification (FGSM) vs PGD-10 adversarial training, digits, 2 CPU threads",
+        "epoch_timing": timing,
+        "route_a": {"what": f"classifier {cls_epochs} epochs + purifier {pur_epochs} epochs on FGSM",
+                    "classifier_s_estimated": round(timing["classifier"]["epoch_s_median"] * cls_epochs, 1),
+                    "purifier_s_measured": round(purifier_s, 1), "total_s": round(route_a_s, 1),
+                    "clean_accuracy": clean["purification route (defence)"],
+                    "robust": accuracy_rows(defense, classifier, x, y, eps_list, args.adaptive_steps, True)},
+        "route_b": {"what": f"PGD-10 adversarial training, eps {args.at_eps}, {args.at_epochs} epochs",
+                    "total_s": round(at_s, 1), "clean_accuracy": clean["PGD-10 adversarial training"],
+                    "robust": accuracy_rows(at_model, at_model, x, y, eps_list, args.adaptive_steps, False)},
+        "time_ratio_b_over_a": round(at_s / route_a_s, 2),
+        "epoch_time_ratio_pgd_at_over_purifier": round(
+            timing["PGD-10 adversarial training"]["epoch_s_median"] / timing["purifier (FGSM)"]["epoch_s_median"], 2),
+        "robust_eval": f"first {args.limit} test images; grey-box PGD-20; adaptive PGD-{args.adaptive_steps} "
+                       "end to end (route A) / white-box PGD on the classifier (route B)",
+        "benchmark_wall_s": round(time.perf_counter() - started, 1),
+        "command": "python benchmarks/efficiency.py", "torch": torch.__version__,
+    }
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(result, f, indent=2)
+        f.write("\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

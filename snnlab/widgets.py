@@ -1,0 +1,211 @@
+"""The lessons' interactive demos as plain functions: slider values in, a plotly Figure out.
+
+Each ``*_demo`` function is what an ipywidgets slider calls; tests call the
+same functions across each slider's range. :func:`interact` wires one to
+sliders in a notebook, and ``snnlab.viz.precomputed_slider`` turns one into a
+static figure with a slider for the published book (no kernel there).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
+
+from . import viz
+from .attacks import AttackSpec, run_attack
+from .losses import asymmetric
+from .neurons import MLF_THRESHOLDS, lif_trace, mlf_trace
+
+# Slider ranges, shared by the lessons and the tests that sweep them: (min, max, step).
+SLIDERS = {
+    "beta": (0.5, 0.99, 0.01),
+    "threshold": (0.2, 2.0, 0.1),
+    "current": (0.0, 3.0, 0.05),
+    "levels": (1, 3, 1),
+    "eps": (0.0, 0.3, 0.025),
+    "alpha": (0.05, 0.95, 0.05),
+    "detector_threshold": (0.0, 0.5, 0.01),
+}
+
+
+def slider_values(name: str) -> np.ndarray:
+    """Every value a slider can take (for tests and precomputed figures)."""
+    lo, hi, step = SLIDERS[name]
+    return np.round(np.arange(lo, hi + step / 2, step), 6)
+
+
+def interact(callback, **sliders):
+    """Show ``callback(**values)`` under ipywidgets sliders; ``sliders`` maps a name to a SLIDERS key or (lo, hi, step)."""
+    import ipywidgets
+
+    controls = {}
+    for name, spec in sliders.items():
+        lo, hi, step = SLIDERS[spec] if isinstance(spec, str) else spec
+        kind = ipywidgets.IntSlider if all(isinstance(v, int) for v in (lo, hi, step)) else ipywidgets.FloatSlider
+        controls[name] = kind(min=lo, max=hi, step=step, value=lo + (hi - lo) / 2 if kind is ipywidgets.FloatSlider
+                              else lo, description=name, continuous_update=False)
+    return ipywidgets.interact(lambda **kw: callback(**kw).show(), **controls)
+
+
+# ----- lesson 1: neurons ---------------------------------------------------------------------
+
+def lif_demo(beta: float = 0.9, threshold: float = 1.0, current: float = 0.3, steps: int = 40) -> go.Figure:
+    """An ``snntorch.Leaky`` neuron under a constant current switched on at step 5."""
+    drive = torch.zeros(steps)
+    drive[5:] = current
+    mem, spk = lif_trace(drive, beta=beta, threshold=threshold)
+    rate = spk.mean().item()
+    return viz.neuron_trace(drive, {"LIF": mem}, {"LIF": spk}, {"LIF": threshold},
+                            title=f"LIF: beta={beta:.2f}, Vth={threshold:.2f}, I={current:.2f} -> {spk.sum():.0f} spikes "
+                                  f"(rate {rate:.2f})")
+
+
+def mlf_demo(current: float = 1.0, levels: int = 3, steps: int = 20) -> go.Figure:
+    """An MLF neuron with ``levels`` levels under a constant current: each level's membrane and spikes."""
+    drive = torch.zeros(steps)
+    drive[2:] = current
+    mems, spikes = mlf_trace(drive, levels=levels)
+    names = [f"level {k + 1}" for k in range(levels)]
+    total = spikes.sum().item()
+    return viz.neuron_trace(drive, {n: mems[:, k] for k, n in enumerate(names)},
+                            {n: spikes[:, k] for k, n in enumerate(names)},
+                            {n: MLF_THRESHOLDS[k] for k, n in enumerate(names)},
+                            title=f"MLF with {levels} level(s), I={current:.2f}: output {total:.0f} spikes "
+                                  f"(up to {levels} per step)")
+
+
+# ----- lesson 2: attacks ---------------------------------------------------------------------
+
+def attack_demo(classifier, images, labels, eps: float = 0.1, index: int = 0, attack: str = "pgd",
+                curve: dict | None = None, steps: int = 10) -> go.Figure:
+    """Clean image, perturbation and adversarial image with prediction and confidence; beside
+    the accuracy-vs-eps curve (``curve``: eps -> accuracy) with the current eps marked."""
+    x, y = images[index:index + 1], labels[index:index + 1]
+    adv = x if eps == 0 else run_attack(AttackSpec(attack, float(eps), steps), classifier, x, y)
+    with torch.no_grad():
+        p_clean = classifier(x).softmax(1)[0]
+        p_adv = classifier(adv).softmax(1)[0]
+    fig = make_subplots(rows=1, cols=4, column_widths=[0.2, 0.2, 0.2, 0.4],
+                        subplot_titles=[f"clean: {p_clean.argmax()} ({100 * p_clean.max():.0f}%)",
+                                        f"perturbation (eps {eps:.3g})",
+                                        f"adversarial: {p_adv.argmax()} ({100 * p_adv.max():.0f}%)",
+                                        "accuracy vs eps"])
+    delta = (adv - x)[0, 0].numpy()[::-1]
+    fig.add_trace(go.Heatmap(z=x[0, 0].numpy()[::-1], colorscale="gray", zmin=0, zmax=1, showscale=False), 1, 1)
+    fig.add_trace(go.Heatmap(z=delta, colorscale="RdBu", zmin=-0.3, zmax=0.3, showscale=False), 1, 2)
+    fig.add_trace(go.Heatmap(z=adv[0, 0].numpy()[::-1], colorscale="gray", zmin=0, zmax=1, showscale=False), 1, 3)
+    if curve:
+        es = sorted(curve)
+        fig.add_trace(go.Scatter(x=es, y=[100 * curve[e] for e in es], mode="lines+markers",
+                                 name=f"{attack.upper()} accuracy"), 1, 4)
+        fig.add_vline(x=eps, line_dash="dot", row=1, col=4)
+    fig.update_xaxes(showticklabels=False, row=1, col=1)
+    for c in (1, 2, 3):
+        fig.update_xaxes(showticklabels=False, row=1, col=c)
+        fig.update_yaxes(showticklabels=False, scaleanchor=f"x{c if c > 1 else ''}", row=1, col=c)
+    fig.update_yaxes(range=[0, 101], title_text="accuracy (%)", row=1, col=4)
+    fig.update_xaxes(title_text="eps", row=1, col=4)
+    fig.update_layout(height=300, showlegend=False, title=f"label {int(y)}: {attack.upper()} at eps={eps:.3g}")
+    return fig
+
+
+# ----- lesson 3: noise estimation ------------------------------------------------------------
+
+def asymmetric_demo(alpha: float = 0.3) -> go.Figure:
+    """CBDNet's asymmetric loss as a function of the estimation error, for a true noise level of 0.1."""
+    sigma = torch.full((201,), 0.1)
+    sigma_hat = torch.linspace(0.0, 0.2, 201)
+    loss = torch.stack([asymmetric(sh.view(1), s.view(1), alpha) for sh, s in zip(sigma_hat, sigma)])
+    sym = (sigma_hat - sigma) ** 2 * 0.5
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=(sigma_hat - sigma).numpy(), y=loss.numpy(), name=f"asymmetric, alpha={alpha:.2f}"))
+    fig.add_trace(go.Scatter(x=(sigma_hat - sigma).numpy(), y=sym.numpy(), name="symmetric (alpha=0.5)",
+                             line=dict(dash="dot")))
+    fig.update_layout(title=f"Under-estimating costs {(1 - alpha) / alpha:.2g}x over-estimating (alpha={alpha:.2f})",
+                      xaxis_title="sigma_hat - sigma (negative: under-estimate)", yaxis_title="loss")
+    return fig
+
+
+def noise_demo(classifier, purifier, images, labels, eps: float = 0.1, index: int = 0,
+               attack: str = "fgsm") -> go.Figure:
+    """True perturbation |delta| vs NeSNN's noise map, and the purified image, for one image."""
+    x, y = images[index:index + 1], labels[index:index + 1]
+    adv = x if eps == 0 else run_attack(AttackSpec(attack, float(eps), 10), classifier, x, y)
+    with torch.no_grad():
+        purified, sigma_hat = purifier.estimate(adv)
+    true = (adv - x).abs()
+    err = (sigma_hat - true).mean().item()
+    return viz.image_rows({"adversarial": adv, "|true perturbation|": true, "NeSNN noise map": sigma_hat,
+                           "purified": purified}, max_images=1) \
+        .update_layout(title=f"eps={eps:.3g}: mean(sigma_hat - |delta|) = {err:+.3f}", height=620, width=320)
+
+
+# ----- lesson 5: thresholds ------------------------------------------------------------------
+
+@dataclass
+class ThresholdSweep:
+    """Per-image data to recompute the joint defence at any threshold without re-running models."""
+
+    clean_scores: torch.Tensor  # (N,)
+    adv_scores: torch.Tensor  # (N,)
+    clean_correct_raw: torch.Tensor  # (N,) bool: classifier right on x
+    clean_correct_purified: torch.Tensor  # (N,) bool: classifier right on P(x)
+    adv_correct_raw: torch.Tensor  # (N,) bool: right on x_adv
+    adv_correct_purified: torch.Tensor  # (N,) bool: right on P(x_adv)
+
+    @classmethod
+    @torch.no_grad()
+    def compute(cls, defense, images, labels, adversarial):
+        out_c, out_a = defense.defend(images), defense.defend(adversarial)
+        clf = defense.classifier
+        return cls(out_c.scores, out_a.scores,
+                   clf(images).argmax(1) == labels, clf(out_c.purified).argmax(1) == labels,
+                   clf(adversarial).argmax(1) == labels, clf(out_a.purified).argmax(1) == labels)
+
+
+def threshold_stats(sweep: ThresholdSweep, threshold: float) -> dict:
+    """False positives, detection rate, and clean / robust accuracy of the joint defence at ``threshold``."""
+    fc, fa = sweep.clean_scores > threshold, sweep.adv_scores > threshold
+    clean_ok = torch.where(fc, sweep.clean_correct_purified, sweep.clean_correct_raw)
+    adv_ok = torch.where(fa, sweep.adv_correct_purified, sweep.adv_correct_raw)
+    return {"threshold": float(threshold), "false_positive_rate": fc.float().mean().item(),
+            "detection_rate": fa.float().mean().item(), "clean_accuracy": clean_ok.float().mean().item(),
+            "robust_accuracy": adv_ok.float().mean().item(),
+            "correct_or_flagged": (adv_ok | fa).float().mean().item()}
+
+
+def threshold_demo(sweep: ThresholdSweep, threshold: float = 0.2) -> go.Figure:
+    """Score histograms with the threshold, and the defence's figures at that threshold."""
+    s = threshold_stats(sweep, threshold)
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.6, 0.4],
+                        subplot_titles=["detector scores", "at this threshold"])
+    bins = dict(start=0, end=1, size=0.01)
+    fig.add_trace(go.Histogram(x=sweep.clean_scores.numpy(), name="clean", opacity=0.6, xbins=bins), 1, 1)
+    fig.add_trace(go.Histogram(x=sweep.adv_scores.numpy(), name="adversarial", opacity=0.6, xbins=bins), 1, 1)
+    fig.add_vline(x=threshold, line_dash="dash", row=1, col=1)
+    names = ["false positives", "detection", "clean acc", "robust acc"]
+    vals = [s["false_positive_rate"], s["detection_rate"], s["clean_accuracy"], s["robust_accuracy"]]
+    fig.add_trace(go.Bar(x=names, y=[100 * v for v in vals], text=[f"{100 * v:.1f}%" for v in vals],
+                         textposition="auto", showlegend=False), 1, 2)
+    fig.update_layout(barmode="overlay", height=380, title=f"threshold {threshold:.2f}")
+    fig.update_yaxes(range=[0, 105], row=1, col=2)
+    fig.update_xaxes(range=[0, 0.6], title_text="||x - P(x)||_inf", row=1, col=1)
+    return fig
+
+
+# ----- lesson 6: honest evaluation -----------------------------------------------------------
+
+def threat_model_demo(rows, eps: float) -> go.Figure:
+    """Accuracy and correct-or-flagged of the defence at ``eps`` under every threat model in ``rows``."""
+    sel = [r for r in rows if r["evaluated_on"] == "defense" and r["eps"] is not None
+           and abs(r["eps"] - eps) < 1e-9]
+    names = [f"{r['threat_model']}<br>{r['attack']}" for r in sel]
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=names, y=[100 * r["accuracy"] for r in sel], name="accuracy"))
+    fig.add_trace(go.Bar(x=names, y=[100 * r["correct_or_flagged"] for r in sel], name="correct or flagged"))
+    fig.update_layout(barmode="group", title=f"The same defence at eps={eps:.3g}, by threat model",
+                      yaxis_title="%", yaxis_range=[0, 105])
+    return fig

@@ -1,0 +1,81 @@
+"""The book builds offline from the committed lessons, and every lesson page renders in headless Chromium.
+
+Needs Debian's chromium and chromium-driver (`.ci/run` installs them); skipped with a reason without them.
+"""
+import functools
+import http.server
+import os
+import shutil
+import threading
+
+import pytest
+
+ROOT = os.path.join(os.path.dirname(__file__), os.pardir)
+ARTIFACTS = os.path.join(os.path.dirname(__file__), "artifacts")
+CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+LESSONS = ["01_spiking_neurons", "02_classifier_and_attacks", "03_noise_estimator", "04_unet_purification",
+           "05_detector_thresholds", "06_honest_evaluation"]
+
+
+@pytest.fixture(scope="module")
+def site():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("book_build", os.path.join(ROOT, "book", "build.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    index = module.build()
+    html_dir = os.path.dirname(index)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=html_dir)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield html_dir, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_book_has_every_lesson_and_the_results_page(site):
+    html_dir, _ = site
+    for name in LESSONS:
+        assert os.path.exists(os.path.join(html_dir, "lessons", f"{name}.html")), name
+    assert os.path.exists(os.path.join(html_dir, "results.html"))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not (CHROMIUM and DRIVER):
+        pytest.skip("needs chromium and chromedriver (apt-get install chromium chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--window-size=1280,2000"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+@pytest.mark.parametrize("name", LESSONS)
+def test_lesson_page_renders_its_figures(site, browser, name):
+    _, url = site
+    browser.get(f"{url}/lessons/{name}.html")
+    browser.implicitly_wait(2)
+    state = browser.execute_script("""
+        const plots = Array.from(document.querySelectorAll('.plotly-graph-div'));
+        return {plotly: typeof window.Plotly !== 'undefined', n: plots.length,
+                blank: plots.filter(p => !p.querySelector('.main-svg')).length,
+                title: document.title};
+    """)
+    assert state["plotly"], "plotly.js did not load"
+    assert state["n"] >= 2, f"only {state['n']} plotly figures on {name}"
+    assert state["blank"] == 0, f"{state['blank']} of {state['n']} plotly figures are blank"
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors
+    if name == "02_classifier_and_attacks":
+        os.makedirs(ARTIFACTS, exist_ok=True)
+        browser.save_screenshot(os.path.join(ARTIFACTS, f"{name}.png"))

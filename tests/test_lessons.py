@@ -1,0 +1,53 @@
+"""Lessons are code: paired .py/.ipynb in sync, committed executed, and built like a course.
+
+nbval executes the notebooks themselves (`pytest --nbval-lax lessons/`, part of `make test`).
+"""
+import glob
+import os
+
+import jupytext
+import pytest
+
+LESSONS = os.path.join(os.path.dirname(__file__), os.pardir, "lessons")
+SCRIPTS = sorted(glob.glob(os.path.join(LESSONS, "[0-9][0-9]_*.py")))
+
+
+def test_six_lessons_in_order():
+    names = [os.path.basename(p)[:-3] for p in SCRIPTS]
+    assert names == ["01_spiking_neurons", "02_classifier_and_attacks", "03_noise_estimator",
+                     "04_unet_purification", "05_detector_thresholds", "06_honest_evaluation"]
+
+
+def _cells(nb):
+    return [(c.cell_type, c.source.strip()) for c in nb.cells if c.cell_type in ("code", "markdown")]
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=os.path.basename)
+def test_py_and_ipynb_agree(script):
+    notebook = script[:-3] + ".ipynb"
+    assert os.path.exists(notebook), f"{notebook} is missing: run jupytext --sync {script}"
+    a, b = _cells(jupytext.read(script)), _cells(jupytext.read(notebook))
+    assert len(a) == len(b), f"{script} and its .ipynb have different cell counts: run jupytext --sync"
+    for i, (ca, cb) in enumerate(zip(a, b)):
+        assert ca == cb, f"cell {i} differs between {os.path.basename(script)} and its .ipynb: run jupytext --sync"
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=os.path.basename)
+def test_ipynb_is_committed_executed(script):
+    nb = jupytext.read(script[:-3] + ".ipynb")
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.get("execution_count") for c in code), "run the notebook and commit it with outputs"
+    assert any(c.get("outputs") for c in code)
+    errors = [o for c in code for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=os.path.basename)
+def test_course_structure(script):
+    text = open(script).read()
+    for needed in ("**Objectives.**", "**Estimated time:**", "## 1.", "Interactive demo", "### Exercise",
+                   "<details><summary>Solution</summary>", "## Summary", "colab.research.google.com", "google.colab",
+                   "precomputed_slider"):
+        assert needed in text, f"{script} lacks {needed!r}"
+    if not os.path.basename(script).startswith("01"):  # lessons with trained models offer a retrain cell
+        assert "RETRAIN = False" in text and "if RETRAIN:" in text

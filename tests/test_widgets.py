@@ -1,0 +1,92 @@
+"""Every widget callback, swept across its slider range (as the lessons' sliders call them)."""
+import plotly.graph_objects as go
+import pytest
+import torch
+
+from snnlab import widgets
+from snnlab.attacks import AttackSpec, run_attack
+from snnlab.neurons import record_spikes
+
+
+def test_slider_values():
+    assert widgets.slider_values("levels").tolist() == [1, 2, 3]
+    eps = widgets.slider_values("eps")
+    assert eps[0] == 0.0 and eps[-1] == pytest.approx(0.3)
+
+
+@pytest.mark.parametrize("beta", widgets.slider_values("beta")[::7])
+def test_lif_demo_beta(beta):
+    assert isinstance(widgets.lif_demo(beta=float(beta)), go.Figure)
+
+
+@pytest.mark.parametrize("name", ["threshold", "current"])
+def test_lif_demo_sweeps(name):
+    for v in widgets.slider_values(name):
+        fig = widgets.lif_demo(**{name: float(v)})
+        assert "spikes" in fig.layout.title.text
+
+
+def test_lif_spike_count_falls_as_threshold_rises():
+    counts = [int(widgets.lif_demo(threshold=float(v), current=0.5).layout.title.text.split("-> ")[1].split()[0])
+              for v in widgets.slider_values("threshold")]
+    assert counts == sorted(counts, reverse=True) and counts[0] > counts[-1]
+
+
+def test_mlf_demo_sweeps():
+    for levels in widgets.slider_values("levels"):
+        for current in widgets.slider_values("current")[::4]:
+            fig = widgets.mlf_demo(current=float(current), levels=int(levels))
+            assert isinstance(fig, go.Figure)
+
+
+def test_attack_demo_sweeps_eps(pretrained, digits_test):
+    defense, _ = pretrained
+    x, y = digits_test
+    for eps in widgets.slider_values("eps"):
+        fig = widgets.attack_demo(defense.classifier, x, y, eps=float(eps), index=3, curve={0.0: 1.0, 0.3: 0.0})
+        assert len(fig.data) == 4
+
+
+def test_noise_and_asymmetric_demos(pretrained, digits_test):
+    defense, _ = pretrained
+    x, y = digits_test
+    for eps in widgets.slider_values("eps")[::2]:
+        assert isinstance(widgets.noise_demo(defense.classifier, defense.purifier, x, y, eps=float(eps)), go.Figure)
+    for alpha in widgets.slider_values("alpha"):
+        assert isinstance(widgets.asymmetric_demo(float(alpha)), go.Figure)
+
+
+def test_threshold_demo_and_stats(pretrained, digits_test):
+    defense, _ = pretrained
+    x, y = digits_test[0][:64], digits_test[1][:64]
+    adv = run_attack(AttackSpec("pgd", 0.2, 10), defense.classifier, x, y)
+    sweep = widgets.ThresholdSweep.compute(defense, x, y, adv)
+    stats = [widgets.threshold_stats(sweep, float(t)) for t in widgets.slider_values("detector_threshold")]
+    fps = [s["false_positive_rate"] for s in stats]
+    assert fps == sorted(fps, reverse=True)  # raising the threshold never adds false positives
+    assert stats[-1]["detection_rate"] <= stats[0]["detection_rate"]
+    for t in widgets.slider_values("detector_threshold")[::5]:
+        assert isinstance(widgets.threshold_demo(sweep, float(t)), go.Figure)
+
+
+def test_threat_model_demo():
+    rows = [{"threat_model": tm, "attack": "pgd", "eps": 0.1, "evaluated_on": "defense", "accuracy": a,
+             "correct_or_flagged": 1.0} for tm, a in (("grey-box", 0.9), ("adaptive", 0.1))]
+    fig = widgets.threat_model_demo(rows, 0.1)
+    assert list(fig.data[0].y) == [90.0, 10.0]
+
+
+def test_precomputed_slider_static_figure():
+    from snnlab.viz import precomputed_slider
+
+    fig = precomputed_slider(lambda b: widgets.lif_demo(beta=b), [0.5, 0.9], "beta")
+    assert len(fig.layout.sliders[0].steps) == 2
+    assert sum(t.visible for t in fig.data) == len(widgets.lif_demo().data)
+
+
+def test_record_spikes(pretrained, digits_test):
+    defense, _ = pretrained
+    spikes = record_spikes(defense.classifier, digits_test[0][:2])
+    assert "stem_mlf" in spikes and spikes["stem_mlf"].shape[:2] == (4, 2)
+    assert spikes["stem_mlf"].max() <= 3 and spikes["stem_mlf"].min() >= 0
+    assert not defense.classifier.stem_mlf._forward_hooks
