@@ -111,7 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
                        " (default: all but adaptive, which takes minutes)")
         p.add_argument("--adaptive-steps", type=_positive, default=100, help="adaptive PGD steps (default 100)")
         p.add_argument("--adaptive-restarts", type=_positive, default=1, help="adaptive PGD restarts (default 1)")
-        p.add_argument("--square-queries", type=_positive, default=500, help="Square attack queries (default 500)")
+        p.add_argument("--square-queries", type=_positive, default=200, help="Square attack queries (default 200)")
+        p.add_argument("--square-eps", type=_floats, default=None,
+                       help="radii for Square (default: the second-largest of --eps; Square is slow)")
         p.add_argument("--json", default=None, help="write the metrics rows to this JSON file")
 
     e = sub.add_parser("evaluate", help="attack the defence and print/write the metrics rows")
@@ -137,7 +139,7 @@ def _evaluate(args):
         args.eps = eps_grid(args.dataset)
     start = time.perf_counter()
     defense, substitute = _load(args)
-    square_eps = [e for e in args.eps if e > 0][1:3] if "square" in args.threat_models else []
+    square_eps = args.square_eps or sorted(args.eps)[-2:-1] or sorted(args.eps)[-1:]
     ev = evaluate(defense, args.dataset, args.attacks, args.eps, args.threat_models, substitute,
                   square_eps=square_eps, square_queries=args.square_queries,
                   adaptive_steps=args.adaptive_steps, adaptive_restarts=args.adaptive_restarts, limit=args.limit,

@@ -187,13 +187,37 @@ def notebook_setup() -> str:
     """Choose the plotly renderer for the lessons; returns its name.
 
     Colab gets plotly's 'colab' renderer (each output is its own frame there).
-    Everywhere else 'notebook': plotly.js is embedded once in the notebook's
-    outputs, so executed notebooks and the published book show figures
-    without a network.
+    Everywhere else an offline notebook renderer: plotly.js is embedded once,
+    in this call's output, and no figure loads anything from a CDN, so executed
+    notebooks and the published book show figures without a network.
     """
     import sys
 
     import plotly.io as pio
 
-    pio.renderers.default = "colab" if "google.colab" in sys.modules else "notebook"
-    return pio.renderers.default
+    if "google.colab" in sys.modules:
+        pio.renderers.default = "colab"
+        return "colab"
+    pio.renderers["snnlab_offline"] = _offline_notebook_renderer()
+    pio.renderers.default = "snnlab_offline"
+    # Embed plotly.js now (as plotly.offline.init_notebook_mode does). Left to the first fig.show(),
+    # it can land inside an ipywidgets Output, and the kernel then hangs on shutdown under nbval.
+    pio.renderers._activate_pending_renderers()
+    return "snnlab_offline"
+
+
+def _offline_notebook_renderer():
+    import re
+
+    from plotly.io._base_renderers import NotebookRenderer
+
+    class OfflineNotebookRenderer(NotebookRenderer):
+        """plotly's notebook renderer without the MathJax <script> it loads from a CDN."""
+
+        def to_mimebundle(self, fig_dict):
+            bundle = super().to_mimebundle(fig_dict)
+            bundle["text/html"] = re.sub(r'<script src="https?://[^"]*mathjax[^"]*"></script>', "",
+                                         bundle["text/html"])
+            return bundle
+
+    return OfflineNotebookRenderer(connected=False)
