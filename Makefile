@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 # PyTorch pinned to the build this project is tested with; override e.g. `make test TORCH="torch torchvision"`.
 TORCH ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: report test lessons train benchmarks book clean-venv
+.PHONY: report test lessons execute-lessons train benchmarks book clean-venv
 
 $(BIN)/snnlab: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ lessons: $(BIN)/snnlab
 
 train: $(BIN)/snnlab
 	$(BIN)/snnlab train --dataset digits --seed 0 --out runs/digits
+
+execute-lessons: $(BIN)/snnlab
+	$(BIN)/python book/execute_lessons.py
 
 book: $(BIN)/snnlab
 	$(BIN)/python book/build.py

@@ -16,6 +16,7 @@ import time
 import torch
 
 import snnlab
+from snnlab.checkpoints import save_json
 
 
 def images_per_second(fn, images, batch, repeats):
@@ -52,10 +53,7 @@ def main():
         "defense_images_per_s": round(joint, 1), "defense_cost_vs_classifier": round(clf / joint, 2),
         "torch": torch.__version__, "command": "python benchmarks/defense_throughput.py",
     }
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(result, f, indent=2)
-        f.write("\n")
+    save_json(args.out, result)
     print(json.dumps(result, indent=2))
 
 

@@ -19,6 +19,7 @@ import snntorch as snn
 import torch
 
 from snnlab.neurons import MLF
+from snnlab.checkpoints import save_json
 
 
 def leaky_forward(neuron, x):
@@ -74,10 +75,7 @@ def main():
         "torch": torch.__version__, "snntorch": snn.__version__, "machine": platform.processor() or platform.machine(),
         "command": "python benchmarks/neuron_speed.py",
     }
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(result, f, indent=2)
-        f.write("\n")
+    save_json(args.out, result)
     print(json.dumps(result, indent=2))
 
 

@@ -17,6 +17,7 @@ import time
 import torch
 
 from snnlab.train import train_all
+from snnlab.checkpoints import save_json
 
 
 def main():
@@ -32,10 +33,7 @@ def main():
     result = {"benchmark": "train digits defence from scratch", "threads": args.threads,
               "total_s": round(total, 1), **manifest["train_seconds"], "target_s": 300,
               "torch": torch.__version__, "command": "python benchmarks/train_time.py"}
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(result, f, indent=2)
-        f.write("\n")
+    save_json(args.out, result)
     print(json.dumps(result, indent=2))
 
 

@@ -19,6 +19,11 @@ def build() -> str:
     os.makedirs(target)
     for nb in sorted(glob.glob(os.path.join(HERE, os.pardir, "lessons", "*.ipynb"))):
         shutil.copy(nb, target)
+    import plotly
+
+    static = os.path.join(HERE, "_static")
+    os.makedirs(static, exist_ok=True)
+    shutil.copy(os.path.join(os.path.dirname(plotly.__file__), "package_data", "plotly.min.js"), static)
     subprocess.run([sys.executable, os.path.join(HERE, "make_results.py")], check=True)
     jb = os.path.join(os.path.dirname(sys.executable), "jupyter-book")
     subprocess.run([jb, "build", HERE, "--quiet"], check=True)

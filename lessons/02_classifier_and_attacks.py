@@ -43,7 +43,7 @@ from snnlab.neurons import record_spikes
 
 viz.notebook_setup()
 torch.set_num_threads(2)
-RETRAIN = False  # set True to train every model from scratch (about 6 minutes on 2 cores)
+RETRAIN = False  # set True to train every model from scratch (about 5 minutes on 2 cores)
 
 # %% [markdown]
 # ## 1. The classifier
@@ -59,11 +59,7 @@ RETRAIN = False  # set True to train every model from scratch (about 6 minutes o
 # snnlab. To train them yourself, set `RETRAIN = True` in the setup cell.
 
 # %%
-if RETRAIN:
-    snnlab.train.train_all("digits", "runs/digits", seed=0)
-    defense, substitute = snnlab.load_models("runs/digits", with_substitute=True)
-else:
-    defense, substitute = snnlab.load_pretrained("digits", with_substitute=True)
+defense, substitute = snnlab.load_or_train("digits", retrain=RETRAIN, with_substitute=True)
 classifier = defense.classifier
 print(classifier.config)
 print(f"{sum(p.numel() for p in classifier.parameters()):,} parameters")

@@ -45,7 +45,7 @@ from snnlab.evaluate import defend_batched, format_table
 
 viz.notebook_setup()
 torch.set_num_threads(2)
-RETRAIN = False  # set True to retrain all models from scratch (about 6 minutes on 2 cores)
+RETRAIN = False  # set True to retrain all models from scratch (about 5 minutes on 2 cores)
 
 
 def saved(name):
@@ -73,11 +73,7 @@ def saved(name):
 # are not white-box robustness.
 
 # %%
-if RETRAIN:
-    snnlab.train.train_all("digits", "runs/digits", seed=0)
-    defense = snnlab.load_models("runs/digits")
-else:
-    defense = snnlab.load_pretrained("digits")
+defense = snnlab.load_or_train("digits", retrain=RETRAIN)
 images, labels = snnlab.load_dataset("digits", "test")
 
 # %% [markdown]

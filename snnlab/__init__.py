@@ -14,6 +14,6 @@ joint detect-purify-classify defence; plus attacks, training and evaluation.
 __version__ = "0.1.0"
 
 from .data import load_dataset  # noqa: E402
-from .pretrained import load_models, load_pretrained  # noqa: E402
+from .pretrained import load_models, load_or_train, load_pretrained  # noqa: E402
 
-__all__ = ["load_dataset", "load_pretrained", "load_models", "__version__"]
+__all__ = ["load_dataset", "load_pretrained", "load_models", "load_or_train", "__version__"]

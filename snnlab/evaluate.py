@@ -124,16 +124,17 @@ def evaluate(defense, dataset: str = "digits", attacks=("fgsm", "pgd"), eps=None
              ((clean_logits.argmax(1) == labels) | clean_flags).float().mean().item()),
     ]
     ev = Evaluation(rows, clean_scores)
-    jobs = [(tm, a, e) for e in eps for a in attacks for tm in ("undefended+grey-box", "transfer")
-            if (tm == "transfer" and "transfer" in threat_models)
-            or (tm != "transfer" and {"undefended", "grey-box"} & set(threat_models))]
-    square = [e for e in (square_eps if square_eps is not None else eps)] if "square" in threat_models else []
+    on_classifier = bool({"undefended", "grey-box"} & set(threat_models))  # crafted on the classifier
+    jobs = [(source, a, e) for e in eps for a in attacks
+            for source in ("classifier", "transfer")
+            if (source == "classifier" and on_classifier) or (source == "transfer" and "transfer" in threat_models)]
+    square = list(square_eps if square_eps is not None else eps) if "square" in threat_models else []
     adaptive_jobs = [(name, e) for e in eps for name in adaptive] if "adaptive" in threat_models else []
     bar = tqdm(total=len(jobs) + len(square) + len(adaptive_jobs), desc="evaluate", disable=not progress)
-    for tm, attack, e in jobs:
+    for source, attack, e in jobs:
         spec = AttackSpec(attack, e, default_steps(attack))
-        bar.set_postfix_str(f"{tm} {attack} eps={e:.3g}")
-        if tm == "transfer":
+        bar.set_postfix_str(f"{source} {attack} eps={e:.3g}")
+        if source == "transfer":
             adv = run_attack(spec, substitute, images, labels, seed=seed)
             rows.append(defense_row(defense, dataset, "transfer", spec, adv, labels, clean_scores, ev))
         else:

@@ -34,14 +34,19 @@ def charbonnier(x_hat: torch.Tensor, x: torch.Tensor, eps: float = 1e-3) -> torc
 
 
 def asymmetric(sigma_hat: torch.Tensor, sigma: torch.Tensor, alpha: float = 0.3) -> torch.Tensor:
-    """CBDNet's asymmetric noise loss ``mean(|alpha - 1[sigma - sigma_hat < 0]| * (sigma_hat - sigma)^2)``.
+    """CBDNet's asymmetric noise loss ``mean(|alpha - 1[sigma_hat - sigma < 0]| * (sigma_hat - sigma)^2)``.
 
     With alpha < 0.5, under-estimating the noise (sigma_hat < sigma) costs
     ``1 - alpha`` per squared error and over-estimating costs ``alpha``:
     a denoiser told too little noise leaves it in the image.
+
+    (The indicator is CBDNet's, on under-estimation. SYSTEM.md writes it as
+    ``1[sigma - sigma_hat < 0]``, which would penalise over-estimation more and
+    contradict the stated intent; snnlab follows CBDNet. A first snnlab
+    version used the SYSTEM.md form; tests/test_losses.py pins the direction.)
     """
-    over = (sigma - sigma_hat < 0).to(sigma.dtype)
-    return ((alpha - over).abs() * (sigma_hat - sigma) ** 2).mean()
+    under = (sigma_hat - sigma < 0).to(sigma.dtype)
+    return ((alpha - under).abs() * (sigma_hat - sigma) ** 2).mean()
 
 
 def total_variation(sigma_hat: torch.Tensor) -> torch.Tensor:

@@ -209,3 +209,18 @@ def threat_model_demo(rows, eps: float) -> go.Figure:
     fig.update_layout(barmode="group", title=f"The same defence at eps={eps:.3g}, by threat model",
                       yaxis_title="%", yaxis_range=[0, 105])
     return fig
+
+
+# ----- lesson 4: purification ----------------------------------------------------------------
+
+def purification_demo(classifier, purifier, images, labels, eps: float = 0.1, index: int = 0,
+                      attack: str = "pgd") -> go.Figure:
+    """Clean, adversarial and purified image of one digit, with the classifier's prediction on each."""
+    x, y = images[index:index + 1], labels[index:index + 1]
+    adv = x if eps == 0 else run_attack(AttackSpec(attack, float(eps), 10), classifier, x, y)
+    with torch.no_grad():
+        purified = purifier(adv)
+        preds = [classifier(t).softmax(1)[0] for t in (x, adv, purified)]
+    titles = [f"{name}: {int(p.argmax())} ({100 * p.max():.0f}%)" for name, p in zip(("clean", "adversarial", "purified"), preds)]
+    fig = viz.image_rows({"image": torch.cat([x, adv, purified])}, titles=titles, max_images=3)
+    return fig.update_layout(title=f"label {int(y)}, {attack.upper()} eps={eps:.3g}", height=260)

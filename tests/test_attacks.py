@@ -43,9 +43,9 @@ def test_pgd_is_seeded(pretrained, digits_test):
 def test_restarts_never_weaken_the_attack(pretrained, digits_test):
     defense, _ = pretrained
     x, y = digits_test[0][:64], digits_test[1][:64]
+    one = run_attack(AttackSpec("pgd", 0.1, 5, restarts=1), defense.classifier, x, y)
+    three = run_attack(AttackSpec("pgd", 0.1, 5, restarts=3), defense.classifier, x, y)
     with torch.no_grad():
-        one = run_attack(AttackSpec("pgd", 0.1, 5, restarts=1), defense.classifier, x, y)
-        three = run_attack(AttackSpec("pgd", 0.1, 5, restarts=3), defense.classifier, x, y)
         acc1 = (defense.classifier(one).argmax(1) == y).float().mean()
         acc3 = (defense.classifier(three).argmax(1) == y).float().mean()
     assert acc3 <= acc1
@@ -61,7 +61,7 @@ def test_substitute_learns(digits_test):
     from snnlab import load_dataset
 
     x, y = load_dataset("digits", "train")
-    model = train_substitute(x, y, 10, epochs=5)
+    model = train_substitute(x, y, 10)  # the default 30 epochs, as snnlab train uses
     with torch.no_grad():
         acc = (model(digits_test[0]).argmax(1) == digits_test[1]).float().mean()
     assert acc > 0.9

@@ -1,4 +1,3 @@
-import json
 import os
 import shutil
 
@@ -54,7 +53,9 @@ def test_truncated_checkpoint(tmp_path):
 
 def test_pickled_code_is_refused(tmp_path):
     path = tmp_path / "evil.pt"
-    torch.save({"kind": "classifier", "config": {}, "state_dict": {}, "obj": json.JSONDecoder()}, path)
+    import argparse
+
+    torch.save({"kind": "classifier", "config": {}, "state_dict": {}, "obj": argparse.Namespace(a=1)}, path)
     with pytest.raises(CheckpointError, match="corrupt or not a snnlab checkpoint"):
         load_checkpoint(str(path))
 

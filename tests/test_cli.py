@@ -26,8 +26,12 @@ def test_report_writes_offline_html(tmp_path):
     code = main(["report", "--limit", "24", "--attacks", "pgd", "--eps", "0.2", "--threat-models", "grey-box",
                  "--out", str(out), "--quiet"])
     assert code == 0
+    import re
+
     html = out.read_text()
-    assert "plotly" in html and "cdn.plot.ly" not in html and html.count("Plotly.newPlot") >= 3
+    assert "plotly.js v" in html  # embedded, not fetched
+    assert not re.search(r'<script[^>]+src="https?://', html)  # no script from the network
+    assert html.count("Plotly.newPlot") >= 3
 
 
 @pytest.mark.parametrize("args,match", [

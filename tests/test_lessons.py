@@ -50,4 +50,4 @@ def test_course_structure(script):
                    "precomputed_slider"):
         assert needed in text, f"{script} lacks {needed!r}"
     if not os.path.basename(script).startswith("01"):  # lessons with trained models offer a retrain cell
-        assert "RETRAIN = False" in text and "if RETRAIN:" in text
+        assert "RETRAIN = False" in text and "retrain=RETRAIN" in text

@@ -40,3 +40,20 @@ def test_unknown_pretrained_name():
 def test_bad_input_to_the_defence(pretrained, bad):
     with pytest.raises(ValueError):
         pretrained[0](bad)
+
+
+def test_load_or_train_reuses_finished_models(tmp_path):
+    import os
+    import shutil
+
+    from snnlab import load_or_train
+    from snnlab.pretrained import PRETRAINED_DIR
+
+    folder = tmp_path / "digits"
+    shutil.copytree(os.path.join(PRETRAINED_DIR, "digits"), folder)
+    shipped = load_pretrained("digits")
+    retrained = load_or_train("digits", retrain=True, out=str(folder))  # finished checkpoints: nothing to train
+    assert retrained.detector.threshold == pytest.approx(shipped.detector.threshold)
+    for a, b in zip(shipped.purifier.state_dict().values(), retrained.purifier.state_dict().values()):
+        assert torch.equal(a, b)
+    assert load_or_train("digits").detector.threshold == shipped.detector.threshold

@@ -56,6 +56,14 @@ def test_noise_and_asymmetric_demos(pretrained, digits_test):
         assert isinstance(widgets.asymmetric_demo(float(alpha)), go.Figure)
 
 
+def test_purification_demo_sweeps_eps(pretrained, digits_test):
+    defense, _ = pretrained
+    x, y = digits_test
+    for eps in widgets.slider_values("eps")[::2]:
+        fig = widgets.purification_demo(defense.classifier, defense.purifier, x, y, eps=float(eps), index=2)
+        assert len(fig.data) == 3 and fig.layout.title.text.startswith("label")
+
+
 def test_threshold_demo_and_stats(pretrained, digits_test):
     defense, _ = pretrained
     x, y = digits_test[0][:64], digits_test[1][:64]

@@ -1,0 +1,59 @@
+"""Execute every lesson in place and slim its stored outputs for committing.
+
+    python book/execute_lessons.py [01 02 ...]     # all lessons by default
+
+For each ``lessons/NN_*.py``: sync the paired ``.ipynb`` (jupytext), execute it
+(nbconvert, 2 CPU threads as a student would have), print the wall time, and
+replace the stored copy of plotly.js (3.5 MB, embedded by the setup cell when
+run live) with a comment. The book loads plotly.js from its own static files,
+and Jupyter re-embeds it when the notebook is run, so nothing is lost; the
+notebooks shrink from about 5 MB to a few hundred kB each.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import subprocess
+import sys
+import time
+
+import nbformat
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LESSONS = os.path.join(HERE, os.pardir, "lessons")
+PLACEHOLDER = "<!-- plotly.js was embedded here when run; the book page loads it, and re-running this cell reloads it -->"
+
+
+def slim(path: str) -> int:
+    """Replace embedded plotly.js bundles in ``path``'s outputs; returns how many were replaced."""
+    nb = nbformat.read(path, as_version=4)
+    replaced = 0
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            html = output.get("data", {}).get("text/html", "")
+            if "plotly.js v" in html and len(html) > 100_000:
+                output["data"]["text/html"] = PLACEHOLDER
+                replaced += 1
+    nbformat.write(nb, path)
+    return replaced
+
+
+def main(selected):
+    bin_dir = os.path.dirname(sys.executable)
+    for script in sorted(glob.glob(os.path.join(LESSONS, "[0-9][0-9]_*.py"))):
+        name = os.path.basename(script)
+        if selected and name[:2] not in selected:
+            continue
+        notebook = script[:-3] + ".ipynb"
+        subprocess.run([os.path.join(bin_dir, "jupytext"), "--sync", "--quiet", script], check=True)
+        start = time.perf_counter()
+        subprocess.run([os.path.join(bin_dir, "jupyter"), "nbconvert", "--to", "notebook", "--execute", "--inplace",
+                        "--ExecutePreprocessor.timeout=600", notebook], check=True, capture_output=True)
+        seconds = time.perf_counter() - start
+        n = slim(notebook)
+        print(f"{name[:-3]}: executed in {seconds:.1f} s; {n} plotly.js bundle(s) slimmed; "
+              f"{os.path.getsize(notebook) / 1e6:.2f} MB")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
