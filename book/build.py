@@ -27,7 +27,28 @@ def build() -> str:
     subprocess.run([sys.executable, os.path.join(HERE, "make_results.py")], check=True)
     jb = os.path.join(os.path.dirname(sys.executable), "jupyter-book")
     subprocess.run([jb, "build", HERE, "--quiet"], check=True)
-    return os.path.join(HERE, "_build", "html", "index.html")
+    html_dir = os.path.join(HERE, "_build", "html")
+    for page in glob.glob(os.path.join(html_dir, "**", "*.html"), recursive=True):
+        drop_duplicate_thebe_config(page)
+    return os.path.join(html_dir, "index.html")
+
+
+def drop_duplicate_thebe_config(page: str) -> None:
+    """Jupyter Book 1.0.4 with Sphinx 7 writes sphinx-thebe's `const THEBE_JS_URL = ...` script twice in each
+    notebook page, and the second copy throws "Identifier 'THEBE_JS_URL' has already been declared".
+    Keep the first copy."""
+    with open(page, encoding="utf-8") as f:
+        lines = f.read().split("\n")
+    seen, kept = False, []
+    for line in lines:
+        if line.strip().startswith("<script>const THEBE_JS_URL"):
+            if seen:
+                continue
+            seen = True
+        kept.append(line)
+    if len(kept) != len(lines):
+        with open(page, "w", encoding="utf-8") as f:
+            f.write("\n".join(kept))
 
 
 if __name__ == "__main__":

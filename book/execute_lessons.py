@@ -2,7 +2,9 @@
 
     python book/execute_lessons.py [01 02 ...]     # all lessons by default
 
-For each ``lessons/NN_*.py``: sync the paired ``.ipynb`` (jupytext), execute it
+For each ``lessons/NN_*.py`` (the source of truth): write its cells into the
+paired ``.ipynb`` (``jupytext --update --to ipynb``: never the other way, so a
+newer notebook cannot overwrite the script), execute it
 (nbconvert, 2 CPU threads as a student would have), print the wall time, and
 replace the stored copy of plotly.js (3.5 MB, embedded by the setup cell when
 run live) with a comment. The book loads plotly.js from its own static files,
@@ -45,7 +47,7 @@ def main(selected):
         if selected and name[:2] not in selected:
             continue
         notebook = script[:-3] + ".ipynb"
-        subprocess.run([os.path.join(bin_dir, "jupytext"), "--sync", "--quiet", script], check=True)
+        subprocess.run([os.path.join(bin_dir, "jupytext"), "--update", "--to", "ipynb", "--quiet", script], check=True)
         start = time.perf_counter()
         subprocess.run([os.path.join(bin_dir, "jupyter"), "nbconvert", "--to", "notebook", "--execute", "--inplace",
                         "--ExecutePreprocessor.timeout=600", notebook], check=True, capture_output=True)

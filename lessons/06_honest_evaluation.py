@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -90,17 +92,25 @@ images, labels = snnlab.load_dataset("digits", "test")
 x, y = images[:48], labels[:48]
 
 
+live = []
+
+
 def report(name, adv):
     logits, flags, _, _ = defend_batched(defense, adv)
     ok = logits.argmax(1) == y
+    live.append({"threat_model": name, "attack": "PGD-20", "eps": 0.2, "evaluated_on": "defense",
+                 "accuracy": ok.float().mean().item(), "correct_or_flagged": (ok | flags).float().mean().item()})
     print(f"{name:>26}: accuracy {ok.float().mean():6.1%}  flagged {flags.float().mean():6.1%}  "
           f"correct or flagged {(ok | flags).float().mean():6.1%}")
 
 
-report("grey-box PGD-20", run_attack(AttackSpec("pgd", 0.2, 20), defense.classifier, x, y))
-report("end-to-end PGD-20", AdaptivePGD(defense, eps=0.2, steps=20)(x, y))
+report("grey-box", run_attack(AttackSpec("pgd", 0.2, 20), defense.classifier, x, y))
+report("end to end", AdaptivePGD(defense, eps=0.2, steps=20)(x, y))
 report("BPDA (identity, smooth)", AdaptivePGD(defense, eps=0.2, steps=20, purifier="identity", gate="smooth")(x, y))
-report("detector-aware PGD-20", AdaptivePGD(defense, eps=0.2, steps=20, detector_aware=True)(x, y))
+report("detector-aware", AdaptivePGD(defense, eps=0.2, steps=20, detector_aware=True)(x, y))
+
+# %%
+widgets.threat_model_demo(live, 0.2).update_layout(title="Live, 48 images: the same defence, four attackers").show()
 
 # %% [markdown]
 # Read the last column. An end-to-end attack can drive *accuracy* down while

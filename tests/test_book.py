@@ -60,6 +60,18 @@ def browser():
     driver.quit()
 
 
+# Offline, the "Open in Colab" / Binder badge images (links to online services) cannot load; and the
+# pydata theme logs "Got invalid theme mode" on a first visit with empty storage. Nothing else is excused.
+BADGES = ("https://colab.research.google.com/assets/colab-badge.svg", "https://mybinder.org/badge_logo.svg")
+
+
+def _expected_offline(entry) -> bool:
+    message = entry["message"]
+    if entry.get("source") == "network" and message.startswith(BADGES):
+        return True
+    return entry.get("source") == "console-api" and "Got invalid theme mode" in message
+
+
 @pytest.mark.parametrize("name", LESSONS)
 def test_lesson_page_renders_its_figures(site, browser, name):
     _, url = site
@@ -74,8 +86,9 @@ def test_lesson_page_renders_its_figures(site, browser, name):
     assert state["plotly"], "plotly.js did not load"
     assert state["n"] >= 2, f"only {state['n']} plotly figures on {name}"
     assert state["blank"] == 0, f"{state['blank']} of {state['n']} plotly figures are blank"
-    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE" and not _expected_offline(e)]
     assert not errors, errors
     if name == "02_classifier_and_attacks":
+        browser.execute_script("document.querySelectorAll('.plotly-graph-div')[1].scrollIntoView()")
         os.makedirs(ARTIFACTS, exist_ok=True)
         browser.save_screenshot(os.path.join(ARTIFACTS, f"{name}.png"))
