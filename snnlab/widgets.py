@@ -77,14 +77,20 @@ def mlf_demo(current: float = 1.0, levels: int = 3, steps: int = 20) -> go.Figur
                                   f"(up to {levels} per step)")
 
 
+def _one_attacked(classifier, images, labels, eps: float, index: int, attack: str, steps: int = 10):
+    """``(x, y, adversarial x)`` for image ``index``: ``x`` itself at eps 0."""
+    x, y = images[index:index + 1], labels[index:index + 1]
+    adv = x if eps == 0 else run_attack(AttackSpec(attack, float(eps), steps), classifier, x, y)
+    return x, y, adv
+
+
 # ----- lesson 2: attacks ---------------------------------------------------------------------
 
 def attack_demo(classifier, images, labels, eps: float = 0.1, index: int = 0, attack: str = "pgd",
                 curve: dict | None = None, steps: int = 10) -> go.Figure:
     """Clean image, perturbation and adversarial image with prediction and confidence; beside
     the accuracy-vs-eps curve (``curve``: eps -> accuracy) with the current eps marked."""
-    x, y = images[index:index + 1], labels[index:index + 1]
-    adv = x if eps == 0 else run_attack(AttackSpec(attack, float(eps), steps), classifier, x, y)
+    x, y, adv = _one_attacked(classifier, images, labels, eps, index, attack, steps)
     with torch.no_grad():
         p_clean = classifier(x).softmax(1)[0]
         p_adv = classifier(adv).softmax(1)[0]
@@ -132,8 +138,7 @@ def asymmetric_demo(alpha: float = 0.3) -> go.Figure:
 def noise_demo(classifier, purifier, images, labels, eps: float = 0.1, index: int = 0,
                attack: str = "fgsm") -> go.Figure:
     """True perturbation |delta| vs NeSNN's noise map, and the purified image, for one image."""
-    x, y = images[index:index + 1], labels[index:index + 1]
-    adv = x if eps == 0 else run_attack(AttackSpec(attack, float(eps), 10), classifier, x, y)
+    x, _, adv = _one_attacked(classifier, images, labels, eps, index, attack)
     with torch.no_grad():
         purified, sigma_hat = purifier.estimate(adv)
     true = (adv - x).abs()
@@ -216,8 +221,7 @@ def threat_model_demo(rows, eps: float) -> go.Figure:
 def purification_demo(classifier, purifier, images, labels, eps: float = 0.1, index: int = 0,
                       attack: str = "pgd") -> go.Figure:
     """Clean, adversarial and purified image of one digit, with the classifier's prediction on each."""
-    x, y = images[index:index + 1], labels[index:index + 1]
-    adv = x if eps == 0 else run_attack(AttackSpec(attack, float(eps), 10), classifier, x, y)
+    x, y, adv = _one_attacked(classifier, images, labels, eps, index, attack)
     with torch.no_grad():
         purified = purifier(adv)
         preds = [classifier(t).softmax(1)[0] for t in (x, adv, purified)]
