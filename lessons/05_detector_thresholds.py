@@ -96,6 +96,8 @@ for eps, s in adv_scores.items():
     fpr, tpr, _ = roc(clean_scores, s)
     curves[f"PGD eps={eps}"] = (fpr, tpr, auroc(clean_scores, s))
     print(f"PGD-20 eps={eps}: AUROC {curves[f'PGD eps={eps}'][2]:.3f}")
+
+# %%
 viz.roc_figure(curves).show()
 
 # %% [markdown]
