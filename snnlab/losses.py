@@ -71,7 +71,8 @@ class PurifierLoss:
     on digits (30-epoch purifiers, seed 0): ``w_kl=0.1`` raised the detector's
     1%-false-positive threshold from 0.119 to 0.214 (the purifier moved clean
     images more) and cut detection of eps=0.1 PGD from 82% to 37%, for the
-    same accuracy on purified images.
+    same accuracy on purified images. (Measured before the asymmetric term's
+    direction was fixed; not re-measured since.)
     """
 
     w_kl: float = 0.01

@@ -25,7 +25,8 @@ Our choices where the paper is silent:
   noise the image passes unchanged, so clean images keep a small detector
   score. (Measured: without this bound, the digits purifier moved clean
   pixels by up to 0.14 at the median image, and the L-infinity detector
-  could not separate eps=0.1 PGD from clean: AUROC 0.89.)
+  could not separate eps=0.1 PGD from clean: AUROC 0.89. Prototype runs,
+  made before the asymmetric loss's direction was fixed.)
 """
 from __future__ import annotations
 
