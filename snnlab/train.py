@@ -14,6 +14,7 @@ detector relies on).
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import asdict, dataclass, field
 
@@ -122,8 +123,7 @@ def train_classifier(dataset: str = "digits", settings: ClassifierTraining | Non
     generator = seed_everything(settings.seed)
     images, labels = data if data is not None else load_dataset(dataset, "train")
     model = SpikingResNet(config or ClassifierConfig.for_dataset(dataset)).to(device)
-    batches = _batches(len(labels), settings.batch_size, torch.Generator())  # count only
-    optimizer, scheduler = _optimizer(model, settings, len(batches))
+    optimizer, scheduler = _optimizer(model, settings, math.ceil(len(labels) / settings.batch_size))
     kind = "classifier"
     start = _resume(checkpoint, kind, model, optimizer, scheduler, generator, progress)
     attack = None
@@ -179,8 +179,7 @@ def train_purifier(classifier: nn.Module, dataset: str = "digits", settings: Pur
     for p in classifier.parameters():
         p.requires_grad_(False)
     purifier = Purifier(config or PurifierConfig.for_dataset(dataset)).to(device)
-    n_batches = len(_batches(len(labels), settings.batch_size, torch.Generator()))
-    optimizer, scheduler = _optimizer(purifier, settings, n_batches)
+    optimizer, scheduler = _optimizer(purifier, settings, math.ceil(len(labels) / settings.batch_size))
     kind = "purifier"
     start = _resume(checkpoint, kind, purifier, optimizer, scheduler, generator, progress)
     lo, hi = settings.eps_range
