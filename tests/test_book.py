@@ -5,6 +5,7 @@ Needs Debian's chromium and chromium-driver (`.ci/run` installs them); skipped w
 import functools
 import http.server
 import os
+import re
 import shutil
 import threading
 
@@ -72,20 +73,44 @@ def _expected_offline(entry) -> bool:
     return entry.get("source") == "console-api" and "Got invalid theme mode" in message
 
 
+def _figures_in_source(html_dir: str, name: str) -> int:
+    """How many plotly figure divs the built page holds: the browser must render every one of them."""
+    with open(os.path.join(html_dir, "lessons", f"{name}.html"), encoding="utf-8") as f:
+        return len(re.findall(r'<div id="[^"]+" class="plotly-graph-div"', f.read()))
+
+
+PAGE_STATE = """
+    const plots = Array.from(document.querySelectorAll('.plotly-graph-div'));
+    return {ready: document.readyState, url: location.href, title: document.title,
+            plotly: typeof window.Plotly !== 'undefined', n: plots.length,
+            blank: plots.filter(p => !p.querySelector('.main-svg')).length};
+"""
+
+
 @pytest.mark.parametrize("name", LESSONS)
 def test_lesson_page_renders_its_figures(site, browser, name):
-    _, url = site
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    html_dir, url = site
+    expected = _figures_in_source(html_dir, name)
+    assert expected >= 2, f"the built page {name}.html holds only {expected} plotly figures"
     browser.get(f"{url}/lessons/{name}.html")
-    browser.implicitly_wait(2)
-    state = browser.execute_script("""
-        const plots = Array.from(document.querySelectorAll('.plotly-graph-div'));
-        return {plotly: typeof window.Plotly !== 'undefined', n: plots.length,
-                blank: plots.filter(p => !p.querySelector('.main-svg')).length,
-                title: document.title};
-    """)
-    assert state["plotly"], "plotly.js did not load"
-    assert state["n"] >= 2, f"only {state['n']} plotly figures on {name}"
-    assert state["blank"] == 0, f"{state['blank']} of {state['n']} plotly figures are blank"
+    # get() returns at the load event; wait until the page is complete and every figure has drawn its SVG.
+    state = {}
+
+    def rendered(driver):
+        state.update(driver.execute_script(PAGE_STATE))
+        return (state["ready"] == "complete" and state["url"].endswith(f"{name}.html") and state["plotly"]
+                and state["n"] == expected and state["blank"] == 0)
+
+    try:
+        WebDriverWait(browser, 30, poll_frequency=0.25).until(rendered)
+    except TimeoutException:
+        os.makedirs(ARTIFACTS, exist_ok=True)
+        browser.save_screenshot(os.path.join(ARTIFACTS, f"failed_{name}.png"))
+        pytest.fail(f"{name}: after 30 s the page state is {state}; the built page holds {expected} figures "
+                    f"(screenshot: tests/artifacts/failed_{name}.png)")
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE" and not _expected_offline(e)]
     assert not errors, errors
     if name == "02_classifier_and_attacks":
