@@ -44,11 +44,21 @@ def main():
              "it is not white-box robustness. The adaptive rows attack the whole defence.", ""]
     ev = load("adaptive_evaluation.json")
     if ev:
-        parts += ["## Every threat model (360 test images)", "", f"Command: `{ev['command']}`", "",
+        n = ev["rows"][0]["n"]
+        parts += [f"## Every threat model (first {n} test images)", "", f"Command: `{ev['command']}`", "",
                   rows_table(ev["rows"]), ""]
         check = ev["more_steps_check"]
         parts += [f"Sanity check (first {check['n']} images, eps {check['eps']}): end-to-end accuracy by PGD steps: "
                   + ", ".join(f"{s} steps {pct(a)}%" for s, a in check["accuracy_by_steps"].items()), ""]
+    aa = load("autoattack.json")
+    if aa:
+        n = aa["rows"][0]["n"]
+        parts += [f"## AutoAttack as a reference (first {n} test images)", "", f"Command: `{aa['command']}`", "",
+                  "AutoAttack (torchattacks, standard version: APGD-CE, APGD-T, FAB-T, Square with 5000 queries; "
+                  "gradient parts raised to the steps shown) against the undefended classifier and against the "
+                  "whole defence, beside snnlab's end-to-end PGD on the same images. AutoAttack ignores the "
+                  "detector, so its flagged images count as correct-or-flagged.", "",
+                  rows_table(aa["rows"]), ""]
     eff = load("efficiency.json")
     if eff:
         parts += ["## Training cost: FGSM purification vs PGD-10 adversarial training", "",

@@ -79,8 +79,15 @@ class AttackSpec:
             return torchattacks.Square(model, norm="Linf", eps=eps, n_queries=steps, n_restarts=self.restarts,
                                        seed=seed, verbose=False)
         if name == "autoattack":
-            return torchattacks.AutoAttack(model, norm="Linf", eps=eps, version="standard", n_classes=n_classes,
-                                           seed=seed)
+            # torchattacks' AutoAttack runs APGD-CE, APGD-T, FAB-T and Square (5000 queries) but leaves the
+            # gradient attacks at 10 iterations; the reference evaluation (Croce & Hein) uses 100. Raise them
+            # to ``steps`` (MultiAttack keeps its parts in ``.attacks``).
+            attack = torchattacks.AutoAttack(model, norm="Linf", eps=eps, version="standard", n_classes=n_classes,
+                                             seed=seed)
+            for part in attack._autoattack.attacks:
+                if not isinstance(part, torchattacks.Square):
+                    part.steps = steps
+            return attack
         raise ValueError(f"unknown attack {name!r}; choose one of: {', '.join(ATTACKS)}")
 
 
@@ -103,7 +110,7 @@ class _Restarts:
 
 
 def default_steps(attack: str) -> int:
-    """Iterations snnlab uses unless told otherwise: PGD 20, CW 100, Square 1000 queries."""
+    """Iterations snnlab uses unless told otherwise: PGD 20, CW 100, Square 1000 queries, AutoAttack 100."""
     return {"fgsm": 1, "pgd": 20, "cw": 100, "square": 1000, "autoattack": 100}.get(attack, 1)
 
 

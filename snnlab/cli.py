@@ -18,7 +18,7 @@ import torch
 from .attacks import ATTACKS, eps_grid
 from .checkpoints import save_json
 from .data import DATASETS, load_dataset
-from .evaluate import THREAT_MODELS, evaluate, format_table
+from .evaluate import ADAPTIVE, REFERENCE, THREAT_MODELS, evaluate, format_table
 from .pretrained import load_models, load_pretrained
 from .report import report_figures, write_report
 from .train import train_all
@@ -32,7 +32,9 @@ EPILOG = """threat models:
   square      query-based Square attack on the whole defence (black-box)
   adaptive    white-box PGD on the whole defence: end to end through the
               surrogate gradients, BPDA (identity purifier, smooth switch),
-              and detector-aware (keeps the score under the threshold)
+              and detector-aware (keeps the score under the threshold);
+              --adaptive autoattack adds AutoAttack (APGD-CE, APGD-T,
+              FAB-T, Square) on the whole defence as a reference
 
 examples:
   snnlab report                          main job on digits, pretrained models
@@ -109,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
                        default=("undefended", "grey-box", "transfer", "square"),
                        help="comma-separated, from: " + ", ".join(THREAT_MODELS) +
                        " (default: all but adaptive, which takes minutes)")
+        p.add_argument("--adaptive", type=_names((*ADAPTIVE, *REFERENCE)), default=tuple(ADAPTIVE),
+                       help="adaptive attacks, comma-separated, from: " + ", ".join((*ADAPTIVE, *REFERENCE)) +
+                       " (default: the three PGD variants; autoattack is the slow reference)")
         p.add_argument("--adaptive-steps", type=_positive, default=100, help="adaptive PGD steps (default 100)")
         p.add_argument("--adaptive-restarts", type=_positive, default=1, help="adaptive PGD restarts (default 1)")
         p.add_argument("--square-queries", type=_positive, default=200, help="Square attack queries (default 200)")
@@ -142,7 +147,7 @@ def _evaluate(args):
     square_eps = args.square_eps or sorted(args.eps)[-2:-1] or sorted(args.eps)[-1:]
     ev = evaluate(defense, args.dataset, args.attacks, args.eps, args.threat_models, substitute,
                   square_eps=square_eps, square_queries=args.square_queries,
-                  adaptive_steps=args.adaptive_steps, adaptive_restarts=args.adaptive_restarts, limit=args.limit,
+                  adaptive=args.adaptive, adaptive_steps=args.adaptive_steps, adaptive_restarts=args.adaptive_restarts, limit=args.limit,
                   seed=args.seed, progress=not args.quiet)
     print(format_table(ev.rows))
     print(f"(threshold {defense.threshold:.4f}; {time.perf_counter() - start:.1f} s)")

@@ -81,6 +81,9 @@ ADAPTIVE = {
     "pgd-bpda": dict(purifier="identity", gate="smooth"),
     "pgd-detector-aware": dict(detector_aware=True),
 }
+# Also accepted under "adaptive" (not run by default, it is slow): AutoAttack (torchattacks, standard version,
+# gradient steps raised to ``adaptive_steps``) on the whole defence, the field's reference point.
+REFERENCE = ("autoattack",)
 THREAT_MODELS = ("undefended", "grey-box", "transfer", "square", "adaptive")
 
 
@@ -97,8 +100,9 @@ def evaluate(defense, dataset: str = "digits", attacks=("fgsm", "pgd"), eps=None
         threat_models: any of 'undefended', 'grey-box', 'transfer', 'square', 'adaptive'.
         substitute: the transfer attacker's model (needed for 'transfer').
         square_eps: radii for the query-based Square attack on the whole defence (default: all of ``eps``).
-        adaptive: which adaptive white-box attacks to run (names in ``ADAPTIVE``).
-        adaptive_steps / adaptive_restarts: their PGD steps and random restarts.
+        adaptive: which adaptive white-box attacks to run (names in ``ADAPTIVE``, or 'autoattack').
+        adaptive_steps / adaptive_restarts: their PGD steps and random restarts (AutoAttack: its APGD-CE,
+            APGD-T and FAB-T iterations; its Square part keeps 5000 queries).
         limit: evaluate on the first ``limit`` test images only.
         data: ``(images, labels)`` to use instead of the test split.
     """
@@ -109,9 +113,9 @@ def evaluate(defense, dataset: str = "digits", attacks=("fgsm", "pgd"), eps=None
     unknown = set(threat_models) - set(THREAT_MODELS)
     if unknown:
         raise ValueError(f"unknown threat model(s) {sorted(unknown)}; choose from {', '.join(THREAT_MODELS)}")
-    bad = set(adaptive) - set(ADAPTIVE)
+    bad = set(adaptive) - set(ADAPTIVE) - set(REFERENCE)
     if bad:
-        raise ValueError(f"unknown adaptive attack(s) {sorted(bad)}; choose from {', '.join(ADAPTIVE)}")
+        raise ValueError(f"unknown adaptive attack(s) {sorted(bad)}; choose from {', '.join((*ADAPTIVE, *REFERENCE))}")
     defense.eval()
     classifier = defense.classifier
     n = len(labels)
@@ -155,9 +159,12 @@ def evaluate(defense, dataset: str = "digits", attacks=("fgsm", "pgd"), eps=None
     for name, e in adaptive_jobs:
         spec = AttackSpec(name, e, adaptive_steps, adaptive_restarts)
         bar.set_postfix_str(f"adaptive {name} eps={e:.3g}")
-        attack = AdaptivePGD(defense, eps=e, steps=adaptive_steps, restarts=adaptive_restarts, seed=seed,
-                             **ADAPTIVE[name])
-        adv = torch.cat([attack(images[i:i + 512], labels[i:i + 512]) for i in range(0, n, 512)])
+        if name in REFERENCE:
+            adv = run_attack(spec, defense, images, labels, seed=seed)
+        else:
+            attack = AdaptivePGD(defense, eps=e, steps=adaptive_steps, restarts=adaptive_restarts, seed=seed,
+                                 **ADAPTIVE[name])
+            adv = torch.cat([attack(images[i:i + 512], labels[i:i + 512]) for i in range(0, n, 512)])
         rows.append(defense_row(defense, dataset, "adaptive", spec, adv, labels, clean_scores, ev))
         bar.update()
     bar.close()
@@ -172,12 +179,14 @@ def _fmt(value, percent=True):
 
 def format_table(rows) -> str:
     """The rows as a fixed-width text table (percentages; AUROC as a fraction)."""
-    header = f"{'threat model':<12} {'attack':<7} {'eps':>6} {'steps':>5} {'on':<10} {'acc%':>6} {'flag%':>6} {'ok|flag%':>8} {'AUROC':>6}"
+    width = max([6] + [len(r["attack"]) for r in rows])
+    header = (f"{'threat model':<12} {'attack':<{width}} {'eps':>6} {'steps':>5} {'on':<10} {'acc%':>6} {'flag%':>6} "
+              f"{'ok|flag%':>8} {'AUROC':>6}")
     lines = [header, "-" * len(header)]
     for r in rows:
         eps = f"{r['eps']:.3g}" if r["eps"] is not None else "-"
         lines.append(
-            f"{r['threat_model']:<12} {r['attack']:<7} {eps:>6} {r['steps']:>5} {r['evaluated_on']:<10} "
+            f"{r['threat_model']:<12} {r['attack']:<{width}} {eps:>6} {r['steps']:>5} {r['evaluated_on']:<10} "
             f"{_fmt(r['accuracy']):>6} {_fmt(r['flagged']):>6} {_fmt(r['correct_or_flagged']):>8} "
             f"{_fmt(r['auroc'], percent=False):>6}"
         )

@@ -65,3 +65,22 @@ def test_substitute_learns(digits_test):
     with torch.no_grad():
         acc = (model(digits_test[0]).argmax(1) == digits_test[1]).float().mean()
     assert acc > 0.9
+
+
+def test_autoattack_runs_every_gradient_part_for_the_requested_steps():
+    import torchattacks
+
+    attack = AttackSpec("autoattack", 0.1, 100).build(torch.nn.Linear(64, 10))
+    parts = attack._autoattack.attacks
+    assert [type(p).__name__ for p in parts] == ["APGD", "APGDT", "FAB", "Square"]
+    assert [p.steps for p in parts if not isinstance(p, torchattacks.Square)] == [100, 100, 100]
+    assert parts[-1].n_queries == 5000  # the standard version's Square budget is kept
+
+
+def test_autoattack_breaks_the_undefended_classifier_within_the_ball(pretrained, digits_test):
+    defense, _ = pretrained
+    x, y = digits_test[0][:16], digits_test[1][:16]
+    adv = run_attack(AttackSpec("autoattack", 0.3, 10), defense.classifier, x, y)
+    assert (adv - x).abs().max() <= 0.3 + 1e-6 and adv.min() >= 0 and adv.max() <= 1
+    with torch.no_grad():
+        assert (defense.classifier(adv).argmax(1) == y).float().mean().item() <= 0.05

@@ -47,3 +47,17 @@ def test_bad_threat_models(pretrained):
         evaluate(defense, threat_models=("transfer",), progress=False, limit=4)
     with pytest.raises(ValueError, match="unknown threat model"):
         evaluate(defense, threat_models=("white-box-magic",), progress=False, limit=4)
+
+
+def test_table_columns_line_up_with_long_attack_names():
+    rows = [dict(threat_model="adaptive", attack=name, eps=0.1, steps=100, evaluated_on="defense", accuracy=0.5,
+                 flagged=0.25, correct_or_flagged=0.75, auroc=0.9) for name in ("pgd", "pgd-detector-aware")]
+    lines = format_table(rows).splitlines()
+    assert len({len(line) for line in lines}) == 1  # header, rule and rows all as wide
+    assert lines[2].index(" 0.1 ") == lines[3].index(" 0.1 ")
+
+
+def test_unknown_adaptive_attack_is_named(pretrained):
+    defense, _ = pretrained
+    with pytest.raises(ValueError, match="autoattack"):
+        evaluate(defense, threat_models=("adaptive",), adaptive=("pgd-magic",), progress=False, limit=4)
