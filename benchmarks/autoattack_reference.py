@@ -9,7 +9,8 @@ gradient parts raised to ``--steps`` iterations, against
 
 - the undefended classifier (sanity check: it should reach ~0% at large eps), and
 - the whole joint defence, end to end through the surrogate gradients, beside
-  snnlab's own end-to-end PGD with the same step count on the same images.
+  snnlab's own end-to-end PGD and AutoAttack's first part alone (APGD-CE),
+  with the same step count on the same images.
 
 AutoAttack does not know about the detector: a flagged image it misclassifies
 counts as a success for it, and as "correct or flagged" for the defence.
@@ -50,7 +51,7 @@ def main():
         row = _row("digits", "undefended", spec, len(y), "classifier", accuracy(predict_batched(defense.classifier, adv), y))
         rows.append({**row, "wall_s": round(time.perf_counter() - t0, 1)})
         print(json.dumps(rows[-1]), flush=True)
-    for name in ("pgd-end-to-end", "autoattack"):
+    for name in ("pgd-end-to-end", "apgd", "autoattack"):
         t0 = time.perf_counter()
         ev = evaluate(defense, "digits", eps=eps, threat_models=("adaptive",), adaptive=(name,),
                       adaptive_steps=args.steps, data=(x, y))

@@ -33,8 +33,9 @@ EPILOG = """threat models:
   adaptive    white-box PGD on the whole defence: end to end through the
               surrogate gradients, BPDA (identity purifier, smooth switch),
               and detector-aware (keeps the score under the threshold);
-              --adaptive autoattack adds AutoAttack (APGD-CE, APGD-T,
-              FAB-T, Square) on the whole defence as a reference
+              --adaptive apgd,autoattack adds torchattacks' APGD-CE and
+              AutoAttack (APGD-CE, APGD-T, FAB-T, Square) on the whole
+              defence as references
 
 examples:
   snnlab report                          main job on digits, pretrained models
@@ -113,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
                        " (default: all but adaptive, which takes minutes)")
         p.add_argument("--adaptive", type=_names((*ADAPTIVE, *REFERENCE)), default=tuple(ADAPTIVE),
                        help="adaptive attacks, comma-separated, from: " + ", ".join((*ADAPTIVE, *REFERENCE)) +
-                       " (default: the three PGD variants; autoattack is the slow reference)")
+                       " (default: the three PGD variants; apgd and autoattack are reference points, autoattack is slow)")
         p.add_argument("--adaptive-steps", type=_positive, default=100, help="adaptive PGD steps (default 100)")
         p.add_argument("--adaptive-restarts", type=_positive, default=1, help="adaptive PGD restarts (default 1)")
         p.add_argument("--square-queries", type=_positive, default=200, help="Square attack queries (default 200)")

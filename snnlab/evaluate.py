@@ -81,9 +81,9 @@ ADAPTIVE = {
     "pgd-bpda": dict(purifier="identity", gate="smooth"),
     "pgd-detector-aware": dict(detector_aware=True),
 }
-# Also accepted under "adaptive" (not run by default, it is slow): AutoAttack (torchattacks, standard version,
-# gradient steps raised to ``adaptive_steps``) on the whole defence, the field's reference point.
-REFERENCE = ("autoattack",)
+# Also accepted under "adaptive", not run by default: torchattacks' APGD-CE and AutoAttack (standard version,
+# gradient steps raised to ``adaptive_steps``; slow) on the whole defence, the field's reference points.
+REFERENCE = ("apgd", "autoattack")
 THREAT_MODELS = ("undefended", "grey-box", "transfer", "square", "adaptive")
 
 
@@ -100,9 +100,9 @@ def evaluate(defense, dataset: str = "digits", attacks=("fgsm", "pgd"), eps=None
         threat_models: any of 'undefended', 'grey-box', 'transfer', 'square', 'adaptive'.
         substitute: the transfer attacker's model (needed for 'transfer').
         square_eps: radii for the query-based Square attack on the whole defence (default: all of ``eps``).
-        adaptive: which adaptive white-box attacks to run (names in ``ADAPTIVE``, or 'autoattack').
+        adaptive: which adaptive white-box attacks to run (names in ``ADAPTIVE``, or 'apgd', 'autoattack').
         adaptive_steps / adaptive_restarts: their PGD steps and random restarts (AutoAttack: its APGD-CE,
-            APGD-T and FAB-T iterations; its Square part keeps 5000 queries).
+            APGD-T and FAB-T iterations, one restart; its Square part keeps 5000 queries).
         limit: evaluate on the first ``limit`` test images only.
         data: ``(images, labels)`` to use instead of the test split.
     """

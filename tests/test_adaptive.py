@@ -55,6 +55,15 @@ def test_adaptive_attacks_beat_or_equal_grey_box(pretrained, batch, options):
         assert cof <= grey_cof
 
 
+def test_apgd_reference_on_the_whole_defence_beats_or_equals_grey_box(pretrained, batch):
+    defense, _ = pretrained
+    x, y = batch
+    grey = run_attack(AttackSpec("pgd", 0.2, 20), defense.classifier, x, y)
+    adv = run_attack(AttackSpec("apgd", 0.2, 20), defense, x, y)
+    assert (adv - x).abs().max() <= 0.2 + 1e-6 and adv.min() >= 0 and adv.max() <= 1
+    assert _acc(defense, adv, y)[0] <= _acc(defense, grey, y)[0]
+
+
 def test_adaptive_pgd_drives_an_undefended_model_to_zero(pretrained, batch):
     defense, _ = pretrained
     x, y = batch
