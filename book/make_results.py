@@ -37,7 +37,15 @@ def rows_table(rows):
     return "\n".join(out)
 
 
+def figure(fig, div_id):
+    """A plotly figure as raw HTML for the page; plotly.js itself is served from _static (book/_config.yml)."""
+    html = fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, default_height=420)
+    return ["", "```{raw} html", html, "```", ""]
+
+
 def main():
+    from snnlab import viz, widgets
+
     parts = ["# Results: the digits defence under every threat model", "",
              "All figures below are read from `benchmarks/results/*.json`, written by the commands named with them, "
              "on 2 CPU cores. Grey-box means the attacker knows the classifier but not the purifier or detector; "
@@ -47,6 +55,8 @@ def main():
         n = ev["rows"][0]["n"]
         parts += [f"## Every threat model (first {n} test images)", "", f"Command: `{ev['command']}`", "",
                   rows_table(ev["rows"]), ""]
+        for e in sorted({r["eps"] for r in ev["rows"] if r["threat_model"] == "adaptive"}):
+            parts += figure(widgets.threat_model_demo(ev["rows"], e), f"threat-models-{e}")
         check = ev["more_steps_check"]
         parts += [f"Sanity check (first {check['n']} images, eps {check['eps']}): end-to-end accuracy by PGD steps: "
                   + ", ".join(f"{s} steps {pct(a)}%" for s, a in check["accuracy_by_steps"].items()), ""]
@@ -59,6 +69,9 @@ def main():
                   "whole defence, beside snnlab's end-to-end PGD on the same images. AutoAttack ignores the "
                   "detector, so its flagged images count as correct-or-flagged.", "",
                   rows_table(aa["rows"]), ""]
+        for e in sorted({r["eps"] for r in aa["rows"] if r["attack"] == "autoattack"}):
+            parts += figure(widgets.threat_model_demo(aa["rows"], e).update_layout(
+                title=f"White-box attacks on the whole defence at eps={e:.3g} (first {n} test images)"), f"autoattack-{e}")
     eff = load("efficiency.json")
     if eff:
         parts += ["## Training cost: FGSM purification vs PGD-10 adversarial training", "",
@@ -77,6 +90,9 @@ def main():
                 parts.append(f"| {key[-1].upper()} | {pct(r['clean_accuracy'])} | {e} | {pct(v['grey_box_accuracy'])} | "
                              f"{pct(v['adaptive_accuracy'])} |")
         parts.append("")
+        parts += figure(viz.bar_chart({"A: classifier + purifier": eff["route_a"]["total_s"],
+                                       "B: PGD-10 adversarial training": eff["route_b"]["total_s"]},
+                                      "Training time of each route (s)", "seconds"), "efficiency-time")
     ab = load("ablation.json")
     if ab:
         parts += ["## Loss ablation", "", f"Command: `{ab['command']}`", "",
@@ -87,6 +103,10 @@ def main():
             parts.append(f"| {r['variant']} | {r['threshold']:.3f} | {pct(r['clean_defense_accuracy'])} | " + " | ".join(
                 f"{pct(v['purified_accuracy'])} | {pct(v['defense_accuracy'])}" for v in r["by_eps"].values()) + " |")
         parts.append("")
+        for e in ab["rows"][0]["by_eps"]:
+            parts += figure(viz.bar_chart({r["variant"]: r["by_eps"][e]["defense_accuracy"] for r in ab["rows"]},
+                                          f"Loss ablation: joint-defence accuracy, grey-box PGD-20 at eps={e}", "%",
+                                          percent=True), f"ablation-{e}")
     discussion = os.path.join(HERE, "results_discussion.md")
     if os.path.exists(discussion):
         with open(discussion) as f:

@@ -73,9 +73,12 @@ def _expected_offline(entry) -> bool:
     return entry.get("source") == "console-api" and "Got invalid theme mode" in message
 
 
-def _figures_in_source(html_dir: str, name: str) -> int:
+PAGES = [f"lessons/{name}" for name in LESSONS] + ["results"]
+
+
+def _figures_in_source(html_dir: str, page: str) -> int:
     """How many plotly figure divs the built page holds: the browser must render every one of them."""
-    with open(os.path.join(html_dir, "lessons", f"{name}.html"), encoding="utf-8") as f:
+    with open(os.path.join(html_dir, f"{page}.html"), encoding="utf-8") as f:
         return len(re.findall(r'<div id="[^"]+" class="plotly-graph-div"', f.read()))
 
 
@@ -87,15 +90,16 @@ PAGE_STATE = """
 """
 
 
-@pytest.mark.parametrize("name", LESSONS)
-def test_lesson_page_renders_its_figures(site, browser, name):
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_its_figures(site, browser, page):
     from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.support.ui import WebDriverWait
 
     html_dir, url = site
-    expected = _figures_in_source(html_dir, name)
-    assert expected >= 2, f"the built page {name}.html holds only {expected} plotly figures"
-    browser.get(f"{url}/lessons/{name}.html")
+    name = os.path.basename(page)
+    expected = _figures_in_source(html_dir, page)
+    assert expected >= 2, f"the built page {page}.html holds only {expected} plotly figures"
+    browser.get(f"{url}/{page}.html")
     # get() returns at the load event; wait until the page is complete and every figure has drawn its SVG.
     state = {}
 
