@@ -127,20 +127,23 @@ def test_lesson_2_runs_in_jupyterlab_and_the_eps_slider_redraws_the_figure(lab, 
             return !app ? 'no app' : !panel ? 'no panel' : !k ? 'no kernel' : k.connectionStatus + ' ' + k.status;""")
         return state["kernel"] == "connected idle"
 
-    _wait(browser, kernel_ready, 120, lambda: f"the notebook's kernel (last seen: {state['kernel']})")
-    browser.set_script_timeout(300)
-    ran = browser.execute_async_script(panel_js + """
-        const done = arguments[arguments.length - 1];
+    _wait(browser, kernel_ready, 180, lambda: f"the notebook's kernel (last seen: {state['kernel']})")
+    # Start "Run All" and poll for its result: one blocking call could outlast the WebDriver client's timeout.
+    browser.execute_script(panel_js + """
+        window.snnlabRunAll = 'running';
         app.shell.activateById(panel.id);
-        app.commands.execute('notebook:run-all-cells').then(ok => done(String(ok)), e => done('error: ' + e));
+        app.commands.execute('notebook:run-all-cells').then(ok => { window.snnlabRunAll = String(ok); },
+                                                             e => { window.snnlabRunAll = 'error: ' + e; });
     """)
+    ran = _wait(browser, lambda d: (lambda r: r if r != "running" else False)(d.execute_script("return window.snnlabRunAll;")),
+                600, "the lesson to finish running")
     assert ran == "true", f"running all cells failed: {ran}"
     errors = browser.execute_script(
         "return Array.from(document.querySelectorAll('.jp-OutputArea-output[data-mime-type=\"application/vnd.jupyter.stderr\"]'))"
         ".map(e => e.textContent).filter(t => /Error|Traceback/.test(t));")
     assert not errors, errors
     before = _wait(browser, lambda d: (lambda s: s if s and s["title"] else False)(d.execute_script(DEMO_STATE)),
-                   60, "the eps demo's figure")
+                   120, "the eps demo's figure")
     # Move the slider the way a student would: focus its handle and press the right arrow twice.
     handle = browser.execute_script("""
         const box = Array.from(document.querySelectorAll('.widget-interact')).find(
@@ -161,7 +164,7 @@ def test_lesson_2_runs_in_jupyterlab_and_the_eps_slider_redraws_the_figure(lab, 
         return (s and s["title"] and s["readout"] != before["readout"]
                 and f"eps={float(s['readout']):.3g}" in s["title"])
 
-    _wait(browser, redrawn, 60, lambda: f"the figure to follow the slider: before {before}, now {state['demo']}")
+    _wait(browser, redrawn, 120, lambda: f"the figure to follow the slider: before {before}, now {state['demo']}")
     assert state["demo"]["title"] != before["title"]
     assert browser.find_elements(By.CSS_SELECTOR, ".widget-interact .plotly-graph-div .main-svg")
     os.makedirs(ARTIFACTS, exist_ok=True)
