@@ -19,8 +19,18 @@ attacks detector + purifier + classifier end to end:
   detector score under the threshold, ``CE(f(x'), y) - weight * relu(s(x') - threshold + margin)``;
   the kept example per image prefers "wrong and unflagged" over "wrong".
 
+Every variant keeps, per image, the best iterate of all steps and restarts
+(judged by the real defence's forward pass, which BPDA leaves unchanged),
+and by default its step size decays linearly from eps/2 to eps/100. With a
+fixed small step (2.5 eps / steps, the usual PGD choice) and the last iterate,
+end-to-end PGD-100 left this defence 80% accuracy at eps 0.1 where
+torchattacks' APGD left 52% (first 50 test digits,
+``benchmarks/autoattack_reference.py``); with the decaying step and the best
+iterate it leaves 54%.
+
 Written by hand: torchattacks' PGD has no detector-aware objective, no
-BPDA, and keeps the last restart rather than the best one.
+BPDA, and keeps the last iterate of the last restart; its APGD takes no
+custom loss.
 
 Every attack here has the torchattacks call shape: ``attack(images, labels) -> adversarial images``.
 """
@@ -82,7 +92,8 @@ class AdaptivePGD:
 
     Arguments:
         defense: a JointDefense.
-        eps: radius (default 0.1). alpha: step size (default 2.5 * eps / steps).
+        eps: radius (default 0.1). alpha: a fixed step size; by default the step decays linearly
+            from eps/2 at the first step to eps/100 at the last.
         steps: iterations (default 100). restarts: random restarts (default 1).
         purifier / gate / temperature: the backward pass (see :class:`BPDADefense`).
         detector_aware: add the detector penalty (default False).
@@ -116,40 +127,53 @@ class AdaptivePGD:
         self.model = BPDADefense(self.defense, self.purifier, self.gate, self.temperature)
 
     def _loss(self, images, labels):
+        """Summed attack loss and, detached, the (real) defence's logits and scores on ``images``."""
         logits, scores = self.model(images)
         loss = F.cross_entropy(logits, labels, reduction="none")  # (N,)
         if self.detector_aware:
             threshold = self.defense.detector.threshold
             loss = loss - self.penalty * F.relu(scores - threshold + self.margin)
-        return loss.sum()
+        return loss.sum(), logits.detach(), scores.detach()
 
-    @torch.no_grad()
-    def _outcome(self, adv, labels):
-        """(wrong, unflagged) per image under the real defence."""
-        out = self.defense.defend(adv)
-        return out.logits.argmax(1) != labels, ~out.flags
+    def _rank(self, logits, scores, labels):
+        """Per image: 2 wrong and unflagged (detector-aware only), 1 wrong, 0 otherwise."""
+        wrong = logits.argmax(1) != labels
+        if not self.detector_aware:
+            return wrong.long()
+        return wrong.long() + (wrong & (scores <= self.defense.detector.threshold)).long()
+
+    def step_size(self, step: int) -> float:
+        """The step size at ``step`` (0-based)."""
+        if self.alpha is not None:
+            return self.alpha
+        return self.eps / 2 + (self.eps / 100 - self.eps / 2) * step / max(self.steps - 1, 1)
 
     def __call__(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         check_images(images)
         self.defense.eval()
-        alpha = self.alpha or 2.5 * self.eps / self.steps
         generator = torch.Generator(device=images.device).manual_seed(self.seed)
         best = images.clone()
-        best_rank = torch.full((len(images),), -1, device=images.device)  # 2 wrong+unflagged, 1 wrong, 0 other
+        best_rank = torch.full((len(images),), -1, device=images.device)
         for _ in range(self.restarts):
             noise = torch.rand(images.shape, generator=generator, device=images.device) * 2 - 1
             adv = (images + self.eps * noise).clamp(0, 1)
-            for _ in range(self.steps):
+            for step in range(self.steps + 1):
                 adv.requires_grad_(True)
                 grad = torch.zeros_like(images)
-                for _ in range(self.eot):
-                    grad += torch.autograd.grad(self._loss(adv, labels), adv)[0]
+                for sample in range(self.eot):
+                    loss, logits, scores = self._loss(adv, labels)
+                    if sample == 0:  # keep the iterate if it is the best so far for its image
+                        with torch.no_grad():
+                            rank = self._rank(logits, scores, labels)
+                            better = rank > best_rank
+                            best[better] = adv.detach()[better]
+                            best_rank = torch.maximum(best_rank, rank)
+                    if step == self.steps:
+                        break
+                    grad += torch.autograd.grad(loss, adv)[0]
+                if step == self.steps:
+                    break
                 with torch.no_grad():
-                    adv = adv + alpha * grad.sign()
+                    adv = adv + self.step_size(step) * grad.sign()
                     adv = (images + (adv - images).clamp(-self.eps, self.eps)).clamp(0, 1)
-            wrong, unflagged = self._outcome(adv, labels)
-            rank = wrong.long() + (wrong & unflagged).long() if self.detector_aware else wrong.long()
-            better = rank > best_rank
-            best[better] = adv[better]
-            best_rank = torch.maximum(best_rank, rank)
         return best.detach()

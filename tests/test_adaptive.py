@@ -98,3 +98,11 @@ def test_eot_averages_random_encodings(pretrained, batch):
     x, y = batch
     adv = AdaptivePGD(rate_defense, eps=0.2, steps=5, eot=4)(x[:8], y[:8])
     assert adv.shape == x[:8].shape and (adv - x[:8]).abs().max() <= 0.2 + 1e-6
+
+
+def test_default_step_size_decays_from_half_eps():
+    attack = AdaptivePGD(None, eps=0.2, steps=11)
+    sizes = [attack.step_size(s) for s in range(11)]
+    assert sizes[0] == pytest.approx(0.1) and sizes[-1] == pytest.approx(0.002)
+    assert all(a > b for a, b in zip(sizes, sizes[1:]))
+    assert AdaptivePGD(None, eps=0.2, steps=11, alpha=0.01).step_size(5) == 0.01
