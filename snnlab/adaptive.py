@@ -135,12 +135,19 @@ class AdaptivePGD:
             loss = loss - self.penalty * F.relu(scores - threshold + self.margin)
         return loss.sum(), logits.detach(), scores.detach()
 
-    def _rank(self, logits, scores, labels):
-        """Per image: 2 wrong and unflagged (detector-aware only), 1 wrong, 0 otherwise."""
-        wrong = logits.argmax(1) != labels
-        if not self.detector_aware:
-            return wrong.long()
-        return wrong.long() + (wrong & (scores <= self.defense.detector.threshold)).long()
+    def _keep_best(self, adv, logits, scores, labels, best, best_rank):
+        """Copy into ``best`` each image of ``adv`` that outranks it; returns the updated ranks.
+
+        Rank per image: 2 wrong and unflagged (detector-aware only), 1 wrong, 0 otherwise.
+        """
+        with torch.no_grad():
+            wrong = logits.argmax(1) != labels
+            rank = wrong.long()
+            if self.detector_aware:
+                rank = rank + (wrong & (scores <= self.defense.detector.threshold)).long()
+            better = rank > best_rank
+            best[better] = adv.detach()[better]
+            return torch.maximum(best_rank, rank)
 
     def step_size(self, step: int) -> float:
         """The step size at ``step`` (0-based)."""
@@ -157,23 +164,18 @@ class AdaptivePGD:
         for _ in range(self.restarts):
             noise = torch.rand(images.shape, generator=generator, device=images.device) * 2 - 1
             adv = (images + self.eps * noise).clamp(0, 1)
-            for step in range(self.steps + 1):
+            for step in range(self.steps):
                 adv.requires_grad_(True)
                 grad = torch.zeros_like(images)
                 for sample in range(self.eot):
                     loss, logits, scores = self._loss(adv, labels)
-                    if sample == 0:  # keep the iterate if it is the best so far for its image
-                        with torch.no_grad():
-                            rank = self._rank(logits, scores, labels)
-                            better = rank > best_rank
-                            best[better] = adv.detach()[better]
-                            best_rank = torch.maximum(best_rank, rank)
-                    if step == self.steps:
-                        break
+                    if sample == 0:  # the iterate about to be stepped from
+                        best_rank = self._keep_best(adv, logits, scores, labels, best, best_rank)
                     grad += torch.autograd.grad(loss, adv)[0]
-                if step == self.steps:
-                    break
                 with torch.no_grad():
                     adv = adv + self.step_size(step) * grad.sign()
                     adv = (images + (adv - images).clamp(-self.eps, self.eps)).clamp(0, 1)
+            with torch.no_grad():  # the last iterate
+                _, logits, scores = self._loss(adv, labels)
+            best_rank = self._keep_best(adv, logits, scores, labels, best, best_rank)
         return best.detach()
