@@ -19,7 +19,7 @@ import time
 import torch
 
 import snnlab
-from snnlab.adaptive import AdaptivePGD
+from snnlab.attacks import AdaptivePGD
 from snnlab.evaluate import defend_batched, evaluate
 from snnlab.checkpoints import save_json
 

@@ -34,7 +34,7 @@ import time
 import torch
 
 import snnlab
-from snnlab.adaptive import AdaptivePGD
+from snnlab.attacks import AdaptivePGD
 from snnlab.attacks import AttackSpec, run_attack
 from snnlab.defense import JointDefense
 from snnlab.detector import Detector

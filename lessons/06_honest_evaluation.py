@@ -41,7 +41,7 @@ import torch
 
 import snnlab
 from snnlab import viz, widgets
-from snnlab.adaptive import AdaptivePGD
+from snnlab.attacks import AdaptivePGD
 from snnlab.attacks import AttackSpec, run_attack
 from snnlab.evaluate import defend_batched, format_table
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
-from .adaptive import AdaptivePGD
+from .attacks.adaptive import AdaptivePGD
 from .attacks import AttackSpec, default_steps, eps_grid, run_attack
 from .data import load_dataset
 from .detector import auroc

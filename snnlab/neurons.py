@@ -45,13 +45,24 @@ class MLFFunction(torch.autograd.Function):
     ~6 ops per step keeps MLF close to ``snntorch.Leaky`` in speed despite its
     3 levels (see benchmarks/neuron_speed.py). No library ships MLF, so this
     is written by hand.
+
+    An attacker may choose another backward (``surrogate``, any object with
+    ``window(u - Vth) -> h'``, ``temporal`` and ``rate``; see
+    :mod:`snnlab.attacks.surrogates`). The forward ops are the same; the
+    backward then uses that ``h'``, cuts the membrane path ``M[t]`` when
+    ``temporal`` is False, and mixes in the rate gradient (BPTR)
+    ``dL/dx[t] = 1[mean_t out > 0] * mean_t g[t]`` with weight ``rate``.
     """
 
     @staticmethod
-    def forward(ctx, x, thresholds, tau, width):
+    def forward(ctx, x, thresholds, tau, width, surrogate=None):
         # x: (T, N, ...); thresholds: (K, 1, ..., 1). Buffers are preallocated and
         # written in place: on CPU this is memory-bound, so passes over memory count.
+        # ``surrogate`` (an attack-time backward, see snnlab.attacks.surrogates) changes what is
+        # saved for the backward pass only: the forward ops below are the same either way.
         need_grad = ctx.needs_input_grad[0]
+        custom = need_grad and surrogate is not None
+        need_grad = need_grad and surrogate is None
         steps, levels = x.shape[0], thresholds.shape[0]
         out = x.new_empty(x.shape)  # (T, N, ...)
         u = x.new_zeros((levels, *x.shape[1:]))  # (K, N, ...)
@@ -60,6 +71,9 @@ class MLFFunction(torch.autograd.Function):
         if need_grad:
             windows = x.new_empty((steps, *u.shape))  # h'(u[t]), (T, K, N, ...)
             carries = x.new_empty((steps, *u.shape))  # M[t], (T, K, N, ...)
+        if custom:
+            membranes = x.new_empty((steps, *u.shape))  # u[t], (T, K, N, ...)
+            decays = x.new_empty((steps, *u.shape))  # tau * (1 - o[t]), (T, K, N, ...)
         for t in range(steps):
             torch.addcmul(x[t], u, decay, out=u)  # u = tau * u * (1 - o) + x[t]
             torch.sub(u, thresholds, out=shifted)
@@ -73,19 +87,37 @@ class MLFFunction(torch.autograd.Function):
                 if width != 1.0:
                     window.div_(width)
                 torch.mul(u, window, out=carries[t]).mul_(-tau).add_(decay)
-        if need_grad:
-            ctx.save_for_backward(windows, carries)
+            if custom:
+                membranes[t].copy_(u)
+                decays[t].copy_(decay)
+        if custom:
+            windows = surrogate.window(membranes - thresholds)  # h'(u[t] - Vth), (T, K, N, ...)
+            carries = decays - tau * membranes * windows if surrogate.temporal else None  # M[t]
+            rate_mask = (out.mean(0) > 0).to(x.dtype) if surrogate.rate > 0 else None  # (N, ...)
+            ctx.surrogate_rate = surrogate.rate
+            ctx.save_for_backward(windows, carries, rate_mask)
+        elif need_grad:
+            ctx.surrogate_rate = 0.0
+            ctx.save_for_backward(windows, carries, None)
         return out  # (T, N, ...)
 
     @staticmethod
     def backward(ctx, grad_out):
-        windows, carries = ctx.saved_tensors
+        windows, carries, rate_mask = ctx.saved_tensors
+        rate = ctx.surrogate_rate
         grad_x = torch.empty_like(grad_out)
-        g = torch.zeros_like(windows[0])  # dL/du[t+1], (K, N, ...)
-        for t in range(windows.shape[0] - 1, -1, -1):
-            torch.addcmul(windows[t] * grad_out[t], carries[t], g, out=g)
-            torch.sum(g, 0, out=grad_x[t])
-        return grad_x, None, None, None
+        if rate < 1.0:  # the temporal gradient (BPTT through the surrogate)
+            if carries is None:  # the membrane's temporal path cut: each step's gradient stays local
+                torch.sum(windows * grad_out.unsqueeze(1), 1, out=grad_x)
+            else:
+                g = torch.zeros_like(windows[0])  # dL/du[t+1], (K, N, ...)
+                for t in range(windows.shape[0] - 1, -1, -1):
+                    torch.addcmul(windows[t] * grad_out[t], carries[t], g, out=g)
+                    torch.sum(g, 0, out=grad_x[t])
+        if rate > 0.0:  # the rate gradient (BPTR): d rate / d mean input = 1 where the neuron fires
+            rate_grad = (rate_mask * grad_out.mean(0)).expand_as(grad_out)
+            grad_x = rate_grad if rate == 1.0 else (1 - rate) * grad_x + rate * rate_grad
+        return grad_x, None, None, None, None
 
 
 class MLF(nn.Module):
@@ -130,6 +162,7 @@ class MLF(nn.Module):
         self.register_buffer("thresholds", torch.tensor(thresholds, dtype=torch.float32), persistent=False)
         self.tau = float(tau)
         self.width = float(width)
+        self.surrogate = None  # an attack-time backward (snnlab.attacks.surrogates); None: the training one
 
     @property
     def levels(self) -> int:
@@ -139,7 +172,7 @@ class MLF(nn.Module):
         return self.thresholds.to(x.dtype).view(-1, *([1] * (x.dim() - 1)))  # (K, 1, ..., 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return MLFFunction.apply(x, self._vth(x), self.tau, self.width)  # (T, N, ...)
+        return MLFFunction.apply(x, self._vth(x), self.tau, self.width, self.surrogate)  # (T, N, ...)
 
     @torch.no_grad()
     def states(self, x: torch.Tensor):

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from snnlab.adaptive import AdaptivePGD, BPDADefense
+from snnlab.attacks import AdaptivePGD, BPDADefense
 from snnlab.attacks import AttackSpec, run_attack
 from snnlab.defense import JointDefense
 from snnlab.detector import Detector

@@ -16,7 +16,7 @@ square          queries to the joint defence (black)   the joint defence
 
 Grey-box is the seed paper's setting. It is **not** white-box robustness:
 the attacker never sees the purifier or the detector. The adaptive,
-end-to-end attacks that do are in :mod:`snnlab.adaptive`.
+end-to-end attacks that do are in :mod:`snnlab.attacks.adaptive`.
 
 References: Goodfellow et al. 2015 (FGSM); Madry et al. 2018 (PGD);
 Carlini & Wagner 2017 (CW); Andriushchenko et al. 2020 (Square);
@@ -31,7 +31,7 @@ import torchattacks
 from torch import nn
 from torch.nn import functional as F
 
-from .data import check_images, dataset_info
+from ..data import check_images, dataset_info
 
 # L-infinity radii per dataset (pixels in [0, 1]). Digits are 17-level 8x8
 # images, so perceptible radii are large; the natural-image grids follow the

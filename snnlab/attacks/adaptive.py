@@ -32,6 +32,11 @@ Written by hand: torchattacks' PGD has no detector-aware objective, no
 BPDA, and keeps the last iterate of the last restart; its APGD takes no
 custom loss.
 
+Every variant takes ``surrogate`` (:mod:`snnlab.attacks.surrogates`): the
+backward pass of every MLF neuron in the defence, the forward unchanged.
+:func:`attack_view` and :class:`BestIterate` are shared by every white-box
+attack in this package (APGD, orthogonal PGD).
+
 Every attack here has the torchattacks call shape: ``attack(images, labels) -> adversarial images``.
 """
 from __future__ import annotations
@@ -42,8 +47,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .data import check_images
-from .detector import linf_score
+from ..data import check_images
+from ..detector import linf_score
+from .surrogates import attack_surrogate, surrogate as as_surrogate
+
+
+def is_defense(model) -> bool:
+    """True for a joint defence (a model with a purifier and a detector), False for a bare classifier."""
+    return hasattr(model, "detector") and hasattr(model, "purifier")
 
 
 class BPDADefense(nn.Module):
@@ -54,34 +65,102 @@ class BPDADefense(nn.Module):
         purifier: 'surrogate' (differentiate the purifier SNN) or 'identity' (BPDA: dP/dx = I).
         gate: 'hard' (gradient only through the branch taken) or 'smooth' (BPDA sigmoid gate).
         temperature: width of the smooth gate, in score units.
+        surrogate: attack-time MLF surrogate for classifier and purifier (None: the model's own).
 
     ``forward`` returns ``(logits, scores)``; the scores carry gradient (through
     the purifier, as chosen) so a detector-aware loss can push them down.
     """
 
-    def __init__(self, defense, purifier: str = "surrogate", gate: str = "hard", temperature: float = 0.02):
+    def __init__(self, defense, purifier: str = "surrogate", gate: str = "hard", temperature: float = 0.02,
+                 surrogate=None):
         super().__init__()
         if purifier not in ("surrogate", "identity"):
             raise ValueError(f"purifier must be 'surrogate' or 'identity', got {purifier!r}")
         if gate not in ("hard", "smooth"):
             raise ValueError(f"gate must be 'hard' or 'smooth', got {gate!r}")
         self.defense, self.purifier_mode, self.gate, self.temperature = defense, purifier, gate, temperature
+        self.surrogate = as_surrogate(surrogate)
 
     def forward(self, images: torch.Tensor):
-        threshold = self.defense.detector.threshold
-        purified = self.defense.purifier(images)  # (N, C, H, W)
-        scores = linf_score(images, purified)  # (N,), differentiable through the purifier
-        if self.purifier_mode == "identity":
-            purified = images + (purified - images).detach()  # forward P(x), backward identity
-        hard = (scores.detach() > threshold).to(images.dtype)  # (N,)
-        if self.gate == "smooth":
-            soft = torch.sigmoid((scores - threshold) / self.temperature)
-            gate = hard + soft - soft.detach()  # forward hard, backward smooth
-        else:
-            gate = hard
-        gate = gate[:, None, None, None]
-        chosen = gate * purified + (1 - gate) * images  # (N, C, H, W)
-        return self.defense.classifier(chosen), scores
+        with attack_surrogate(self.defense, self.surrogate):
+            threshold = self.defense.detector.threshold
+            purified = self.defense.purifier(images)  # (N, C, H, W)
+            scores = linf_score(images, purified)  # (N,), differentiable through the purifier
+            if self.purifier_mode == "identity":
+                purified = images + (purified - images).detach()  # forward P(x), backward identity
+            hard = (scores.detach() > threshold).to(images.dtype)  # (N,)
+            if self.gate == "smooth":
+                soft = torch.sigmoid((scores - threshold) / self.temperature)
+                gate = hard + soft - soft.detach()  # forward hard, backward smooth
+            else:
+                gate = hard
+            gate = gate[:, None, None, None]
+            chosen = gate * purified + (1 - gate) * images  # (N, C, H, W)
+            return self.defense.classifier(chosen), scores
+
+
+class ClassifierView(nn.Module):
+    """A bare classifier seen like :class:`BPDADefense`: ``images -> (logits, None)``, chosen surrogate."""
+
+    def __init__(self, classifier: nn.Module, surrogate=None):
+        super().__init__()
+        self.classifier, self.surrogate = classifier, as_surrogate(surrogate)
+
+    def forward(self, images: torch.Tensor):
+        with attack_surrogate(self.classifier, self.surrogate):
+            return self.classifier(images), None
+
+
+def attack_view(target: nn.Module, surrogate=None, purifier: str = "surrogate", gate: str = "hard",
+                temperature: float = 0.02) -> nn.Module:
+    """What a white-box attacker differentiates: ``images -> (logits, scores or None)``, real forward."""
+    if is_defense(target):
+        return BPDADefense(target, purifier, gate, temperature, surrogate)
+    return ClassifierView(target, surrogate)
+
+
+class BestIterate:
+    """Per image, the best adversarial example seen so far, judged by the target's real forward pass.
+
+    Rank: 0 correct, 1 misclassified, and with ``evade`` on a defence 2 misclassified *and*
+    unflagged (what an attacker on a system that rejects flagged inputs needs).
+    """
+
+    def __init__(self, images: torch.Tensor, threshold: float | None = None, evade: bool = False):
+        self.best = images.clone()
+        self.rank = torch.full((len(images),), -1, device=images.device)
+        self.threshold, self.evade = threshold, evade and threshold is not None
+        self.top = 2 if self.evade else 1
+
+    def ranks(self, logits, scores, labels) -> torch.Tensor:
+        wrong = logits.argmax(1) != labels
+        rank = wrong.long()
+        if self.evade:
+            rank = rank + (wrong & (scores <= self.threshold)).long()
+        return rank
+
+    @torch.no_grad()
+    def update(self, adv, logits, scores, labels, index=None) -> None:
+        """Keep each image of ``adv`` (rows ``index`` of the batch; all if None) that outranks the best."""
+        index = torch.arange(len(adv), device=adv.device) if index is None else index
+        rank = self.ranks(logits.detach(), None if scores is None else scores.detach(), labels)
+        better = rank > self.rank[index]
+        self.best[index[better]] = adv.detach()[better]
+        self.rank[index] = torch.maximum(self.rank[index], rank)
+
+    def open(self) -> torch.Tensor:
+        """Indices of the images not yet at the top rank (the only ones worth attacking further)."""
+        return (self.rank < self.top).nonzero()[:, 0]
+
+
+def project(adv: torch.Tensor, images: torch.Tensor, eps: float) -> torch.Tensor:
+    """Onto the L-infinity ball of radius ``eps`` around ``images``, and into [0, 1]."""
+    return (images + (adv - images).clamp(-eps, eps)).clamp(0, 1)
+
+
+def decaying_step(eps: float, step: int, steps: int) -> float:
+    """snnlab's PGD step: linear decay from eps/2 at step 0 to eps/100 at the last step."""
+    return eps / 2 + (eps / 100 - eps / 2) * step / max(steps - 1, 1)
 
 
 @dataclass
@@ -99,6 +178,7 @@ class AdaptivePGD:
         detector_aware: add the detector penalty (default False).
         penalty: weight of the detector term; margin: how far under the threshold to aim.
         eot: gradient samples per step (EOT; 1 for deterministic models).
+        surrogate: attack-time MLF surrogate (a name in ``SURROGATES``; None: the model's own).
         seed: random start seed.
 
     Shape: images ``(N, C, H, W)`` in [0, 1], labels ``(N,)`` -> adversarial images like ``images``.
@@ -121,10 +201,11 @@ class AdaptivePGD:
     penalty: float = 10.0
     margin: float = 0.01
     eot: int = 1
+    surrogate: object = None
     seed: int = 0
 
     def __post_init__(self):
-        self.model = BPDADefense(self.defense, self.purifier, self.gate, self.temperature)
+        self.model = BPDADefense(self.defense, self.purifier, self.gate, self.temperature, self.surrogate)
 
     def _loss(self, images, labels):
         """Summed attack loss and, detached, the (real) defence's logits and scores on ``images``."""
@@ -135,32 +216,15 @@ class AdaptivePGD:
             loss = loss - self.penalty * F.relu(scores - threshold + self.margin)
         return loss.sum(), logits.detach(), scores.detach()
 
-    def _keep_best(self, adv, logits, scores, labels, best, best_rank):
-        """Copy into ``best`` each image of ``adv`` that outranks it; returns the updated ranks.
-
-        Rank per image: 2 wrong and unflagged (detector-aware only), 1 wrong, 0 otherwise.
-        """
-        with torch.no_grad():
-            wrong = logits.argmax(1) != labels
-            rank = wrong.long()
-            if self.detector_aware:
-                rank = rank + (wrong & (scores <= self.defense.detector.threshold)).long()
-            better = rank > best_rank
-            best[better] = adv.detach()[better]
-            return torch.maximum(best_rank, rank)
-
     def step_size(self, step: int) -> float:
         """The step size at ``step`` (0-based)."""
-        if self.alpha is not None:
-            return self.alpha
-        return self.eps / 2 + (self.eps / 100 - self.eps / 2) * step / max(self.steps - 1, 1)
+        return self.alpha if self.alpha is not None else decaying_step(self.eps, step, self.steps)
 
     def __call__(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         check_images(images)
         self.defense.eval()
         generator = torch.Generator(device=images.device).manual_seed(self.seed)
-        best = images.clone()
-        best_rank = torch.full((len(images),), -1, device=images.device)
+        best = BestIterate(images, self.defense.detector.threshold, evade=self.detector_aware)
         for _ in range(self.restarts):
             noise = torch.rand(images.shape, generator=generator, device=images.device) * 2 - 1
             adv = (images + self.eps * noise).clamp(0, 1)
@@ -170,12 +234,11 @@ class AdaptivePGD:
                 for sample in range(self.eot):
                     loss, logits, scores = self._loss(adv, labels)
                     if sample == 0:  # the iterate about to be stepped from
-                        best_rank = self._keep_best(adv, logits, scores, labels, best, best_rank)
+                        best.update(adv, logits, scores, labels)
                     grad += torch.autograd.grad(loss, adv)[0]
                 with torch.no_grad():
-                    adv = adv + self.step_size(step) * grad.sign()
-                    adv = (images + (adv - images).clamp(-self.eps, self.eps)).clamp(0, 1)
+                    adv = project(adv + self.step_size(step) * grad.sign(), images, self.eps)
             with torch.no_grad():  # the last iterate
                 _, logits, scores = self._loss(adv, labels)
-            best_rank = self._keep_best(adv, logits, scores, labels, best, best_rank)
-        return best.detach()
+            best.update(adv, logits, scores, labels)
+        return best.best.detach()
