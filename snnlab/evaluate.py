@@ -12,6 +12,11 @@ Each row is one (threat model, attack, epsilon) on the test split::
   figure that matters when a flag can trigger a fallback (reject, ask a human);
 - auroc: the detector's AUROC, clean test images vs these adversarial images.
 
+The "ensemble" rows are the per-image worst case over an attack ensemble
+(:mod:`snnlab.attacks.ensemble`): an image counts as correct (or correct or
+flagged) only if it stayed so under every attack. They carry ``"parts"``,
+one entry per attack: how many images it ran on and how many it broke.
+
 The "clean" rows give clean accuracy of the classifier and of the defence, and
 the defence's false-positive rate (flagged share of clean test images).
 """
@@ -25,6 +30,7 @@ from tqdm.auto import tqdm
 
 from .attacks.adaptive import AdaptivePGD
 from .attacks import AttackSpec, default_steps, eps_grid, run_attack
+from .attacks.ensemble import PRESETS, Ensemble
 from .data import load_dataset
 from .detector import auroc
 
@@ -84,25 +90,27 @@ ADAPTIVE = {
 # Also accepted under "adaptive", not run by default: torchattacks' APGD-CE and AutoAttack (standard version,
 # gradient steps raised to ``adaptive_steps``; slow) on the whole defence, the field's reference points.
 REFERENCE = ("apgd", "autoattack")
-THREAT_MODELS = ("undefended", "grey-box", "transfer", "square", "adaptive")
+THREAT_MODELS = ("undefended", "grey-box", "transfer", "square", "adaptive", "ensemble")
 
 
 def evaluate(defense, dataset: str = "digits", attacks=("fgsm", "pgd"), eps=None,
              threat_models=("undefended", "grey-box", "transfer"), substitute=None,
              square_eps=None, square_queries: int = 1000, adaptive=tuple(ADAPTIVE),
-             adaptive_steps: int = 100, adaptive_restarts: int = 1, limit: int | None = None,
-             seed: int = 0, progress: bool = True, data=None) -> Evaluation:
+             adaptive_steps: int = 100, adaptive_restarts: int = 1, ensemble: str = "light",
+             limit: int | None = None, seed: int = 0, progress: bool = True, data=None) -> Evaluation:
     """Evaluate ``defense`` (a JointDefense) on the test split under the chosen threat models.
 
     Args:
         attacks: gradient attacks for the undefended / grey-box / transfer threat models.
         eps: L-infinity radii (default: the dataset's grid, :func:`snnlab.attacks.eps_grid`).
-        threat_models: any of 'undefended', 'grey-box', 'transfer', 'square', 'adaptive'.
+        threat_models: any of 'undefended', 'grey-box', 'transfer', 'square', 'adaptive', 'ensemble'.
         substitute: the transfer attacker's model (needed for 'transfer').
         square_eps: radii for the query-based Square attack on the whole defence (default: all of ``eps``).
         adaptive: which adaptive white-box attacks to run (names in ``ADAPTIVE``, or 'apgd', 'autoattack').
         adaptive_steps / adaptive_restarts: their PGD steps and random restarts (AutoAttack: its APGD-CE,
             APGD-T and FAB-T iterations, one restart; its Square part keeps 5000 queries).
+        ensemble: the attack-ensemble preset for the 'ensemble' threat model ('light' or 'full'); it gives
+            the per-image worst case for the undefended classifier and for the defence, at every eps.
         limit: evaluate on the first ``limit`` test images only.
         data: ``(images, labels)`` to use instead of the test split.
     """
@@ -116,6 +124,8 @@ def evaluate(defense, dataset: str = "digits", attacks=("fgsm", "pgd"), eps=None
     bad = set(adaptive) - set(ADAPTIVE) - set(REFERENCE)
     if bad:
         raise ValueError(f"unknown adaptive attack(s) {sorted(bad)}; choose from {', '.join((*ADAPTIVE, *REFERENCE))}")
+    if ensemble not in PRESETS:
+        raise ValueError(f"unknown ensemble preset {ensemble!r}; choose from {', '.join(PRESETS)}")
     defense.eval()
     classifier = defense.classifier
     n = len(labels)
@@ -134,7 +144,9 @@ def evaluate(defense, dataset: str = "digits", attacks=("fgsm", "pgd"), eps=None
             if (source == "classifier" and on_classifier) or (source == "transfer" and "transfer" in threat_models)]
     square = list(square_eps if square_eps is not None else eps) if "square" in threat_models else []
     adaptive_jobs = [(name, e) for e in eps for name in adaptive] if "adaptive" in threat_models else []
-    bar = tqdm(total=len(jobs) + len(square) + len(adaptive_jobs), desc="evaluate", disable=not progress)
+    ensemble_jobs = [(on, e) for e in eps for on in ("classifier", "defense")] if "ensemble" in threat_models else []
+    bar = tqdm(total=len(jobs) + len(square) + len(adaptive_jobs) + len(ensemble_jobs), desc="evaluate",
+               disable=not progress)
     for source, attack, e in jobs:
         spec = AttackSpec(attack, e, default_steps(attack))
         bar.set_postfix_str(f"{source} {attack} eps={e:.3g}")
@@ -167,7 +179,22 @@ def evaluate(defense, dataset: str = "digits", attacks=("fgsm", "pgd"), eps=None
             adv = torch.cat([attack(images[i:i + 512], labels[i:i + 512]) for i in range(0, n, 512)])
         rows.append(defense_row(defense, dataset, "adaptive", spec, adv, labels, clean_scores, ev))
         bar.update()
+    for on, e in ensemble_jobs:
+        bar.set_postfix_str(f"ensemble ({ensemble}) on the {on} eps={e:.3g}")
+        attack = Ensemble(defense if on == "defense" else classifier, e, ensemble, seed=seed)
+        result = attack.run(images, labels)
+        spec = AttackSpec(f"ensemble ({ensemble})", e, max(m.steps for m in attack.members))
+        if on == "defense":
+            row = defense_row(defense, dataset, "ensemble", spec, result.adversarial, labels, clean_scores, ev)
+        else:
+            row = _row(dataset, "ensemble", spec, n, "classifier", result.accuracy)
+            ev.examples[("ensemble-classifier", spec.name, e)] = result.adversarial
+        row.update(attacks=len(result.parts), parts=result.parts, seconds=result.seconds)
+        rows.append(row)
+        bar.update()
     bar.close()
+    order = {tm: i for i, tm in enumerate(("undefended", "grey-box", "ensemble", "transfer", "square", "adaptive"))}
+    rows[2:] = sorted(rows[2:], key=lambda r: (r["eps"], r["evaluated_on"] != "classifier", order[r["threat_model"]]))
     return ev
 
 

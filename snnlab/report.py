@@ -56,7 +56,11 @@ def write_report(path: str, rows, figures: dict, title: str = "snnlab report", n
              "<p>acc%: accuracy of the evaluated model; flag%: share flagged by the detector; "
              "ok|flag%: correct or flagged; AUROC: clean test vs those adversarial images. "
              "Grey-box: the attacker knows the classifier only, not the purifier or detector; "
-             "it is not white-box robustness.</p>"]
+             "it is not white-box robustness. Ensemble: the per-image worst case over an attack ensemble "
+             "that knows the whole defence (the light preset: APGD-CE through the model's surrogate and a "
+             "narrow one, and orthogonal PGD against the detector): an image counts as correct, or as "
+             "correct or flagged, only if every attack failed on it. Read each grey-box figure beside the "
+             "ensemble figure at the same eps.</p>"]
     for i, (name, fig) in enumerate(figures.items()):
         parts.append(f"<h2>{html.escape(name)}</h2>")
         parts.append(fig.to_html(full_html=False, include_plotlyjs=(i == 0)))

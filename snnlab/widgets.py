@@ -38,11 +38,18 @@ def slider_values(name: str) -> np.ndarray:
 
 
 def interact(callback, **sliders):
-    """Show ``callback(**values)`` under ipywidgets sliders; ``sliders`` maps a name to a SLIDERS key or (lo, hi, step)."""
+    """Show ``callback(**values)`` under ipywidgets sliders.
+
+    ``sliders`` maps a name to a SLIDERS key, a ``(lo, hi, step)`` tuple, or a list of the exact values to offer.
+    """
     import ipywidgets
 
     controls = {}
     for name, spec in sliders.items():
+        if isinstance(spec, list):  # exactly these values (e.g. the ones a saved run has data for)
+            controls[name] = ipywidgets.SelectionSlider(options=spec, value=spec[0], description=name,
+                                                        continuous_update=False)
+            continue
         lo, hi, step = SLIDERS[spec] if isinstance(spec, str) else spec
         kind = ipywidgets.IntSlider if all(isinstance(v, int) for v in (lo, hi, step)) else ipywidgets.FloatSlider
         controls[name] = kind(min=lo, max=hi, step=step, value=lo + (hi - lo) / 2 if kind is ipywidgets.FloatSlider
@@ -213,6 +220,51 @@ def threat_model_demo(rows, eps: float) -> go.Figure:
     fig.add_trace(go.Bar(x=names, y=[100 * r["correct_or_flagged"] for r in sel], name="correct or flagged"))
     fig.update_layout(barmode="group", title=f"The same defence at eps={eps:.3g}, by threat model",
                       yaxis_title="%", yaxis_range=[0, 105])
+    return fig
+
+
+SHAPE_NAMES = {"rect": "rectangular", "tri": "triangular", "sig": "sigmoid", "exp": "exponential", "atan": "arctan"}
+
+
+def surrogate_demo(sweep: dict, shape: str = "rect", width: float = 1.0) -> go.Figure:
+    """Accuracy under APGD-CE through each attack-time surrogate (a saved :func:`surrogate_sweep` run).
+
+    Left: the undefended classifier; right: the joint defence (accuracy, and correct-or-flagged
+    dotted). One line per shape across widths, the chosen shape in bold with a marker at the
+    chosen width; the other gradients (straight-through, rate, HART-style, ASSG-style) as points.
+    The model's own surrogate is rectangular at width 1.
+    """
+    name = f"{shape}-{width:g}"
+    if name not in sweep["classifier"]:
+        raise ValueError(f"no sweep result for surrogate {name!r}; the sweep has: {', '.join(sweep['classifier'])}")
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("undefended classifier", "joint defence"))
+    for col, on in ((1, "classifier"), (2, "defense")):
+        res = sweep[on]
+        for s in SHAPE_NAMES:
+            widths = sorted(float(k.split("-", 1)[1]) for k in res if k.startswith(s + "-"))
+            chosen = s == shape
+            fig.add_trace(go.Scatter(x=widths, y=[100 * res[f"{s}-{w:g}"]["accuracy"] for w in widths],
+                                     mode="lines+markers", name=SHAPE_NAMES[s], legendgroup=s, showlegend=col == 1,
+                                     line=dict(width=4 if chosen else 1), opacity=1.0 if chosen else 0.45), 1, col)
+        others = [k for k in res if "-" not in k]
+        fig.add_trace(go.Scatter(x=[4.6 + 0.35 * i for i in range(len(others))],
+                                 y=[100 * res[k]["accuracy"] for k in others], text=others, mode="markers+text",
+                                 textposition="top center", marker=dict(symbol="diamond", size=10, color="black"),
+                                 name="other gradients", showlegend=col == 1), 1, col)
+        fig.add_trace(go.Scatter(x=[width], y=[100 * res[name]["accuracy"]], mode="markers",
+                                 marker=dict(size=18, color="red", symbol="circle-open", line=dict(width=3)),
+                                 name="your choice", showlegend=col == 1), 1, col)
+        if on == "defense":
+            fig.add_trace(go.Scatter(x=[width], y=[100 * res[name]["correct_or_flagged"]], mode="markers",
+                                     marker=dict(size=12, color="red", symbol="x"),
+                                     name="your choice: correct or flagged", showlegend=True), 1, col)
+        fig.update_xaxes(type="log", title_text="surrogate width (membrane units)", row=1, col=col)
+    c, d, own = sweep["classifier"][name], sweep["defense"][name], sweep["classifier"]["rect-1"]
+    fig.update_yaxes(title_text="accuracy under APGD-CE (%)", range=[0, 101])
+    fig.update_layout(height=420, title=(
+        f"{SHAPE_NAMES[shape]} width {width:g}: classifier {100 * c['accuracy']:.0f}%, defence {100 * d['accuracy']:.0f}% "
+        f"(correct or flagged {100 * d['correct_or_flagged']:.0f}%); the model's own surrogate: classifier "
+        f"{100 * own['accuracy']:.0f}%, defence {100 * sweep['defense']['rect-1']['accuracy']:.0f}%"))
     return fig
 
 

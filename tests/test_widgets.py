@@ -98,3 +98,26 @@ def test_record_spikes(pretrained, digits_test):
     assert "stem_mlf" in spikes and spikes["stem_mlf"].shape[:2] == (4, 2)
     assert spikes["stem_mlf"].max() <= 3 and spikes["stem_mlf"].min() >= 0
     assert not defense.classifier.stem_mlf._forward_hooks
+
+
+def _fake_sweep():
+    from snnlab.attacks.surrogates import sweep_names
+
+    names = sweep_names()
+    return {on: {n: {"accuracy": i / len(names), "correct_or_flagged": 0.5 if on == "defense" else None}
+                 for i, n in enumerate(names)} for on in ("classifier", "defense")}
+
+
+def test_surrogate_demo_moves_its_marker_and_title_with_the_choice():
+    sweep = _fake_sweep()
+    seen = set()
+    for shape in widgets.SHAPE_NAMES:
+        for width in (0.25, 0.5, 1.0, 2.0, 4.0):
+            fig = widgets.surrogate_demo(sweep, shape, width)
+            marker = next(t for t in fig.data if t.name == "your choice")
+            expected = 100 * sweep["classifier"][f"{shape}-{width:g}"]["accuracy"]
+            assert marker.x == (width,) and marker.y[0] == pytest.approx(expected)
+            seen.add(fig.layout.title.text)
+    assert len(seen) == 25  # a different title at every setting
+    with pytest.raises(ValueError, match="no sweep result"):
+        widgets.surrogate_demo(sweep, "rect", 3.0)

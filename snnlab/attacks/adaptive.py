@@ -229,13 +229,14 @@ class AdaptivePGD:
             noise = torch.rand(images.shape, generator=generator, device=images.device) * 2 - 1
             adv = (images + self.eps * noise).clamp(0, 1)
             for step in range(self.steps):
-                adv.requires_grad_(True)
                 grad = torch.zeros_like(images)
-                for sample in range(self.eot):
-                    loss, logits, scores = self._loss(adv, labels)
-                    if sample == 0:  # the iterate about to be stepped from
-                        best.update(adv, logits, scores, labels)
-                    grad += torch.autograd.grad(loss, adv)[0]
+                with torch.enable_grad():  # also when called under torch.no_grad()
+                    adv.requires_grad_(True)
+                    for sample in range(self.eot):
+                        loss, logits, scores = self._loss(adv, labels)
+                        if sample == 0:  # the iterate about to be stepped from
+                            best.update(adv, logits, scores, labels)
+                        grad += torch.autograd.grad(loss, adv)[0]
                 with torch.no_grad():
                     adv = project(adv + self.step_size(step) * grad.sign(), images, self.eps)
             with torch.no_grad():  # the last iterate

@@ -110,12 +110,13 @@ class APGD:
         """Per-image loss, its gradient, and the detached logits and scores (real forward) at ``adv``."""
         grad = torch.zeros_like(adv)
         for _ in range(self.eot):
-            adv = adv.detach().requires_grad_(True)
-            logits, scores = self.view(adv)
-            loss = classification_loss(self.loss, logits, labels, targets)  # (n,)
-            if self.detector_penalty:
-                loss = loss - self.detector_penalty * F.relu(scores - self.threshold + self.margin)
-            grad += torch.autograd.grad(loss.sum(), adv)[0]
+            with torch.enable_grad():  # also when called under torch.no_grad()
+                adv = adv.detach().requires_grad_(True)
+                logits, scores = self.view(adv)
+                loss = classification_loss(self.loss, logits, labels, targets)  # (n,)
+                if self.detector_penalty:
+                    loss = loss - self.detector_penalty * F.relu(scores - self.threshold + self.margin)
+                grad += torch.autograd.grad(loss.sum(), adv)[0]
         return loss.detach(), grad / self.eot, logits.detach(), None if scores is None else scores.detach()
 
     def _run(self, images, labels, targets, best: BestIterate, index, generator):

@@ -57,12 +57,13 @@ class Member:
     make: Callable
     goal: str = "misclassify"
     defense_only: bool = False
+    steps: int = 0  # iterations (queries for Square), for the rows
 
 
 def _apgd(label, steps, surrogate=None, **options):
     return Member(f"{label} [{surrogate or 'model'}]",
                   lambda target, eps, seed: APGD(target, eps=eps, steps=steps, surrogate=surrogate, seed=seed,
-                                                 **options))
+                                                 **options), steps=steps)
 
 
 def _orthogonal(steps, surrogate=None, selective=False):
@@ -70,7 +71,7 @@ def _orthogonal(steps, surrogate=None, selective=False):
     return Member(f"{name} [{surrogate or 'model'}]",
                   lambda target, eps, seed: OrthogonalPGD(target, eps=eps, steps=steps, surrogate=surrogate,
                                                           selective=selective, seed=seed),
-                  goal="evade", defense_only=True)
+                  goal="evade", defense_only=True, steps=steps)
 
 
 def light(steps: int = 25) -> list:
@@ -91,19 +92,20 @@ def full(steps: int = 100, square_queries: int = 1000) -> list:
     members += [
         Member("bpda-pgd [identity purifier, smooth gate]",
                lambda t, eps, seed: AdaptivePGD(t, eps=eps, steps=steps, purifier="identity", gate="smooth",
-                                                seed=seed), defense_only=True),
+                                                seed=seed), defense_only=True, steps=steps),
         Member("apgd-ce-penalty [model]",
                lambda t, eps, seed: APGD(t, eps=eps, steps=steps, detector_penalty=10.0, seed=seed),
-               goal="evade", defense_only=True),
+               goal="evade", defense_only=True, steps=steps),
         Member("apgd-ce-penalty [rect-0.5]",
                lambda t, eps, seed: APGD(t, eps=eps, steps=steps, detector_penalty=10.0, surrogate="rect-0.5",
-                                         seed=seed), goal="evade", defense_only=True),
+                                         seed=seed), goal="evade", defense_only=True, steps=steps),
     ]
     members += [_orthogonal(steps, s) for s in (None, "rect-0.5", "rect-0.25", "sig-1", "rate")]
     members += [_orthogonal(steps, s, selective=True) for s in (None, "rect-0.5")]
     members.append(Member(f"square [{square_queries} queries]",
                           lambda t, eps, seed: lambda x, y: run_attack(AttackSpec("square", eps, square_queries),
-                                                                       t, x, y, seed=seed)))
+                                                                       t, x, y, seed=seed),
+                          steps=square_queries))
     return members
 
 
@@ -150,6 +152,28 @@ class EnsembleResult:
         """Per-image worst-case share correct or flagged (None for a bare classifier)."""
         return None if self.correct_or_flagged is None else self.correct_or_flagged.float().mean().item()
 
+    def absorb(self, other: "EnsembleResult", index: torch.Tensor) -> int:
+        """Fold in ``other``, a run on the images ``index`` of this one; returns how many images it newly broke.
+
+        Per image the worst case of both: correct (and correct or flagged) only if both runs left it so,
+        and the worse adversarial example kept.
+        """
+        def rank(correct, cof):  # 0 correct, 1 wrong (and flagged), 2 wrong and unflagged
+            return (~correct).long() + (~cof).long() if cof is not None else (~correct).long()
+
+        before = rank(self.correct[index], None if self.correct_or_flagged is None else self.correct_or_flagged[index])
+        after = rank(other.correct, other.correct_or_flagged)
+        better = after > before
+        self.adversarial[index[better]] = other.adversarial[better]
+        if self.flagged is not None:
+            self.flagged[index[better]] = other.flagged[better]
+        newly = int((self.correct[index] & ~other.correct).sum())
+        self.correct[index] &= other.correct
+        if self.correct_or_flagged is not None:
+            newly = max(newly, int((self.correct_or_flagged[index] & ~other.correct_or_flagged).sum()))
+            self.correct_or_flagged[index] &= other.correct_or_flagged
+        return newly
+
     def table(self) -> str:
         """The per-attack breakdown as text."""
         width = max(len(p["label"]) for p in self.parts) if self.parts else 10
@@ -173,6 +197,7 @@ class Ensemble:
         attacks: a preset name ('light', 'full') or a list of :class:`Member`.
         cascade: each attack only on the images still robust for its goal (default True).
         seed: passed to every attack. batch_size: images per attack call. progress: a tqdm bar.
+        name: what the result calls the attack list (default: the preset's name, or 'custom').
 
     Calling it has the torchattacks shape, ``ensemble(images, labels) -> adversarial images`` (the
     worst example per image); :meth:`run` returns the :class:`EnsembleResult`, also kept as ``.result``.
@@ -185,10 +210,10 @@ class Ensemble:
     """
 
     def __init__(self, target: nn.Module, eps: float, attacks="light", cascade: bool = True, seed: int = 0,
-                 batch_size: int = 512, progress: bool = False):
+                 batch_size: int = 512, progress: bool = False, name: str | None = None):
         self.target, self.eps, self.cascade, self.seed = target, eps, cascade, seed
         self.batch_size, self.progress = batch_size, progress
-        self.preset = attacks if isinstance(attacks, str) else "custom"
+        self.preset = name or (attacks if isinstance(attacks, str) else "custom")
         members = preset(attacks) if isinstance(attacks, str) else list(attacks)
         bad = [m.goal for m in members if m.goal not in GOALS]
         if bad:

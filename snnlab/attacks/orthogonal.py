@@ -91,14 +91,14 @@ class OrthogonalPGD:
 
     def _gradients(self, adv, labels):
         """Classification and detector gradients, and the real defence's logits, scores and raw correctness."""
-        adv = adv.detach().requires_grad_(True)
         threshold = self.defense.detector.threshold
-        with attack_surrogate(self.defense, self.surrogate):
+        with torch.enable_grad(), attack_surrogate(self.defense, self.surrogate):  # also under torch.no_grad()
+            adv = adv.detach().requires_grad_(True)
             logits = self.defense.classifier(adv)  # (n, classes): what an unflagged input gets
             purified = self.defense.purifier(adv)  # (n, C, H, W)
-        g_class = torch.autograd.grad(F.cross_entropy(logits, labels, reduction="sum"), adv, retain_graph=False)[0]
-        detector_loss = smooth_score(adv, purified, threshold - self.margin, self.score)  # (n,)
-        g_detect = torch.autograd.grad(detector_loss.sum(), adv)[0]
+            g_class = torch.autograd.grad(F.cross_entropy(logits, labels, reduction="sum"), adv)[0]
+            detector_loss = smooth_score(adv, purified, threshold - self.margin, self.score)  # (n,)
+            g_detect = torch.autograd.grad(detector_loss.sum(), adv)[0]
         with torch.no_grad():
             scores = linf_score(adv, purified)  # (n,) the real score
             flagged = scores > threshold
