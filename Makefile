@@ -41,6 +41,8 @@ benchmarks: $(BIN)/snnlab
 	$(BIN)/python benchmarks/defense_throughput.py
 	$(BIN)/python benchmarks/train_time.py
 	$(BIN)/python benchmarks/adaptive_evaluation.py
+	$(BIN)/python benchmarks/ensemble_evaluation.py
+	$(BIN)/python benchmarks/surrogate_sweep.py
 	$(BIN)/python benchmarks/efficiency.py
 	$(BIN)/python benchmarks/ablation.py
 

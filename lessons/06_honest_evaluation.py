@@ -85,11 +85,22 @@ images, labels = snnlab.load_dataset("digits", "test")
 # %% [markdown]
 # ## 2. Grey-box vs end to end, live
 #
-# On the first 48 test images at $\epsilon=0.2$: grey-box PGD (crafted on the
-# classifier alone) and end-to-end PGD through the whole defence: the
-# purifier's and the classifier's surrogate gradients, and the detector's
-# switch passing gradient to whichever branch it took. 20 steps here to keep
-# the lesson fast; the saved tables below use 100 and more.
+# On the first 48 test images at $\epsilon=0.2$, five attackers with 20 steps
+# each (the saved tables below use 100 and more):
+#
+# - **grey-box**: torchattacks' PGD (fixed step) crafted on the classifier alone;
+# - **end to end**: snnlab's `AdaptivePGD` (decaying step, best iterate kept)
+#   through the whole defence: the purifier's and the classifier's surrogate
+#   gradients, and the detector's switch passing gradient to whichever branch
+#   it took;
+# - **BPDA** (backward pass differentiable approximation, Athalye et al. 2018):
+#   the real forward pass, but the purifier's backward replaced by the identity
+#   and the hard switch's by a sigmoid of the score;
+# - **detector penalty** and **orthogonal PGD**: two ways to fool the
+#   classifier *and* stay under the detector's threshold, explained below.
+#
+# As in lesson 5, $P(x)$ is the purified image and $s(x) = \|x - P(x)\|_\infty$
+# the detector's score.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -123,23 +134,25 @@ widgets.threat_model_demo(live, 0.2).update_layout(title="Live, 48 images: the s
 # (or sends them to a human) is not fooled by them. The last two attacks try
 # to fool the classifier **and** stay under the threshold:
 #
-# - the **detector penalty** adds `-10 * relu(s(x) - threshold)` to the loss:
-#   one gradient for two goals, and either can drown the other;
+# - the **detector penalty** adds $-10\,\mathrm{relu}(s(x) - \text{threshold} + 0.01)$
+#   to the cross-entropy: one gradient for two goals, and either can drown
+#   the other. It differentiates the max-norm score itself, whose gradient
+#   touches one pixel per step;
 # - **orthogonal PGD** (Bryniarski et al., ICLR 2022) alternates: while the
 #   classifier is still right, it steps on the classification loss with the
 #   component along the detector's gradient removed; once the classifier is
 #   fooled but the image is flagged, it steps down a smooth stand-in for the
 #   detector score with the component along the classification gradient
-#   removed. The max-norm score `||x - P(x)||_inf` has a gradient on one pixel
-#   only, so the stand-in sums `relu(|x - P(x)| - aim)` over every pixel.
+#   removed; once fooled and unflagged, it keeps stepping down the stand-in to
+#   gain margin. "Still right" means the classifier on the raw image, which is
+#   what an unflagged image reaches. The stand-in sums
+#   $\mathrm{relu}(|x - P(x)| - \text{aim})$ over every pixel, so every pixel
+#   over the aim gets a gradient.
 #
 # No single attack here is "the honest worst case": each finds images the
 # others miss. Section 4 combines them.
 #
-# - **BPDA** (Athalye et al. 2018) keeps the real forward pass but replaces a
-#   part's backward pass: here the purifier by the identity and the hard
-#   switch by a sigmoid of the score.
-# - **EOT** averages gradients over random draws. The shipped classifier uses
+# - **EOT** (expectation over transformation) averages gradients over random draws. The shipped classifier uses
 #   direct encoding and is deterministic, so EOT is not needed for it; a
 #   rate-encoded classifier would need `AdaptivePGD(..., eot=8)`.
 #
@@ -155,13 +168,16 @@ widgets.threat_model_demo(live, 0.2).update_layout(title="Live, 48 images: the s
 #
 # - shapes: rectangular, triangular, sigmoid, exponential, arctan, each at a
 #   chosen width, and the straight-through estimator;
-# - `rate` (BPTR / RGA): backpropagate through firing rates, not spike times;
-# - `hart`: a HART-style mix of the rate gradient and a temporal one;
-# - `assg`: an ASSG-style surrogate whose width adapts per neuron to how far
-#   its membrane sits from the threshold.
+# - `rate` (BPTR, backpropagation through rates; RGA, rate gradient
+#   approximation): backpropagate through firing rates, not spike times;
+# - `hart`: a HART-style mix of the rate gradient and a temporal one (HART:
+#   Hao et al., ICLR 2024, combining rate and temporal information);
+# - `assg`: an ASSG-style (adaptive sharpness surrogate gradient) surrogate
+#   whose width adapts per neuron to how far its membrane sits from the threshold.
 #
-# Live, on the 48 images at $\epsilon = 0.1$: APGD-CE (Croce & Hein's step-size
-# rule, written to take any loss and any surrogate) on the undefended
+# Live, on the 48 images at $\epsilon = 0.1$: APGD-CE (APGD, Croce & Hein's
+# attack with an adaptive step size and momentum, here maximising the
+# cross-entropy, CE; snnlab's version takes any loss and any surrogate) on the undefended
 # classifier and on the whole defence, with the model's own surrogate and
 # with a rectangle half as wide.
 
@@ -171,16 +187,16 @@ def accuracy_under(target, adv):
         return (target(adv).argmax(1) == y).float().mean().item()
 
 
-x1 = images[:48]
 for name in ("model", "rect-0.5"):
-    clf = accuracy_under(defense.classifier, APGD(defense.classifier, eps=0.1, steps=25, surrogate=name)(x1, y))
-    dfn = accuracy_under(defense, APGD(defense, eps=0.1, steps=25, surrogate=name)(x1, y))
+    clf = accuracy_under(defense.classifier, APGD(defense.classifier, eps=0.1, steps=25, surrogate=name)(x, y))
+    dfn = accuracy_under(defense, APGD(defense, eps=0.1, steps=25, surrogate=name)(x, y))
     print(f"surrogate {name:>8}: classifier {clf:6.1%}   defence {dfn:6.1%}")
 
 # %% [markdown]
 # The model, its inputs and its outputs are the same in both rows; only the
 # attacker's gradient changed. A robustness figure measured with one
-# surrogate is an upper bound.
+# surrogate is an upper bound on the true robust accuracy: a better gradient
+# may always find more.
 #
 # ### Interactive demo: surrogate shape and width
 # `benchmarks/surrogate_sweep.py` ran APGD-CE at $\epsilon = 0.1$ through 29
@@ -202,8 +218,8 @@ else:
 
 # %% [markdown]
 # ### Exercise 1: rate against temporal gradients
-# The rate gradient ignores spike timing; the temporal one (BPTT through the
-# surrogate) follows it. On the 48 images at $\epsilon = 0.1$, attack the
+# The rate gradient ignores spike timing; the temporal one (BPTT,
+# backpropagation through time, through the surrogate) follows it. On the 48 images at $\epsilon = 0.1$, attack the
 # undefended classifier with APGD-CE through `"model"`, `"rate"` and
 # `"hart"` (25 steps each). Which gradient is the strongest attacker here,
 # and which single-surrogate figure would overstate the classifier's
@@ -211,12 +227,12 @@ else:
 
 # %% tags=["solution", "hide-input"]
 # Solution
-found = {name: accuracy_under(defense.classifier, APGD(defense.classifier, eps=0.1, steps=25, surrogate=name)(x1, y))
+found = {name: accuracy_under(defense.classifier, APGD(defense.classifier, eps=0.1, steps=25, surrogate=name)(x, y))
          for name in ("model", "rate", "hart")}
 for name, acc in found.items():
     print(f"{name:>6}: accuracy {acc:6.1%}")
 print(f"strongest here: {min(found, key=found.get)}; reporting only {max(found, key=found.get)!r} "
-      f"would overstate robustness by {max(found.values()) - min(found.values()):.1%} points")
+      f"would overstate robustness by {100 * (max(found.values()) - min(found.values())):.1f} percentage points")
 
 # %% [markdown]
 # Which gradient wins depends on the model and the radius, so the answer is
@@ -236,7 +252,7 @@ print(f"strongest here: {min(found, key=found.get)}; reporting only {max(found, 
 
 # %%
 # NBVAL_CHECK_OUTPUT
-worst = Ensemble(defense, 0.1, "light", cascade=False).run(x1, y)
+worst = Ensemble(defense, 0.1, "light", cascade=False).run(x, y)
 for part in worst.parts:
     print(f"{part['label']:<26} alone: accuracy {part['accuracy']:6.1%}, correct or flagged "
           f"{part['correct_or_flagged']:6.1%}; broke {part['unique']} image(s) no other attack broke")
@@ -247,30 +263,32 @@ print(f"per-image worst case: accuracy {worst.accuracy:6.1%}, correct or flagged
 # %% [markdown]
 # ### The full ensemble
 # `benchmarks/ensemble_evaluation.py` runs the `full` preset (25 attacks:
-# APGD with cross-entropy, DLR and targeted DLR; APGD through eleven
-# surrogates; BPDA; the detector penalty; orthogonal and selective PGD over
-# several surrogates; Square, a gradient-free attack that checks for gradient
-# masking) with 100 steps each, then a confirmation pass on the survivors
-# (the strongest attacks again with twice the steps and 2 restarts). The
-# robust figure is the worst case over both. Grey-box beside it:
+# APGD with cross-entropy, with DLR (the difference of logits ratio, a loss
+# that does not depend on the logits' scale) and with targeted DLR; APGD
+# through eleven surrogates; BPDA; the detector penalty; orthogonal and
+# selective PGD over several surrogates; Square, a gradient-free attack that
+# checks for gradient masking, a defence that only hides its gradients) with
+# 100 steps each. Then come confirmation rounds on the survivors (the
+# strongest attacks again with twice the steps, 2 restarts and a new seed)
+# until a round breaks nothing, at most 3. The robust figure is the per-image
+# worst case over all of it. Grey-box beside it:
 
 # %%
 ens = saved("ensemble.json")
 if ens:
     print(f"first {ens['rows'][0]['n']} test images; command: {ens['command']} ({ens['wall_s'] / 60:.0f} min)")
     for r in ens["rows"]:
-        confirm = r["confirmation"]
-        extra_acc = (confirm["n"] - confirm["still_correct"]) if confirm else 0
-        acc = r["accuracy"] - extra_acc / r["n"]
-        line = f"eps {r['eps']}: {r['evaluated_on']:<10} worst case accuracy {acc:6.1%}"
-        if r["correct_or_flagged"] is not None:
-            extra_cof = (confirm["n"] - confirm["still_correct_or_flagged"]) if confirm else 0
+        w = r["worst_case"]
+        line = f"eps {r['eps']}: {r['evaluated_on']:<10} worst-case accuracy {w['accuracy']:6.1%}"
+        if w["correct_or_flagged"] is not None:
             grey = r["grey_box_pgd20"]
-            line += (f", correct or flagged {r['correct_or_flagged'] - extra_cof / r['n']:6.1%}"
+            line += (f", correct or flagged {w['correct_or_flagged']:6.1%}"
                      f"   (grey-box PGD-20: {grey['accuracy']:6.1%}, {grey['correct_or_flagged']:6.1%})")
         else:
             line += f"   (PGD-20 alone: {r['pgd20_accuracy']:6.1%})"
-        print(line + (f"; the confirmation pass broke {extra_acc} more" if confirm else ""))
+        rounds = r["confirmation_rounds"]
+        print(line + f"; confirmation rounds broke {sum(k['newly_broken'] for k in rounds)} more "
+              f"({len(rounds)} round(s), {'converged' if r['converged'] else 'NOT converged'})")
 else:
     print("run `python benchmarks/ensemble_evaluation.py` to produce the full ensemble")
 
@@ -283,7 +301,7 @@ else:
 if ens:
     r = next(r for r in ens["rows"] if r["evaluated_on"] == "defense" and r["eps"] == min(q["eps"] for q in ens["rows"]))
     print(f"eps {r['eps']}, defence:")
-    for p in r["parts"]:
+    for p in r["ensemble"]["parts"]:
         print(f"  {p['label']:<42} ran on {p['ran_on']:>3}, broke {p['broke']:>2} (accuracy), {p['broke_cof']:>2} (correct or flagged)")
 
 # %% [markdown]
@@ -304,13 +322,12 @@ else:
 # %% [markdown]
 # ### Interactive demo: epsilon
 # The same defence at each epsilon, by threat model: accuracy and correct-or-flagged,
-# with the full ensemble's per-image worst case (before the confirmation pass) as the last bar.
+# with the full ensemble's per-image worst case as the last bar.
 
 # %%
 if rows:
     table = rows["rows"] + ([{"threat_model": "ensemble", "attack": "worst case (full)", "eps": r["eps"],
-                              "evaluated_on": "defense", "accuracy": r["accuracy"],
-                              "correct_or_flagged": r["correct_or_flagged"]}
+                              "evaluated_on": "defense", **r["worst_case"]}
                              for r in ens["rows"] if r["evaluated_on"] == "defense"] if ens else [])
     grid = sorted({r["eps"] for r in rows["rows"] if r["threat_model"] == "adaptive"})
     widgets.interact(lambda eps: widgets.threat_model_demo(table, eps), eps=grid)
@@ -389,18 +406,24 @@ else:
 # help the defence; accuracy reaches 0 at a large radius; white-box at least as
 # strong as grey-box and transfer; uniform noise of the same radius far weaker
 # than the attack. `snnlab.attacks.sanity.sanity_checks` measures and judges
-# them all. Run it on the undefended classifier and on the defence (the 48
-# images, $\epsilon = 0.1$, 10 steps). Do they all pass? If one failed, which
-# would be the suspect: the defence or the attack?
+# them all; there "PGD" is snnlab's APGD-CE, the large radius is
+# $\epsilon = 0.5$, and the transfer check needs the black-box attacker's
+# substitute model. Run it on the undefended classifier and on the defence
+# (the 48 images, $\epsilon = 0.1$, 10 steps). Do they all pass? If one
+# failed, which would be the suspect: the defence or the attack?
 
 # %% tags=["solution", "hide-input"]
 # Solution
+substitute = snnlab.load_pretrained("digits", with_substitute=True)[1]
+results = {}
 for name, target in (("classifier", defense.classifier), ("defence", defense)):
-    for check in sanity_checks(target, x1, y, eps=0.1, steps=10):
+    results[name] = sanity_checks(target, x, y, eps=0.1, large_eps=0.5, steps=10, substitute=substitute)
+    for check in results[name]:
         print(f"{name:>10}: {'ok  ' if check.passed else 'FAIL'} {check.name} ({check.detail})")
+assert all(c.passed for checks in results.values() for c in checks), "a sanity check failed: suspect the attack"
 
 # %% [markdown]
-# Each line prints the figures it was judged on. A failed check means the
+# Every check passes here. Each line prints the figures it was judged on. A failed check means the
 # evaluation is broken (a weak or masked attack), whatever the defence does:
 # fix the attack before reporting any number.
 
@@ -424,9 +447,12 @@ for name, target in (("classifier", defense.classifier), ("defence", defense)):
 #     ok = logits.argmax(1) == y
 #     print(name, ok.float().mean().item(), (ok | flags).float().mean().item())
 # ```
-# Same gradients, same budget; only the step-size rule differs. The fixed
-# small step finds the fewest (by a few images at 20 steps; at 100 steps the
-# gap was far wider): reported alone, it would have overstated the defence. Always run more than one attack, report the strongest, and say which.
+# The two `AdaptivePGD` runs differ only in the step-size rule; APGD also
+# differs in its momentum, in returning to its best point when it halves the
+# step, and in its random start. The lowest printed accuracy is the strongest
+# attack on these images; reporting any other alone would have overstated the
+# defence. Always run more than one attack, keep the per-image worst case,
+# and say which attacks it covers.
 # </details>
 
 # %% [markdown]

@@ -39,6 +39,8 @@ def test_report_writes_offline_html(tmp_path):
     (["evaluate", "--attacks", "magic"], "unknown"),
     (["evaluate", "--dataset", "imagenet"], "invalid choice"),
     (["evaluate", "--limit", "0"], "positive"),
+    (["evaluate", "--ensemble", "heavy"], "invalid choice"),
+    (["evaluate", "--threat-models", "white-box"], "unknown"),
     (["fly"], "invalid choice"),
 ])
 def test_bad_arguments_give_one_line_and_exit_2(args, match):
@@ -60,3 +62,16 @@ def test_help_teaches():
     result = run_cli("--help")
     assert result.returncode == 0
     assert "grey-box" in result.stdout and "NOT white-box" in result.stdout
+    assert "per-image worst case" in result.stdout
+
+
+def test_evaluate_ensemble_rows_in_the_json(tmp_path):
+    out = tmp_path / "rows.json"
+    code = main(["evaluate", "--limit", "16", "--attacks", "pgd", "--eps", "0.2", "--threat-models",
+                 "grey-box,ensemble", "--ensemble", "light", "--json", str(out), "--quiet"])
+    assert code == 0
+    rows = {(r["threat_model"], r["evaluated_on"]): r for r in json.loads(out.read_text())}
+    worst = rows[("ensemble", "defense")]
+    assert worst["attack"] == "ensemble (light)" and [p["label"] for p in worst["parts"]][0] == "apgd-ce [model]"
+    assert worst["correct_or_flagged"] <= rows[("grey-box", "defense")]["correct_or_flagged"]
+    assert ("ensemble", "classifier") in rows

@@ -55,7 +55,8 @@ class APGD:
         eps: radius (default 0.1). steps: iterations (default 100). restarts: random restarts (default 1).
         loss: 'ce', 'dlr' or 'dlr-targeted' (default 'ce').
         targets: for 'dlr-targeted', how many target classes to try (the next most likely classes
-            on the clean image, as APGD-T; default 3), each with ``restarts`` restarts.
+            on the clean image, as APGD-T; default 3, AutoAttack's standard version uses 9), each with
+            ``restarts`` restarts.
         surrogate: attack-time MLF surrogate (a name in ``SURROGATES``; None: the model's own).
         purifier / gate / temperature: the defence's backward pass (see :class:`BPDADefense`).
         detector_penalty: on a defence, subtract ``penalty * relu(s(x) - threshold + margin)``
@@ -108,7 +109,7 @@ class APGD:
 
     def _evaluate(self, adv, labels, targets):
         """Per-image loss, its gradient, and the detached logits and scores (real forward) at ``adv``."""
-        grad = torch.zeros_like(adv)
+        grad, total = torch.zeros_like(adv), torch.zeros(len(adv), device=adv.device)
         for _ in range(self.eot):
             with torch.enable_grad():  # also when called under torch.no_grad()
                 adv = adv.detach().requires_grad_(True)
@@ -117,7 +118,9 @@ class APGD:
                 if self.detector_penalty:
                     loss = loss - self.detector_penalty * F.relu(scores - self.threshold + self.margin)
                 grad += torch.autograd.grad(loss.sum(), adv)[0]
-        return loss.detach(), grad / self.eot, logits.detach(), None if scores is None else scores.detach()
+            total += loss.detach()
+        # loss and gradient averaged over the EOT samples; logits and scores from the last sample
+        return total / self.eot, grad / self.eot, logits.detach(), None if scores is None else scores.detach()
 
     def _run(self, images, labels, targets, best: BestIterate, index, generator):
         """One APGD run on the images ``index`` of the batch; updates ``best``."""

@@ -18,7 +18,8 @@ Presets (``PRESETS``), built for a classifier or a joint defence:
 - ``light`` (report and lessons): APGD-CE through the model's surrogate and
   through a narrow one (rectangular, width 0.5); on a defence also
   orthogonal PGD with both. 25 steps.
-- ``full`` (benchmarks): APGD-CE, APGD-DLR and APGD-T; APGD-CE through every
+- ``full`` (benchmarks): APGD-CE, APGD-DLR and APGD-T (9 target classes, as
+  AutoAttack); APGD-CE through every
   surrogate family (rectangular 0.25/0.5/2, triangular, sigmoid, exponential,
   arctan, straight-through, rate, HART-style, ASSG-style); on a defence also
   BPDA, the detector-penalty attack, orthogonal PGD over five surrogates,
@@ -87,7 +88,7 @@ FULL_SURROGATES = ("rect-0.25", "rect-0.5", "rect-2", "tri-1", "sig-1", "exp-1",
 def full(steps: int = 100, square_queries: int = 1000) -> list:
     """The full preset: every loss, every surrogate family, BPDA, penalty, orthogonal, selective, Square."""
     members = [_apgd("apgd-ce", steps), _apgd("apgd-dlr", steps, loss="dlr"),
-               _apgd("apgd-t", steps, loss="dlr-targeted", targets=3)]
+               _apgd("apgd-t", steps, loss="dlr-targeted", targets=9)]
     members += [_apgd("apgd-ce", steps, s) for s in FULL_SURROGATES]
     members += [
         Member("bpda-pgd [identity purifier, smooth gate]",
@@ -130,7 +131,8 @@ class EnsembleResult:
     flagged: bool (N,), whether the detector flagged that example (None for a bare classifier).
     parts: one dict per attack, in order: label, goal, ran_on, broke (images it newly misclassified),
         broke_cof (newly wrong and unflagged), seconds; with ``cascade=False`` also accuracy and
-        correct_or_flagged of that attack alone, and unique (images no other attack misclassified).
+        correct_or_flagged of that attack alone, unique (images no other attack misclassified) and,
+        on a defence, unique_cof (images no other attack got wrong and unflagged).
     """
 
     eps: float
@@ -167,12 +169,12 @@ class EnsembleResult:
         self.adversarial[index[better]] = other.adversarial[better]
         if self.flagged is not None:
             self.flagged[index[better]] = other.flagged[better]
-        newly = int((self.correct[index] & ~other.correct).sum())
-        self.correct[index] &= other.correct
+        changed = self.correct[index] & ~other.correct
         if self.correct_or_flagged is not None:
-            newly = max(newly, int((self.correct_or_flagged[index] & ~other.correct_or_flagged).sum()))
+            changed |= self.correct_or_flagged[index] & ~other.correct_or_flagged
             self.correct_or_flagged[index] &= other.correct_or_flagged
-        return newly
+        self.correct[index] &= other.correct
+        return int(changed.sum())
 
     def table(self) -> str:
         """The per-attack breakdown as text."""
@@ -243,6 +245,7 @@ class Ensemble:
         logits, flags = self._judge(images)
         correct = logits.argmax(1) == labels  # (N,) clean images already wrong are not robust
         cof = (correct | flags) if flags is not None else None
+        clean_correct, clean_cof = correct.clone(), None if cof is None else cof.clone()
         worst, worst_flags = images.clone(), flags.clone() if flags is not None else None
         rank = torch.where(correct, 0, 1 + (~flags).long() if flags is not None else 1)  # 2: wrong, unflagged
         standalone, parts = [], []
@@ -267,6 +270,9 @@ class Ensemble:
                     new_rank = torch.where(a_correct[index], 0, 1 + (~a_flags).long())
                 else:
                     new_rank = (~a_correct[index]).long()
+                a_correct &= clean_correct  # an attack cannot mend a clean mistake (AutoAttack's convention)
+                if a_cof is not None:
+                    a_cof &= clean_cof
                 better = new_rank > rank[index]
                 worst[index[better]] = adv[index[better]]
                 if worst_flags is not None:
@@ -279,16 +285,20 @@ class Ensemble:
             if not self.cascade:
                 part["accuracy"] = a_correct.float().mean().item()
                 part["correct_or_flagged"] = a_cof.float().mean().item() if a_cof is not None else None
-                standalone.append(a_correct)
+                standalone.append((a_correct, a_cof))
             correct = correct & a_correct
             if cof is not None:
                 cof = cof & a_cof
             parts.append(part)
         bar.close()
-        if not self.cascade:  # images only this attack misclassified
-            broken = ~torch.stack(standalone)  # (attacks, N)
+        if not self.cascade:  # images only this attack misclassified (or, unique_cof, got wrong and unflagged)
+            broken = ~torch.stack([c for c, _ in standalone])  # (attacks, N)
             for part, row in zip(parts, broken):
                 part["unique"] = int((row & (broken.sum(0) == 1)).sum())
+            if cof is not None:
+                evaded = ~torch.stack([c for _, c in standalone])
+                for part, row in zip(parts, evaded):
+                    part["unique_cof"] = int((row & (evaded.sum(0) == 1)).sum())
         self.result = EnsembleResult(self.eps, self.preset, correct, cof, worst, worst_flags, parts,
                                      round(time.perf_counter() - start, 2))
         return self.result
