@@ -39,12 +39,12 @@ def confirmation(steps: int) -> list:
     return [
         Member(f"apgd-ce x2 [{s or 'model'}]", lambda t, e, seed, s=s: APGD(t, eps=e, steps=steps, restarts=2,
                                                                            surrogate=s, seed=seed))
-        for s in (None, "rect-0.5", "rect-0.25")
+        for s in (None, "rect-0.5", "atan-0.5", "atan-0.25")
     ] + [
         Member(f"orthogonal-pgd x2 [{s or 'model'}]",
                lambda t, e, seed, s=s: OrthogonalPGD(t, eps=e, steps=steps, restarts=2, surrogate=s, seed=seed),
                goal="evade", defense_only=True)
-        for s in (None, "rect-0.5", "rect-0.25")
+        for s in (None, "rect-0.5", "atan-0.5")
     ]
 
 
@@ -54,7 +54,7 @@ def main():
     parser.add_argument("--limit", type=int, default=100)
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--square-queries", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=3, help="at most this many confirmation rounds")
+    parser.add_argument("--rounds", type=int, default=5, help="at most this many confirmation rounds")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "ensemble.json"))
     args = parser.parse_args()
     torch.set_num_threads(2)

@@ -70,7 +70,7 @@ def test_presets_and_bad_names(pretrained):
     classifier = pretrained[0].classifier
     assert len(Ensemble(classifier, 0.1, "light").members) == 2  # detector attacks need a defence
     assert len(Ensemble(pretrained[0], 0.1, "light").members) == 4
-    assert len(preset("full")) == 25
+    assert len(preset("full")) == 34
     with pytest.raises(ValueError, match="unknown ensemble preset 'heavy'"):
         Ensemble(classifier, 0.1, "heavy")
     with pytest.raises(ValueError, match="goal"):

@@ -126,3 +126,15 @@ def test_every_surrogate_drives_the_classifier_to_near_zero_at_large_eps(pretrai
     classifier = pretrained[0].classifier
     x, y = batch
     assert _acc(classifier, APGD(classifier, eps=0.3, steps=20, surrogate=name)(x, y), y) <= 0.05
+
+
+def test_torchattacks_attacks_take_a_surrogate(pretrained, batch):
+    from snnlab.attacks import AttackSpec, run_attack
+
+    classifier = pretrained[0].classifier
+    x, y = batch
+    own = run_attack(AttackSpec("fgsm", 0.1), classifier, x, y)
+    narrow = run_attack(AttackSpec("fgsm", 0.1, surrogate="rect-0.5"), classifier, x, y)
+    assert not torch.equal(own, narrow)  # a different gradient, so a different step
+    assert (narrow - x).abs().max() <= 0.1 + 1e-6
+    assert all(m.surrogate is None for m in classifier.modules() if isinstance(m, MLF))

@@ -32,6 +32,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..data import check_images, dataset_info
+from .surrogates import SurrogateModel
 
 # L-infinity radii per dataset (pixels in [0, 1]). Digits are 17-level 8x8
 # images, so perceptible radii are large; the natural-image grids follow the
@@ -64,10 +65,13 @@ class AttackSpec:
     eps: float | None  # L-infinity radius (None for CW, an L2 attack)
     steps: int = 1  # iterations (queries for Square)
     restarts: int = 1  # random restarts
+    surrogate: str | None = None  # attack-time MLF surrogate (snnlab.attacks.surrogates); None: the model's own
 
     def build(self, model: nn.Module, seed: int = 0, n_classes: int = 10):
-        """The torchattacks attack on ``model``."""
+        """The torchattacks attack on ``model`` (through ``surrogate``'s backward when one is set)."""
         name, eps, steps = self.name, self.eps, self.steps
+        if self.surrogate is not None:
+            model = SurrogateModel(model, self.surrogate)
         if name == "fgsm":
             return torchattacks.FGSM(model, eps=eps)
         if name == "pgd":
