@@ -125,6 +125,11 @@ def preset(name: str) -> list:
         raise ValueError(f"unknown ensemble preset {name!r}; choose one of: {', '.join(PRESETS)}") from None
 
 
+def _rank(correct: torch.Tensor, cof: torch.Tensor | None) -> torch.Tensor:
+    """Per image: 0 correct, 1 wrong (and, on a defence, flagged), 2 wrong and unflagged."""
+    return (~correct).long() + ((~cof).long() if cof is not None else 0)
+
+
 @dataclass
 class EnsembleResult:
     """What an ensemble run found, per image and in total.
@@ -164,11 +169,8 @@ class EnsembleResult:
         Per image the worst case of both: correct (and correct or flagged) only if both runs left it so,
         and the worse adversarial example kept.
         """
-        def rank(correct, cof):  # 0 correct, 1 wrong (and flagged), 2 wrong and unflagged
-            return (~correct).long() + (~cof).long() if cof is not None else (~correct).long()
-
-        before = rank(self.correct[index], None if self.correct_or_flagged is None else self.correct_or_flagged[index])
-        after = rank(other.correct, other.correct_or_flagged)
+        before = _rank(self.correct[index], None if self.correct_or_flagged is None else self.correct_or_flagged[index])
+        after = _rank(other.correct, other.correct_or_flagged)
         better = after > before
         self.adversarial[index[better]] = other.adversarial[better]
         if self.flagged is not None:
@@ -251,7 +253,7 @@ class Ensemble:
         cof = (correct | flags) if flags is not None else None
         clean_correct, clean_cof = correct.clone(), None if cof is None else cof.clone()
         worst, worst_flags = images.clone(), flags.clone() if flags is not None else None
-        rank = torch.where(correct, 0, 1 + (~flags).long() if flags is not None else 1)  # 2: wrong, unflagged
+        rank = _rank(correct, cof)
         standalone, parts = [], []
         bar = tqdm(self.members, desc=f"ensemble eps={self.eps:g}", disable=not self.progress, leave=False)
         for member in bar:
@@ -269,14 +271,11 @@ class Ensemble:
             a_cof = torch.ones_like(correct) if cof is not None else None
             if len(index):
                 a_correct[index] = a_logits.argmax(1) == labels[index]
-                if cof is not None:
-                    a_cof[index] = a_correct[index] | a_flags
-                    new_rank = torch.where(a_correct[index], 0, 1 + (~a_flags).long())
-                else:
-                    new_rank = (~a_correct[index]).long()
-                a_correct &= clean_correct  # an attack cannot mend a clean mistake (AutoAttack's convention)
                 if a_cof is not None:
+                    a_cof[index] = a_correct[index] | a_flags
                     a_cof &= clean_cof
+                a_correct &= clean_correct  # an attack cannot mend a clean mistake (AutoAttack's convention)
+                new_rank = _rank(a_correct[index], None if a_cof is None else a_cof[index])
                 better = new_rank > rank[index]
                 worst[index[better]] = adv[index[better]]
                 if worst_flags is not None:
