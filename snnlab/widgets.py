@@ -238,18 +238,19 @@ def surrogate_demo(sweep: dict, shape: str = "rect", width: float = 1.0) -> go.F
     if name not in sweep["classifier"]:
         raise ValueError(f"no sweep result for surrogate {name!r}; the sweep has: {', '.join(sweep['classifier'])}")
     fig = make_subplots(rows=1, cols=2, subplot_titles=("undefended classifier", "joint defence"))
+    widths = sorted({float(k.split("-", 1)[1]) for k in sweep["classifier"] if "-" in k})
+    others = [k for k in sweep["classifier"] if "-" not in k]
+    spots = [widths[-1] * 1.6 ** (i + 1) for i in range(len(others))]  # the other gradients, right of the widths
     for col, on in ((1, "classifier"), (2, "defense")):
         res = sweep[on]
-        for s in SHAPE_NAMES:
-            widths = sorted(float(k.split("-", 1)[1]) for k in res if k.startswith(s + "-"))
+        for s, color in zip(SHAPE_NAMES, ("#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a")):
             chosen = s == shape
             fig.add_trace(go.Scatter(x=widths, y=[100 * res[f"{s}-{w:g}"]["accuracy"] for w in widths],
                                      mode="lines+markers", name=SHAPE_NAMES[s], legendgroup=s, showlegend=col == 1,
+                                     marker_color=color,
                                      line=dict(width=4 if chosen else 1), opacity=1.0 if chosen else 0.45), 1, col)
-        others = [k for k in res if "-" not in k]
-        fig.add_trace(go.Scatter(x=[4.6 + 0.35 * i for i in range(len(others))],
-                                 y=[100 * res[k]["accuracy"] for k in others], text=others, mode="markers+text",
-                                 textposition="top center", marker=dict(symbol="diamond", size=10, color="black"),
+        fig.add_trace(go.Scatter(x=spots, y=[100 * res[k]["accuracy"] for k in others], mode="markers",
+                                 marker=dict(symbol="diamond", size=10, color="black"),
                                  name="other gradients", showlegend=col == 1), 1, col)
         fig.add_trace(go.Scatter(x=[width], y=[100 * res[name]["accuracy"]], mode="markers",
                                  marker=dict(size=18, color="red", symbol="circle-open", line=dict(width=3)),
@@ -258,13 +259,15 @@ def surrogate_demo(sweep: dict, shape: str = "rect", width: float = 1.0) -> go.F
             fig.add_trace(go.Scatter(x=[width], y=[100 * res[name]["correct_or_flagged"]], mode="markers",
                                      marker=dict(size=12, color="red", symbol="x"),
                                      name="your choice: correct or flagged", showlegend=True), 1, col)
-        fig.update_xaxes(type="log", title_text="surrogate width (membrane units)", row=1, col=col)
+        fig.update_xaxes(type="log", title_text="surrogate width (membrane units), then other gradients",
+                         tickvals=widths + spots, ticktext=[f"{w:g}" for w in widths] + others, row=1, col=col)
     c, d, own = sweep["classifier"][name], sweep["defense"][name], sweep["classifier"]["rect-1"]
     fig.update_yaxes(title_text="accuracy under APGD-CE (%)", range=[0, 101])
-    fig.update_layout(height=420, title=(
-        f"{SHAPE_NAMES[shape]} width {width:g}: classifier {100 * c['accuracy']:.0f}%, defence {100 * d['accuracy']:.0f}% "
-        f"(correct or flagged {100 * d['correct_or_flagged']:.0f}%); the model's own surrogate: classifier "
-        f"{100 * own['accuracy']:.0f}%, defence {100 * sweep['defense']['rect-1']['accuracy']:.0f}%"))
+    fig.update_layout(height=460, margin=dict(t=110), title=(
+        f"{SHAPE_NAMES[shape]} width {width:g}: classifier {100 * c['accuracy']:.0f}%, defence "
+        f"{100 * d['accuracy']:.0f}% (correct or flagged {100 * d['correct_or_flagged']:.0f}%)<br>"
+        f"the model's own surrogate (rectangular, width 1): classifier {100 * own['accuracy']:.0f}%, defence "
+        f"{100 * sweep['defense']['rect-1']['accuracy']:.0f}%"))
     return fig
 
 
