@@ -150,24 +150,43 @@ viz.precomputed_slider(lambda e: widgets.attack_demo(classifier, images, labels,
 
 # %% [markdown]
 # ### Exercise
-# PGD with more steps is a stronger attack. Measure PGD accuracy at
-# $\epsilon=0.1$ on the first 200 images with 1, 5, 10 and 40 steps
-# (`AttackSpec("pgd", 0.1, steps)`). Does the curve flatten? What does that
-# tell you about how many steps an honest evaluation needs?
-#
-# <details><summary>Solution</summary>
-#
-# ```python
-# for steps in [1, 5, 10, 40]:
-#     adv = run_attack(AttackSpec("pgd", 0.1, steps), classifier, images[:200], labels[:200])
-#     with torch.no_grad():
-#         print(steps, (classifier(adv).argmax(1) == labels[:200]).float().mean().item())
-# ```
-# Accuracy falls with more steps and then flattens. An evaluation should raise
-# the step count until the number stops moving; stopping early overstates
-# robustness. Spiking networks can look robust under few steps because their
-# surrogate gradients are coarse.
-# </details>
+# More steps should make an attack stronger. Measure the classifier's accuracy
+# at $\epsilon=0.1$ on the first 200 test images with 1, 5, 10 and 40 steps,
+# twice: with torchattacks' PGD (`AttackSpec("pgd", 0.1, steps)`: a fixed step
+# of $2.5\epsilon/\text{steps}$, the last iterate returned) and with snnlab's
+# APGD (`APGD(classifier, eps=0.1, steps=steps)` from `snnlab.attacks.apgd`: a
+# step that adapts, the best iterate kept). Which curve keeps falling? What
+# does that tell you about how many steps, and which attack, an honest
+# evaluation needs?
+
+# %% tags=["solution", "hide-input"]
+# Solution
+from snnlab.attacks.apgd import APGD
+
+
+def accuracy_on(adv, y):
+    with torch.no_grad():
+        return (classifier(adv).argmax(1) == y).float().mean().item()
+
+
+x200, y200 = images[:200], labels[:200]
+pgd, apgd = {}, {}
+for steps in [1, 5, 10, 40]:
+    pgd[steps] = accuracy_on(run_attack(AttackSpec("pgd", 0.1, steps), classifier, x200, y200), y200)
+    apgd[steps] = accuracy_on(APGD(classifier, eps=0.1, steps=steps)(x200, y200), y200)
+    print(f"{steps:>2} steps: PGD (fixed step, last iterate) {pgd[steps]:6.1%}   APGD {apgd[steps]:6.1%}")
+assert pgd[40] > pgd[10]  # the fixed-step PGD is not monotone in the steps here
+assert all(apgd[a] >= apgd[b] for a, b in [(1, 5), (5, 10), (10, 40)]) and apgd[40] < pgd[40]
+
+# %% [markdown]
+# The fixed-step PGD does *not* keep falling: at 40 steps its step is so
+# small, and its last iterate so arbitrary, that it does no better than with
+# 10. Lesson 6's sanity check "more steps never help the defence" fails for
+# it, and that is a verdict on the attack, not on the model. APGD keeps
+# falling as the steps grow. An honest evaluation raises the step count (and
+# tries stronger attacks) until the figure stops moving, and reports the
+# strongest; spiking networks, whose surrogate gradients are a coarse guide,
+# can look robust under a weak attack.
 
 # %% [markdown]
 # ## Summary

@@ -108,7 +108,7 @@ viz.precomputed_slider(lambda e: widgets.noise_demo(classifier, purifier, images
 #
 # NeSNN is trained with CBDNet's asymmetric loss
 #
-# $$\mathcal{L}_{asym} = \operatorname{mean}\big(|\alpha - \mathbb{1}[\sigma - \hat\sigma < 0]| \cdot (\hat\sigma - \sigma)^2\big).$$
+# $$\mathcal{L}_{asym} = \operatorname{mean}\big(|\alpha - \mathbb{1}[\hat\sigma - \sigma < 0]| \cdot (\hat\sigma - \sigma)^2\big).$$
 #
 # With $\alpha < 0.5$, under-estimating ($\hat\sigma < \sigma$) costs
 # $1-\alpha$ per squared error and over-estimating costs $\alpha$. A denoiser
@@ -140,17 +140,20 @@ print("correction within the noise estimate everywhere:", bool(((purified - adv)
 # With $\alpha = 0.3$, how many times more does an under-estimate by 0.05
 # cost than an over-estimate by 0.05? Check your answer with
 # `snnlab.losses.asymmetric`.
-#
-# <details><summary>Solution</summary>
-#
-# $(1-\alpha)/\alpha = 0.7/0.3 \approx 2.33$ times.
-#
-# ```python
-# from snnlab.losses import asymmetric
-# s = torch.tensor([0.1])
-# print(asymmetric(s - 0.05, s) / asymmetric(s + 0.05, s))   # tensor(2.3333)
-# ```
-# </details>
+
+# %% tags=["solution", "hide-input"]
+# Solution
+from snnlab.losses import asymmetric
+
+s = torch.tensor([0.1])
+ratio = (asymmetric(s - 0.05, s) / asymmetric(s + 0.05, s)).item()
+print(f"under-estimate / over-estimate cost: {ratio:.4f}; (1 - alpha) / alpha = {0.7 / 0.3:.4f}")
+assert abs(ratio - 0.7 / 0.3) < 1e-4
+
+# %% [markdown]
+# An under-estimate is weighted $1-\alpha = 0.7$ and an over-estimate
+# $\alpha = 0.3$, with the same squared error, so the ratio is
+# $(1-\alpha)/\alpha = 0.7/0.3 \approx 2.33$, as the cell prints.
 
 # %% [markdown]
 # ## Summary

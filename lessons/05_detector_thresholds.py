@@ -126,24 +126,39 @@ print({k: round(v, 3) for k, v in stats.items()})
 
 # %% [markdown]
 # ### Exercise
-# A stricter threshold flags more, but also purifies more clean images. Using
-# `widgets.threshold_stats`, find the threshold that maximises robust accuracy
-# at $\epsilon=0.1$ while keeping clean accuracy within 0.5 points of the
-# classifier's. Is it the same threshold that the 1% calibration rule picks?
+# A lower threshold flags more adversarial images, but also more clean ones.
+# First find out what a flagged clean image costs: sweep the threshold from 0
+# to 0.5 with `widgets.threshold_stats` and print the range of clean accuracy
+# and of the false-positive rate. Then find the threshold that maximises
+# robust accuracy at $\epsilon=0.1$ while flagging at most 5% of clean test
+# images, and compare it with threshold 0 and with the 1% calibration rule.
 # Why must the rule use only the calibration split?
-#
-# <details><summary>Solution</summary>
-#
-# ```python
-# base = widgets.threshold_stats(sweep, float("inf"))["clean_accuracy"]
-# ok = [widgets.threshold_stats(sweep, float(t)) for t in torch.arange(0, 0.5, 0.005)]
-# ok = [s for s in ok if s["clean_accuracy"] >= base - 0.005]
-# print(max(ok, key=lambda s: s["robust_accuracy"]))
-# ```
-# Tuning the threshold on the test images, or on the attack you then report,
+
+# %% tags=["solution", "hide-input"]
+# Solution
+grid = [widgets.threshold_stats(sweep, round(float(t), 3)) for t in torch.arange(0, 0.5001, 0.005)]
+clean = [g["clean_accuracy"] for g in grid]
+fpr = [g["false_positive_rate"] for g in grid]
+print(f"across thresholds 0-0.5: clean accuracy {min(clean):.1%}-{max(clean):.1%}, "
+      f"false positives {min(fpr):.1%}-{max(fpr):.1%}")
+best = max((g for g in grid if g["false_positive_rate"] <= 0.05), key=lambda g: g["robust_accuracy"])
+for name, g in (("at most 5% false positives", best), ("threshold 0", grid[0]),
+                ("1% calibration rule", widgets.threshold_stats(sweep, defense.detector.threshold))):
+    print(f"{name:>27}: threshold {g['threshold']:.3f}, false positives {g['false_positive_rate']:.1%}, "
+          f"clean {g['clean_accuracy']:.1%}, robust {g['robust_accuracy']:.1%}")
+assert max(clean) - min(clean) < 0.005 and grid[0]["false_positive_rate"] == 1.0 and best["false_positive_rate"] <= 0.05
+
+# %% [markdown]
+# Clean accuracy hardly moves across the whole slider (within half a point, as
+# printed): the purifier barely changes clean digits (lesson 4), so purifying
+# a clean image is nearly free. What a low threshold really costs is the
+# false-positive rate: at threshold 0 every clean image is flagged, and a
+# system that rejects flagged inputs (or sends them to a person) would turn
+# every user away. That rejection cost, not clean accuracy, is the trade-off
+# the threshold sets, which is why snnlab calibrates it at a false-positive
+# rate. Choosing it on the test images, or on the attack you then report,
 # fits the defence to that attack: the figure would not hold for a new one.
 # The calibration split holds clean images only, so the rule never sees an attack.
-# </details>
 
 # %% [markdown]
 # ## Summary

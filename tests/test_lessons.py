@@ -46,8 +46,28 @@ def test_ipynb_is_committed_executed(script):
 def test_course_structure(script):
     text = open(script).read()
     for needed in ("**Objectives.**", "**Estimated time:**", "## 1.", "Interactive demo", "### Exercise",
-                   "<details><summary>Solution</summary>", "## Summary", "colab.research.google.com", "google.colab",
-                   "precomputed_slider"):
+                   "## Summary", "colab.research.google.com", "google.colab", "precomputed_slider"):
         assert needed in text, f"{script} lacks {needed!r}"
     if not os.path.basename(script).startswith("01"):  # lessons with trained models offer a retrain cell
         assert "RETRAIN = False" in text and "retrain=RETRAIN" in text
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=os.path.basename)
+def test_every_exercise_has_a_solution_that_ci_runs(script):
+    """Each exercise is followed, before the next section, by a code cell tagged "solution" (nbval runs it,
+    and its assertions check the answer); no solution hides as unexecuted code in a <details> block."""
+    nb = jupytext.read(script)
+    text = open(script).read()
+    assert "<details><summary>Solution" not in text, "write the solution as a cell tagged 'solution'"
+    open_exercise = None
+    for cell in nb.cells:
+        source = cell.source
+        if cell.cell_type == "markdown" and ("### Exercise" in source or source.lstrip().startswith("## ")):
+            assert open_exercise is None, f"{open_exercise!r} has no solution cell before the next heading"
+            if "### Exercise" in source:
+                open_exercise = next(line for line in source.splitlines() if "### Exercise" in line)
+        elif cell.cell_type == "code" and "solution" in cell.metadata.get("tags", []):
+            assert open_exercise is not None, "a solution cell outside an exercise"
+            assert "assert " in source, f"the solution to {open_exercise!r} asserts nothing about its answer"
+            open_exercise = None
+    assert open_exercise is None, f"{open_exercise!r} has no solution cell"
