@@ -1,6 +1,6 @@
 """Ablation of the purifier's composite loss: retrain the purifier with each term switched off.
 
-    python benchmarks/ablation.py            # writes benchmarks/results/ablation.json (~7 min on 2 cores)
+    python benchmarks/ablation.py            # writes snnlab/results/ablation.json (~7 min on 2 cores)
 
 Every variant trains from the same shipped classifier with the same seed and
 ``--epochs`` (shorter than the shipped purifier's 30, to keep the run short),
@@ -17,6 +17,8 @@ import os
 import time
 
 import torch
+
+from snnlab import results
 
 import snnlab
 from snnlab.attacks import AttackSpec, run_attack
@@ -41,14 +43,14 @@ def main():
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--eps", default="0.1,0.2")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "ablation.json"))
+    parser.add_argument("--out", default=results.path("ablation.json"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     eps_list = [float(e) for e in args.eps.split(",")]
     classifier = snnlab.load_pretrained("digits").classifier
     x, y = snnlab.load_dataset("digits", "test")
     adversarial = {e: run_attack(AttackSpec("pgd", e, 20), classifier, x, y) for e in eps_list}
-    results = []
+    found = []
     for name, weights in VARIANTS.items():
         start = time.perf_counter()
         loss = PurifierLoss(**{**PurifierLoss().__dict__, **weights})
@@ -66,9 +68,9 @@ def main():
                 "purified_accuracy": (predict_batched(classifier, purified).argmax(1) == y).float().mean().item(),
                 "defense_accuracy": (logits.argmax(1) == y).float().mean().item(),
                 "flagged": flags.float().mean().item(), "auroc": auroc(clean_scores, scores)}
-        results.append(row)
+        found.append(row)
         print(json.dumps(row))
-    out = {"benchmark": "purifier loss ablation (digits, grey-box PGD-20)", "rows": results,
+    out = {"benchmark": "purifier loss ablation (digits, grey-box PGD-20)", "rows": found,
            "command": f"python benchmarks/ablation.py --epochs {args.epochs} --eps {args.eps}",
            "torch": torch.__version__}
     save_json(args.out, out)

@@ -1,6 +1,6 @@
 """Every threat model on the shipped digits defence, adaptive attacks included (issue: honest evaluation).
 
-    python benchmarks/adaptive_evaluation.py     # writes benchmarks/results/adaptive_evaluation.json
+    python benchmarks/adaptive_evaluation.py     # writes snnlab/results/adaptive_evaluation.json
 
 Runs ``snnlab.evaluate.evaluate`` on the first ``--limit`` test images:
 undefended, grey-box and transfer PGD-20, then the adaptive white-box attacks
@@ -18,6 +18,8 @@ import time
 
 import torch
 
+from snnlab import results
+
 import snnlab
 from snnlab.attacks import AdaptivePGD
 from snnlab.evaluate import defend_batched, evaluate
@@ -30,7 +32,7 @@ def main():
     parser.add_argument("--limit", type=int, default=100)
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--restarts", type=int, default=1)
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "adaptive_evaluation.json"))
+    parser.add_argument("--out", default=results.path("adaptive_evaluation.json"))
     args = parser.parse_args()
     torch.set_num_threads(2)
     eps = tuple(float(e) for e in args.eps.split(","))

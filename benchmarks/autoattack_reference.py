@@ -1,6 +1,6 @@
 """AutoAttack as a reference point for the adaptive evaluation (issue: honest evaluation).
 
-    python benchmarks/autoattack_reference.py    # writes benchmarks/results/autoattack.json
+    python benchmarks/autoattack_reference.py    # writes snnlab/results/autoattack.json
 
 On the first ``--limit`` digits test images, at each eps: torchattacks'
 AutoAttack (standard version: APGD-CE, APGD-T, FAB-T, then Square with 5000
@@ -25,6 +25,8 @@ import time
 
 import torch
 
+from snnlab import results
+
 import snnlab
 from snnlab.attacks import AttackSpec, run_attack
 from snnlab.checkpoints import save_json
@@ -36,7 +38,7 @@ def main():
     parser.add_argument("--eps", default="0.1,0.2")
     parser.add_argument("--limit", type=int, default=50)
     parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "autoattack.json"))
+    parser.add_argument("--out", default=results.path("autoattack.json"))
     args = parser.parse_args()
     torch.set_num_threads(2)
     eps = tuple(float(e) for e in args.eps.split(","))

@@ -1,6 +1,6 @@
 """Inference throughput of the joint defence vs the bare classifier (images/s, no gradient).
 
-    python benchmarks/defense_throughput.py      # writes benchmarks/results/defense_throughput.json
+    python benchmarks/defense_throughput.py      # writes snnlab/results/defense_throughput.json
 
 Uses the shipped digits models on the 360 test images, batch ``--batch``,
 median of ``--repeats`` full passes.
@@ -14,6 +14,8 @@ import statistics
 import time
 
 import torch
+
+from snnlab import results
 
 import snnlab
 from snnlab.checkpoints import save_json
@@ -39,7 +41,7 @@ def main():
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "defense_throughput.json"))
+    parser.add_argument("--out", default=results.path("defense_throughput.json"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     defense = snnlab.load_pretrained("digits")

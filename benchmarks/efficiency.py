@@ -1,6 +1,6 @@
 """The paper's efficiency claim, measured: FGSM-trained purification vs PGD-10 adversarial training.
 
-    python benchmarks/efficiency.py          # writes benchmarks/results/efficiency.json (~11 min on 2 cores)
+    python benchmarks/efficiency.py          # writes snnlab/results/efficiency.json (~11 min on 2 cores)
 
 One run, same data (digits train split), same classifier architecture, seed 0:
 
@@ -35,6 +35,8 @@ import statistics
 import time
 
 import torch
+
+from snnlab import results
 
 import snnlab
 from snnlab.attacks import AttackSpec, run_attack
@@ -103,7 +105,7 @@ def main():
     parser.add_argument("--eps", default="0.1,0.2")
     parser.add_argument("--limit", type=int, default=50)
     parser.add_argument("--steps", type=int, default=100, help="steps per attack in the full ensemble")
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "efficiency.json"))
+    parser.add_argument("--out", default=results.path("efficiency.json"))
     args = parser.parse_args()
     torch.set_num_threads(2)
     eps_list = [float(e) for e in args.eps.split(",")]

@@ -1,6 +1,6 @@
 """The full attack ensemble on the shipped digits models: the per-image worst case (issue: attacks that know SNNs).
 
-    python benchmarks/ensemble_evaluation.py     # writes benchmarks/results/ensemble.json
+    python benchmarks/ensemble_evaluation.py     # writes snnlab/results/ensemble.json
 
 On the first ``--limit`` test images and each eps, for the undefended
 classifier and for the joint defence:
@@ -24,6 +24,8 @@ import os
 import time
 
 import torch
+
+from snnlab import results
 
 import snnlab
 from snnlab.attacks import AttackSpec, run_attack
@@ -55,13 +57,13 @@ def main():
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--square-queries", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=5, help="at most this many confirmation rounds")
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "ensemble.json"))
+    parser.add_argument("--out", default=results.path("ensemble.json"))
     args = parser.parse_args()
     torch.set_num_threads(2)
     start = time.perf_counter()
     defense = snnlab.load_pretrained("digits")
     x, y = snnlab.load_dataset("digits", "test", limit=args.limit)
-    results = []
+    found = []
     for eps in (float(e) for e in args.eps.split(",")):
         grey = run_attack(AttackSpec("pgd", eps, 20), defense.classifier, x, y)
         logits, flags, _, _ = defend_batched(defense, grey)
@@ -100,14 +102,14 @@ def main():
             else:
                 row["grey_box_pgd20"] = {"accuracy": grey_correct.float().mean().item(),
                                          "correct_or_flagged": (grey_correct | flags).float().mean().item()}
-            results.append(row)
-    out = {"rows": results, "wall_s": round(time.perf_counter() - start, 1), "torch": torch.__version__,
+            found.append(row)
+    out = {"rows": found, "wall_s": round(time.perf_counter() - start, 1), "torch": torch.__version__,
            "threads": torch.get_num_threads(),
            "command": f"python benchmarks/ensemble_evaluation.py --eps {args.eps} --limit {args.limit} "
                       f"--steps {args.steps} --square-queries {args.square_queries} --rounds {args.rounds}"}
     save_json(args.out, out)
     print(json.dumps({k: v for k, v in out.items() if k != "rows"}, indent=2))
-    for r in results:
+    for r in found:
         w = r["worst_case"]
         print(f"eps {r['eps']}: {r['evaluated_on']}: worst-case accuracy {100 * w['accuracy']:.1f}%"
               + (f", correct or flagged {100 * w['correct_or_flagged']:.1f}%" if w["correct_or_flagged"] is not None else "")

@@ -1,6 +1,6 @@
 """MLF (3 levels, fused BPTT) vs snntorch.Leaky: forward + backward time on the same tensor and T.
 
-    python benchmarks/neuron_speed.py            # writes benchmarks/results/neuron_speed.json
+    python benchmarks/neuron_speed.py            # writes snnlab/results/neuron_speed.json
 
 Shape: the digits classifier's first block, T=4 steps of (N=256, C=32, 8, 8)
 (batch 64 x T folded in the classifier, so N=256 here is 4 batches' worth).
@@ -17,6 +17,8 @@ import time
 
 import snntorch as snn
 import torch
+
+from snnlab import results
 
 from snnlab.neurons import MLF
 from snnlab.checkpoints import save_json
@@ -49,7 +51,7 @@ def main():
     parser.add_argument("--iters", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "neuron_speed.json"))
+    parser.add_argument("--out", default=results.path("neuron_speed.json"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)

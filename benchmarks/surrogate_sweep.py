@@ -1,6 +1,6 @@
 """How much the attacker's choice of surrogate gradient moves the robust figure (lesson 6's widget data).
 
-    python benchmarks/surrogate_sweep.py     # writes benchmarks/results/surrogate_sweep.json
+    python benchmarks/surrogate_sweep.py     # writes snnlab/results/surrogate_sweep.json
 
 APGD-CE (``--steps`` steps) at ``--eps`` on the first ``--limit`` digits test
 images, once per attack-time surrogate (:func:`snnlab.attacks.surrogates.sweep_names`:
@@ -16,6 +16,8 @@ import time
 
 import torch
 
+from snnlab import results
+
 import snnlab
 from snnlab.attacks.surrogates import surrogate_sweep
 from snnlab.checkpoints import save_json
@@ -26,7 +28,7 @@ def main():
     parser.add_argument("--eps", type=float, default=0.1)
     parser.add_argument("--limit", type=int, default=100)
     parser.add_argument("--steps", type=int, default=25)
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "surrogate_sweep.json"))
+    parser.add_argument("--out", default=results.path("surrogate_sweep.json"))
     args = parser.parse_args()
     torch.set_num_threads(2)
     start = time.perf_counter()

@@ -1,6 +1,6 @@
 """Wall time of training the digits defence from scratch (what `snnlab train` does), on this machine.
 
-    python benchmarks/train_time.py              # writes benchmarks/results/train_time.json
+    python benchmarks/train_time.py              # writes snnlab/results/train_time.json
 
 Trains into a temporary folder with the default settings and seed 0, and
 records per-model wall time (the same figures `snnlab train` stores in
@@ -16,6 +16,8 @@ import time
 
 import torch
 
+from snnlab import results
+
 from snnlab.train import train_all
 from snnlab.checkpoints import save_json
 
@@ -23,7 +25,7 @@ from snnlab.checkpoints import save_json
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "train_time.json"))
+    parser.add_argument("--out", default=results.path("train_time.json"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as folder:

@@ -1,4 +1,4 @@
-"""Write book/results.md from the saved benchmark results (benchmarks/results/*.json).
+"""Write book/results.md from the saved benchmark results (snnlab/results/*.json).
 
     python book/make_results.py
 
@@ -7,19 +7,16 @@ command that produced each.
 """
 from __future__ import annotations
 
-import json
 import os
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-RESULTS = os.path.join(HERE, os.pardir, "benchmarks", "results")
 
 
 def load(name):
-    path = os.path.join(RESULTS, name)
-    if not os.path.exists(path):
-        return None
-    with open(path) as f:
-        return json.load(f)
+    """A saved result from the package (snnlab.results), or None if that benchmark was never saved."""
+    from snnlab import results
+
+    return results.load(name) if name in results.names() else None
 
 
 def pct(v):
@@ -47,7 +44,7 @@ def main():
     from snnlab import viz, widgets
 
     parts = ["# Results: the digits defence under every threat model", "",
-             "All figures below are read from `benchmarks/results/*.json`, written by the commands named with them, "
+             "All figures below are read from `snnlab/results/*.json`, written by the commands named with them, "
              "on 2 CPU cores. Grey-box means the attacker knows the classifier but not the purifier or detector; "
              "it is not white-box robustness. The adaptive and ensemble rows attack the whole defence; the robust "
              "figure is the ensemble's per-image worst case.", ""]

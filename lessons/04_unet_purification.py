@@ -26,8 +26,6 @@
 
 # %% tags=["hide-input"]
 # Setup: installs snnlab only when running on Colab.
-import json
-import os
 import sys
 
 if "google.colab" in sys.modules:
@@ -38,7 +36,7 @@ if "google.colab" in sys.modules:
 import torch
 
 import snnlab
-from snnlab import viz, widgets
+from snnlab import results, viz, widgets
 from snnlab.attacks import AttackSpec, run_attack
 from snnlab.losses import PurifierLoss
 from snnlab.purifier import unet_depth
@@ -129,12 +127,8 @@ print(f"weights: w_kl={loss.w_kl}, w_asym={loss.w_asym}, w_tv={loss.w_tv}; total
 # about 7 minutes on 2 cores) and measures it. Its saved results:
 
 # %%
-candidates = [os.path.join(os.pardir, "benchmarks", "results", "ablation.json"),  # run from lessons/
-              os.path.join("benchmarks", "results", "ablation.json")]  # run from the repository root
-path = next((p for p in candidates if os.path.exists(p)), None)
-if path:
-    with open(path) as f:
-        ablation = json.load(f)
+ablation = results.load("ablation.json")  # saved results ship inside the package (snnlab.results)
+if ablation:
     print(f"{ablation['command']}  (grey-box PGD-20 on the 360 test images)")
     print(f"{'variant':<17} {'threshold':>9} {'clean FP':>8} | {'eps':>4} {'purified':>8} {'flagged':>7} {'AUROC':>6} {'defence':>7}")
     for r in ablation["rows"]:
@@ -168,7 +162,7 @@ else:
 
 # %% tags=["solution", "hide-input"]
 # Solution
-if path:
+if ablation:
     full = next(r for r in ablation["rows"] if r["variant"] == "full")
     singles = [r for r in ablation["rows"] if r["variant"].startswith("no ")]
     for r in ablation["rows"]:

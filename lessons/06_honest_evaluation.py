@@ -29,8 +29,6 @@
 
 # %% tags=["hide-input"]
 # Setup: installs snnlab only when running on Colab.
-import json
-import os
 import sys
 
 if "google.colab" in sys.modules:
@@ -41,7 +39,7 @@ if "google.colab" in sys.modules:
 import torch
 
 import snnlab
-from snnlab import viz, widgets
+from snnlab import results, viz, widgets
 from snnlab.attacks import AdaptivePGD, AttackSpec, run_attack
 from snnlab.attacks.apgd import APGD
 from snnlab.attacks.ensemble import Ensemble
@@ -55,13 +53,8 @@ RETRAIN = False  # set True to retrain all models from scratch (about 5 minutes 
 
 
 def saved(name):
-    """A saved benchmark result, whether the notebook runs from lessons/ or the repository root."""
-    for folder in (os.path.join(os.pardir, "benchmarks", "results"), os.path.join("benchmarks", "results")):
-        path = os.path.join(folder, name)
-        if os.path.exists(path):
-            with open(path) as f:
-                return json.load(f)
-    return None
+    """A saved benchmark result; they ship inside the package (snnlab.results), so this works on Colab too."""
+    return results.load(name)
 
 
 # %% [markdown]

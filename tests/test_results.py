@@ -1,0 +1,37 @@
+"""Saved benchmark results ship inside the package, so lessons read them on Colab or from a wheel."""
+import glob
+import os
+import re
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from snnlab import results
+
+ROOT = os.path.join(os.path.dirname(__file__), os.pardir)
+
+
+def test_every_result_a_lesson_reads_ships_and_names_its_command():
+    wanted = set()
+    for script in glob.glob(os.path.join(ROOT, "lessons", "[0-9][0-9]_*.py")):
+        wanted |= set(re.findall(r'(?:saved|results\.load)\("([a-z_]+\.json)"\)', open(script).read()))
+    assert wanted and wanted <= set(results.names())
+    for name in results.names():
+        command = results.load(name)["command"]
+        script = command.split()[1]
+        assert os.path.exists(os.path.join(ROOT, script)), f"{name} names {script}, which does not exist"
+
+
+def test_an_unknown_result_is_named_with_the_choices():
+    with pytest.raises(FileNotFoundError, match="no saved result 'nope.json'.*ensemble.json"):
+        results.load("nope.json")
+
+
+def test_the_wheel_carries_the_results(tmp_path):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                    str(tmp_path), ROOT], check=True, capture_output=True)
+    wheel = next(tmp_path.glob("snnlab-*.whl"))
+    shipped = {os.path.basename(n) for n in zipfile.ZipFile(wheel).namelist() if "/results/" in n}
+    assert set(results.names()) <= shipped
