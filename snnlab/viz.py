@@ -101,8 +101,9 @@ def precomputed_slider(make_figure, values, label: str, fmt: str = "{:.3g}") -> 
 
     ``make_figure(value) -> Figure`` is called once per value; its traces are
     stacked into one figure and the slider shows the traces of one value at a
-    time. Layout (axes, titles) comes from the first value's figure; annotations
-    and shapes are not switched, so put per-value text in trace names or titles.
+    time. Axes come from the first value's figure; the title, the annotations
+    (per-panel labels, subplot titles) and the shapes (marker lines) are
+    switched with the traces, so every label and line moves with the slider.
     """
     values = list(values)
     figs = [make_figure(v) for v in values]
@@ -115,9 +116,12 @@ def precomputed_slider(make_figure, values, label: str, fmt: str = "{:.3g}") -> 
             owner.append(i)
     steps = []
     for i, v in enumerate(values):
-        title = figs[i].layout.title.text if figs[i].layout.title and figs[i].layout.title.text else ""
+        layout = figs[i].layout
+        title = layout.title.text if layout.title and layout.title.text else ""
         steps.append(dict(method="update", label=fmt.format(v),
-                          args=[{"visible": [o == i for o in owner]}, {"title.text": title}]))
+                          args=[{"visible": [o == i for o in owner]},
+                                {"title.text": title, "annotations": [a.to_plotly_json() for a in layout.annotations],
+                                 "shapes": [sh.to_plotly_json() for sh in layout.shapes]}]))
     fig.update_layout(sliders=[dict(active=0, currentvalue=dict(prefix=f"{label}: "), steps=steps, pad=dict(t=40))])
     return fig
 

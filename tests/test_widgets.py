@@ -121,3 +121,32 @@ def test_surrogate_demo_moves_its_marker_and_title_with_the_choice():
     assert len(seen) == 25  # a different title at every setting
     with pytest.raises(ValueError, match="no sweep result"):
         widgets.surrogate_demo(sweep, "rect", 3.0)
+
+
+def _step_layouts(fig):
+    return [step["args"][1] for step in fig.layout.sliders[0].steps]
+
+
+@pytest.mark.parametrize("demo", ["attack", "purification", "threshold"])
+def test_static_sliders_move_their_labels_and_marker_lines(pretrained, digits_test, demo):
+    """The book's sliders (no kernel): per-panel labels, titles and marker lines change with the step."""
+    from snnlab.viz import precomputed_slider
+
+    defense, _ = pretrained
+    x, y = digits_test
+    if demo == "attack":
+        fig = precomputed_slider(lambda e: widgets.attack_demo(defense.classifier, x, y, e, 0,
+                                                               curve={0.0: 1.0, 0.3: 0.0}), [0.0, 0.3], "eps")
+        changing = "annotations"
+    elif demo == "purification":
+        fig = precomputed_slider(lambda e: widgets.purification_demo(defense.classifier, defense.purifier, x, y, e, 2),
+                                 [0.0, 0.3], "eps")
+        changing = "annotations"
+    else:
+        adv = run_attack(AttackSpec("pgd", 0.1, 5), defense.classifier, x[:64], y[:64])
+        sweep = widgets.ThresholdSweep.compute(defense, x[:64], y[:64], adv)
+        fig = precomputed_slider(lambda t: widgets.threshold_demo(sweep, t), [0.05, 0.3], "threshold")
+        changing = "shapes"
+    first, last = _step_layouts(fig)
+    assert first["title.text"] != last["title.text"]
+    assert first[changing] and first[changing] != last[changing]
