@@ -16,6 +16,12 @@
 #
 # [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/snnlab/snnlab/blob/main/lessons/01_spiking_neurons.ipynb)
 #
+# This course builds, attacks and measures one defence of spiking neural
+# networks: Chen & Xu, *Robust and Efficient Adversarial Defense in SNNs via
+# Image Purification and Joint Detection*, arXiv 2404.17092 v2 (2025). Its
+# classifier is built from the MLF neurons of this lesson; lessons 3-5 build its
+# purifier and detector, and lesson 6 attacks the whole defence.
+#
 # **Objectives.** By the end of this lesson you can
 # 1. describe how a leaky integrate-and-fire (LIF) neuron turns an input current into spikes, using `snntorch.Leaky`;
 # 2. explain the multi-level firing (MLF) neuron and why its several surrogate-gradient windows keep gradients alive;

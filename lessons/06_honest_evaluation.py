@@ -65,11 +65,13 @@ def saved(name):
 # | undefended | the classifier; there is no defence | `undefended` |
 # | grey-box | the classifier, **not** the purifier or detector | `grey-box` (the paper's setting) |
 # | black-box | nothing inside; trains a substitute, or queries the defence | `transfer`, `square` |
-# | adaptive white-box | everything: purifier, detector, threshold | `adaptive` |
+# | adaptive white-box | everything: purifier, detector, threshold | `adaptive`, `ensemble` |
 #
 # A defence is only as strong as the strongest attack that knows it. Grey-box
 # numbers say how the defence fares against an attacker who ignores it; they
-# are not white-box robustness.
+# are not white-box robustness. The seed paper (Chen & Xu, arXiv 2404.17092 v2,
+# 2025) reports grey-box figures; this lesson asks what remains against an
+# attacker who knows the whole defence.
 
 # %%
 defense = snnlab.load_or_train("digits", retrain=RETRAIN)
