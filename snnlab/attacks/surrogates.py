@@ -122,7 +122,6 @@ def _presets() -> dict:
     for shape, label in short.items():
         for width in (0.25, 0.5, 1.0, 2.0, 4.0):
             presets[f"{label}-{width:g}"] = Surrogate(shape, width)
-    presets["rect-1"] = Surrogate()  # same as "model"; named for sweeps
     presets["ste"] = Surrogate("ste")
     presets["rate"] = Surrogate(rate=1.0)  # BPTR / RGA-style
     presets["hart"] = Surrogate(temporal=False, rate=0.5)  # HART-style mix
