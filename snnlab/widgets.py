@@ -16,6 +16,7 @@ from plotly.subplots import make_subplots
 
 from . import viz
 from .attacks import AttackSpec, run_attack
+from .attacks.surrogates import SHORT
 from .losses import asymmetric
 from .neurons import MLF_THRESHOLDS, lif_trace, mlf_trace
 
@@ -223,15 +224,16 @@ def threat_model_demo(rows, eps: float) -> go.Figure:
     return fig
 
 
-SHAPE_NAMES = {"rect": "rectangular", "tri": "triangular", "sig": "sigmoid", "exp": "exponential", "atan": "arctan"}
+SHAPE_NAMES = {short: shape for shape, short in SHORT.items()}  # 'rect' -> 'rectangular', ...
 
 
 def surrogate_demo(sweep: dict, shape: str = "rect", width: float = 1.0) -> go.Figure:
     """Accuracy under APGD-CE through each attack-time surrogate (a saved :func:`surrogate_sweep` run).
 
-    Left: the undefended classifier; right: the joint defence (accuracy, and correct-or-flagged
-    dotted). One line per shape across widths, the chosen shape in bold with a marker at the
-    chosen width; the other gradients (straight-through, rate, HART-style, ASSG-style) as points.
+    Left: the undefended classifier; right: the joint defence (accuracy; the chosen setting's
+    correct-or-flagged as a red cross). One line per shape across widths, the chosen shape in bold
+    with a circle at the chosen width; the other gradients (straight-through, rate, HART-style,
+    ASSG-style) as diamonds, named on the axis.
     The model's own surrogate is rectangular at width 1.
     """
     name = f"{shape}-{width:g}"

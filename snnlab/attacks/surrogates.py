@@ -60,6 +60,7 @@ from torch import nn
 from ..neurons import MLF, MLF_WIDTH
 
 SHAPES = ("rectangular", "triangular", "sigmoid", "exponential", "arctan", "ste")
+SHORT = {"rectangular": "rect", "triangular": "tri", "sigmoid": "sig", "exponential": "exp", "arctan": "atan"}
 
 
 @dataclass(frozen=True)
@@ -118,8 +119,7 @@ class Surrogate:
 
 def _presets() -> dict:
     presets = {"model": Surrogate()}  # the training surrogate (rectangular, width 1)
-    short = {"rectangular": "rect", "triangular": "tri", "sigmoid": "sig", "exponential": "exp", "arctan": "atan"}
-    for shape, label in short.items():
+    for shape, label in SHORT.items():
         for width in (0.25, 0.5, 1.0, 2.0, 4.0):
             presets[f"{label}-{width:g}"] = Surrogate(shape, width)
     presets["ste"] = Surrogate("ste")
@@ -187,7 +187,7 @@ class SurrogateModel(nn.Module):
 
 
 # The sweep behind lesson 6's "the gradient is a choice" (benchmarks/surrogate_sweep.py).
-SWEEP_SHAPES = ("rect", "tri", "sig", "exp", "atan")
+SWEEP_SHAPES = tuple(SHORT.values())
 SWEEP_WIDTHS = (0.25, 0.5, 1.0, 2.0, 4.0)
 SWEEP_OTHERS = ("ste", "rate", "hart", "assg")
 
@@ -204,13 +204,14 @@ def surrogate_sweep(target: nn.Module, images: torch.Tensor, labels: torch.Tenso
     ``target`` is a classifier or a joint defence (then "correct_or_flagged" is filled; else None).
     Each attack alone, not a worst case: the point is how much the choice of gradient moves the figure.
     """
-    from .apgd import APGD  # here, not at the top: apgd builds on this module
+    from .adaptive import is_defense  # here, not at the top: both build on this module
+    from .apgd import APGD
 
     results = {}
     for name in names or sweep_names():
         adv = APGD(target, eps=eps, steps=steps, surrogate=name, seed=seed)(images, labels)
         with torch.no_grad():
-            if hasattr(target, "defend"):
+            if is_defense(target):
                 out = target.defend(adv)
                 correct = out.logits.argmax(1) == labels
                 cof = (correct | out.flags).float().mean().item()
