@@ -128,22 +128,19 @@ print(f"weights: w_kl={loss.w_kl}, w_asym={loss.w_asym}, w_tv={loss.w_tv}; total
 
 # %%
 ablation = results.load("ablation.json")  # saved results ship inside the package (snnlab.results)
-if ablation:
-    print(f"{ablation['command']}  (grey-box PGD-20 on the 360 test images)")
-    print(f"{'variant':<17} {'threshold':>9} {'clean FP':>8} | {'eps':>4} {'purified':>8} {'flagged':>7} {'AUROC':>6} {'defence':>7}")
-    for r in ablation["rows"]:
-        for i, (e, v) in enumerate(r["by_eps"].items()):
-            left = (f"{r['variant']:<17} {r['threshold']:9.3f} {r['false_positive_rate']:8.1%}" if i == 0
-                    else " " * 36)
-            print(f"{left} | {e:>4} {v['purified_accuracy']:8.1%} {v['flagged']:7.1%} {v['auroc']:6.3f} "
-                  f"{v['defense_accuracy']:7.1%}")
-    for e in ["0.1", "0.2"]:
-        viz.bar_chart({r["variant"]: r["by_eps"][e]["defense_accuracy"] for r in ablation["rows"]},
-                      f"Joint-defence accuracy on PGD-20 images, eps={e}", "%", percent=True).show()
-    viz.bar_chart({r["variant"]: r["threshold"] for r in ablation["rows"]},
-                  "Detector threshold at 1% false positives (lower: clean images change less)", "score").show()
-else:
-    print("run `python benchmarks/ablation.py` to produce the ablation results")
+print(f"{ablation['command']}  (grey-box PGD-20 on the 360 test images)")
+print(f"{'variant':<17} {'threshold':>9} {'clean FP':>8} | {'eps':>4} {'purified':>8} {'flagged':>7} {'AUROC':>6} {'defence':>7}")
+for r in ablation["rows"]:
+    for i, (e, v) in enumerate(r["by_eps"].items()):
+        left = (f"{r['variant']:<17} {r['threshold']:9.3f} {r['false_positive_rate']:8.1%}" if i == 0
+                else " " * 36)
+        print(f"{left} | {e:>4} {v['purified_accuracy']:8.1%} {v['flagged']:7.1%} {v['auroc']:6.3f} "
+              f"{v['defense_accuracy']:7.1%}")
+for e in ["0.1", "0.2"]:
+    viz.bar_chart({r["variant"]: r["by_eps"][e]["defense_accuracy"] for r in ablation["rows"]},
+                  f"Joint-defence accuracy on PGD-20 images, eps={e}", "%", percent=True).show()
+viz.bar_chart({r["variant"]: r["threshold"] for r in ablation["rows"]},
+              "Detector threshold at 1% false positives (lower: clean images change less)", "score").show()
 
 # %% [markdown]
 # How to read it: *purified* is the accuracy when every image is purified;
@@ -162,17 +159,16 @@ else:
 
 # %% tags=["solution", "hide-input"]
 # Solution
-if ablation:
-    full = next(r for r in ablation["rows"] if r["variant"] == "full")
-    singles = [r for r in ablation["rows"] if r["variant"].startswith("no ")]
-    for r in ablation["rows"]:
-        print(f"{r['variant']:<17} threshold {r['threshold'] - full['threshold']:+.3f}, flagged at eps 0.1 "
-              f"{100 * (r['by_eps']['0.1']['flagged'] - full['by_eps']['0.1']['flagged']):+5.1f} points vs full")
-    most = max(singles, key=lambda r: full["by_eps"]["0.1"]["flagged"] - r["by_eps"]["0.1"]["flagged"])
-    free = [r["variant"] for r in singles if r["by_eps"]["0.1"]["flagged"] >= full["by_eps"]["0.1"]["flagged"]]
-    print(f"the single term whose removal costs the detector most: {most['variant'][3:]}; "
-          f"removable without a loss in detection at this budget: {', '.join(v[3:] for v in free) or 'none'}")
-    assert most["threshold"] > full["threshold"]
+full = next(r for r in ablation["rows"] if r["variant"] == "full")
+singles = [r for r in ablation["rows"] if r["variant"].startswith("no ")]
+for r in ablation["rows"]:
+    print(f"{r['variant']:<17} threshold {r['threshold'] - full['threshold']:+.3f}, flagged at eps 0.1 "
+          f"{100 * (r['by_eps']['0.1']['flagged'] - full['by_eps']['0.1']['flagged']):+5.1f} points vs full")
+most = max(singles, key=lambda r: full["by_eps"]["0.1"]["flagged"] - r["by_eps"]["0.1"]["flagged"])
+free = [r["variant"] for r in singles if r["by_eps"]["0.1"]["flagged"] >= full["by_eps"]["0.1"]["flagged"]]
+print(f"the single term whose removal costs the detector most: {most['variant'][3:]}; "
+      f"removable without a loss in detection at this budget: {', '.join(v[3:] for v in free) or 'none'}")
+assert most["threshold"] > full["threshold"]
 
 # %% [markdown]
 # Removing a term that keeps clean images still raises the threshold, and a

@@ -52,11 +52,6 @@ torch.set_num_threads(2)
 RETRAIN = False  # set True to retrain all models from scratch (about 5 minutes on 2 cores)
 
 
-def saved(name):
-    """A saved benchmark result; they ship inside the package (snnlab.results), so this works on Colab too."""
-    return results.load(name)
-
-
 # %% [markdown]
 # ## 1. Who knows what: threat models
 #
@@ -200,16 +195,13 @@ for name in ("model", "rect-0.5"):
 # ASSG-style gradients.
 
 # %%
-sweep = saved("surrogate_sweep.json")
-if sweep:
-    print(f"first {sweep['n']} test images, {sweep['attack']}-{sweep['steps']}, eps {sweep['eps']}; command: {sweep['command']}")
-    widths = sorted({float(k.split("-")[1]) for k in sweep["classifier"] if "-" in k})
-    widgets.interact(lambda shape, width: widgets.surrogate_demo(sweep, shape, width),
-                     shape=list(widgets.SHAPE_NAMES), width=widths)
-    viz.precomputed_slider(lambda name: widgets.surrogate_demo(sweep, name.split("-")[0], float(name.split("-")[1])),
-                           [k for k in sweep["classifier"] if "-" in k], "surrogate", fmt="{}").show()
-else:
-    print("run `python benchmarks/surrogate_sweep.py` to produce the sweep")
+sweep = results.load("surrogate_sweep.json")
+print(f"first {sweep['n']} test images, {sweep['attack']}-{sweep['steps']}, eps {sweep['eps']}; command: {sweep['command']}")
+widths = sorted({float(k.split("-")[1]) for k in sweep["classifier"] if "-" in k})
+widgets.interact(lambda shape, width: widgets.surrogate_demo(sweep, shape, width),
+                 shape=list(widgets.SHAPE_NAMES), width=widths)
+viz.precomputed_slider(lambda name: widgets.surrogate_demo(sweep, name.split("-")[0], float(name.split("-")[1])),
+                       [k for k in sweep["classifier"] if "-" in k], "surrogate", fmt="{}").show()
 
 # %% [markdown]
 # ### Exercise 1: rate against temporal gradients
@@ -270,23 +262,20 @@ print(f"per-image worst case: accuracy {worst.accuracy:6.1%}, correct or flagged
 # worst case over all of it. Grey-box beside it:
 
 # %%
-ens = saved("ensemble.json")
-if ens:
-    print(f"first {ens['rows'][0]['n']} test images; command: {ens['command']} ({ens['wall_s'] / 60:.0f} min)")
-    for r in ens["rows"]:
-        w = r["worst_case"]
-        line = f"eps {r['eps']}: {r['evaluated_on']:<10} worst-case accuracy {w['accuracy']:6.1%}"
-        if w["correct_or_flagged"] is not None:
-            grey = r["grey_box_pgd20"]
-            line += (f", correct or flagged {w['correct_or_flagged']:6.1%}"
-                     f"   (grey-box PGD-20: {grey['accuracy']:6.1%}, {grey['correct_or_flagged']:6.1%})")
-        else:
-            line += f"   (PGD-20 alone: {r['pgd20_accuracy']:6.1%})"
-        rounds = r["confirmation_rounds"]
-        print(line + f"; confirmation rounds broke {sum(k['newly_broken'] for k in rounds)} more "
-              f"({len(rounds)} round(s), {'converged' if r['converged'] else 'NOT converged'})")
-else:
-    print("run `python benchmarks/ensemble_evaluation.py` to produce the full ensemble")
+ens = results.load("ensemble.json")
+print(f"first {ens['rows'][0]['n']} test images; command: {ens['command']} ({ens['wall_s'] / 60:.0f} min)")
+for r in ens["rows"]:
+    w = r["worst_case"]
+    line = f"eps {r['eps']}: {r['evaluated_on']:<10} worst-case accuracy {w['accuracy']:6.1%}"
+    if w["correct_or_flagged"] is not None:
+        grey = r["grey_box_pgd20"]
+        line += (f", correct or flagged {w['correct_or_flagged']:6.1%}"
+                 f"   (grey-box PGD-20: {grey['accuracy']:6.1%}, {grey['correct_or_flagged']:6.1%})")
+    else:
+        line += f"   (PGD-20 alone: {r['pgd20_accuracy']:6.1%})"
+    rounds = r["confirmation_rounds"]
+    print(line + f"; confirmation rounds broke {sum(k['newly_broken'] for k in rounds)} more "
+          f"({len(rounds)} round(s), {'converged' if r['converged'] else 'NOT converged'})")
 
 # %% [markdown]
 # Which attacks did the breaking? The `broke` column counts the images each
@@ -294,11 +283,10 @@ else:
 # takes the easy ones).
 
 # %%
-if ens:
-    r = next(r for r in ens["rows"] if r["evaluated_on"] == "defense" and r["eps"] == min(q["eps"] for q in ens["rows"]))
-    print(f"eps {r['eps']}, defence:")
-    for p in r["ensemble"]["parts"]:
-        print(f"  {p['label']:<42} ran on {p['ran_on']:>3}, broke {p['broke']:>2} (accuracy), {p['broke_cof']:>2} (correct or flagged)")
+r = next(r for r in ens["rows"] if r["evaluated_on"] == "defense" and r["eps"] == min(q["eps"] for q in ens["rows"]))
+print(f"eps {r['eps']}, defence:")
+for p in r["ensemble"]["parts"]:
+    print(f"  {p['label']:<42} ran on {p['ran_on']:>3}, broke {p['broke']:>2} (accuracy), {p['broke_cof']:>2} (correct or flagged)")
 
 # %% [markdown]
 # ## 5. Single attacks, each alone
@@ -308,12 +296,9 @@ if ens:
 # upper bound on the worst case above. The saved run (its command is printed) gives:
 
 # %%
-rows = saved("adaptive_evaluation.json")
-if rows:
-    print(format_table(rows["rows"]))
-    print(f"first {rows['rows'][0]['n']} test images; command: {rows['command']}")
-else:
-    print("run `python benchmarks/adaptive_evaluation.py` to produce the full table")
+rows = results.load("adaptive_evaluation.json")
+print(format_table(rows["rows"]))
+print(f"first {rows['rows'][0]['n']} test images; command: {rows['command']}")
 
 # %% [markdown]
 # ### Interactive demo: epsilon
@@ -321,13 +306,12 @@ else:
 # with the full ensemble's per-image worst case as the last bar.
 
 # %%
-if rows:
-    table = rows["rows"] + ([{"threat_model": "ensemble", "attack": "worst case (full)", "eps": r["eps"],
-                              "evaluated_on": "defense", **r["worst_case"]}
-                             for r in ens["rows"] if r["evaluated_on"] == "defense"] if ens else [])
-    grid = sorted({r["eps"] for r in rows["rows"] if r["threat_model"] == "adaptive"})
-    widgets.interact(lambda eps: widgets.threat_model_demo(table, eps), eps=grid)
-    viz.precomputed_slider(lambda e: widgets.threat_model_demo(table, e), grid, "eps").show()
+table = rows["rows"] + [{"threat_model": "ensemble", "attack": "worst case (full)", "eps": r["eps"],
+                         "evaluated_on": "defense", **r["worst_case"]}
+                        for r in ens["rows"] if r["evaluated_on"] == "defense"]
+grid = sorted({r["eps"] for r in rows["rows"] if r["threat_model"] == "adaptive"})
+widgets.interact(lambda eps: widgets.threat_model_demo(table, eps), eps=grid)
+viz.precomputed_slider(lambda e: widgets.threat_model_demo(table, e), grid, "eps").show()
 
 # %% [markdown]
 # ### A reference point: AutoAttack
@@ -341,18 +325,15 @@ if rows:
 # accuracy with end-to-end PGD's, and read its flags as a bonus for the defence.
 
 # %%
-aa = saved("autoattack.json")
-if aa:
-    print(format_table(aa["rows"]))
-    print(f"first {aa['rows'][0]['n']} test images; command: {aa['command']}")
-    by = {(r["threat_model"], r["attack"], r["eps"]): r for r in aa["rows"]}
-    for e in sorted({r["eps"] for r in aa["rows"] if r["attack"] == "autoattack"}):
-        auto, pgd = by.get(("adaptive", "autoattack", e)), by.get(("adaptive", "pgd-end-to-end", e))
-        if auto and pgd:
-            print(f"eps {e}: defence accuracy under AutoAttack {auto['accuracy']:.0%} vs end-to-end PGD {pgd['accuracy']:.0%}"
-                  f"; correct or flagged {auto['correct_or_flagged']:.0%} vs {pgd['correct_or_flagged']:.0%}")
-else:
-    print("run `python benchmarks/autoattack_reference.py` to produce the AutoAttack reference")
+aa = results.load("autoattack.json")
+print(format_table(aa["rows"]))
+print(f"first {aa['rows'][0]['n']} test images; command: {aa['command']}")
+by = {(r["threat_model"], r["attack"], r["eps"]): r for r in aa["rows"]}
+for e in sorted({r["eps"] for r in aa["rows"] if r["attack"] == "autoattack"}):
+    auto, pgd = by.get(("adaptive", "autoattack", e)), by.get(("adaptive", "pgd-end-to-end", e))
+    if auto and pgd:
+        print(f"eps {e}: defence accuracy under AutoAttack {auto['accuracy']:.0%} vs end-to-end PGD {pgd['accuracy']:.0%}"
+              f"; correct or flagged {auto['correct_or_flagged']:.0%} vs {pgd['correct_or_flagged']:.0%}")
 
 # %% [markdown]
 # Compare the two printed accuracies. Where AutoAttack is lower than
@@ -374,26 +355,23 @@ else:
 # for more epochs, so what counts is the whole route, and what each buys.
 
 # %%
-eff = saved("efficiency.json")
-if eff:
-    print("median seconds per epoch (peak memory):")
-    for name, t in eff["epoch_timing"].items():
-        print(f"  {name:<40} {t['epoch_s_median']:6.1f} s  ({t['peak_rss_mb']:.0f} MB)")
-    for key, label in (("route_a", "A"), ("route_b", "B")):
-        r = eff[key]
-        robust = "; ".join(f"eps {e}: grey-box {v['grey_box_accuracy']:.0%}, white-box worst case {v['white_box_accuracy']:.0%}"
-                           + (f" (correct or flagged {v['white_box_correct_or_flagged']:.0%})"
-                              if "white_box_correct_or_flagged" in v else "") for e, v in r["robust"].items())
-        print(f"route {label}: {r['what']}\n  {r['total_s']:.0f} s, clean {r['clean_accuracy']:.1%}; {robust}")
-    ratio = eff["time_ratio_b_over_a"]
-    print(f"time ratio B/A = {ratio}: PGD adversarial training was "
-          + (f"{ratio:.1f}x as costly as" if ratio >= 1 else f"{1 / ratio:.1f}x cheaper than") + " the purification route here")
-    wins = [e for e, v in eff["route_b"]["robust"].items()
-            if v["white_box_accuracy"] > eff["route_a"]["robust"][e]["white_box_accuracy"]]
-    print("white-box worst-case accuracy higher for route B at eps: " + (", ".join(wins) if wins else "none"))
-    print("robust accuracy measured on:", eff["robust_eval"])
-else:
-    print("run `python benchmarks/efficiency.py` to produce these figures")
+eff = results.load("efficiency.json")
+print("median seconds per epoch (peak memory):")
+for name, t in eff["epoch_timing"].items():
+    print(f"  {name:<40} {t['epoch_s_median']:6.1f} s  ({t['peak_rss_mb']:.0f} MB)")
+for key, label in (("route_a", "A"), ("route_b", "B")):
+    r = eff[key]
+    robust = "; ".join(f"eps {e}: grey-box {v['grey_box_accuracy']:.0%}, white-box worst case {v['white_box_accuracy']:.0%}"
+                       + (f" (correct or flagged {v['white_box_correct_or_flagged']:.0%})"
+                          if "white_box_correct_or_flagged" in v else "") for e, v in r["robust"].items())
+    print(f"route {label}: {r['what']}\n  {r['total_s']:.0f} s, clean {r['clean_accuracy']:.1%}; {robust}")
+ratio = eff["time_ratio_b_over_a"]
+print(f"time ratio B/A = {ratio}: PGD adversarial training was "
+      + (f"{ratio:.1f}x as costly as" if ratio >= 1 else f"{1 / ratio:.1f}x cheaper than") + " the purification route here")
+wins = [e for e, v in eff["route_b"]["robust"].items()
+        if v["white_box_accuracy"] > eff["route_a"]["robust"][e]["white_box_accuracy"]]
+print("white-box worst-case accuracy higher for route B at eps: " + (", ".join(wins) if wins else "none"))
+print("robust accuracy measured on:", eff["robust_eval"])
 
 # %% [markdown]
 # ### Exercise 2: sanity checks
