@@ -146,6 +146,15 @@ class RecSNN(nn.Module):
         return readout(self.out, x)  # (N, C, H, W), signed noise
 
 
+def bounded_correction(images: torch.Tensor, sigma: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
+    """``clamp(images - sigma * tanh(raw), 0, 1)``: remove RecSNN's noise, at most ``sigma`` per pixel.
+
+    ``images``, ``sigma`` (NeSNN's noise map, >= 0) and ``raw`` (RecSNN's output) are all ``(N, C, H, W)``.
+    """
+    noise = sigma * torch.tanh(raw)  # (N, C, H, W), |noise| <= sigma
+    return (images - noise).clamp(0.0, 1.0)
+
+
 class Purifier(nn.Module):
     """NeSNN + RecSNN: images ``(N, C, H, W)`` in [0, 1] -> purified images, same shape, in [0, 1].
 
@@ -169,8 +178,7 @@ class Purifier(nn.Module):
         """``(purified (N, C, H, W), noise map (N, C, H, W))``."""
         check_images(images, self.config.in_channels, self.config.image_size)
         sigma = self.nesnn(images)  # (N, C, H, W) >= 0
-        noise = sigma * torch.tanh(self.recsnn(images, sigma))  # (N, C, H, W), |noise| <= sigma
-        return (images - noise).clamp(0.0, 1.0), sigma
+        return bounded_correction(images, sigma, self.recsnn(images, sigma)), sigma
 
     def noise_map(self, images: torch.Tensor) -> torch.Tensor:
         """NeSNN's estimated noise level per pixel, ``(N, C, H, W)``, non-negative."""

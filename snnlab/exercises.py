@@ -1,0 +1,407 @@
+"""Checkers for the lessons' coding exercises: call the student's function, compare, answer in one line.
+
+Each ``check_*`` calls the student's function on fixed inputs, compares the
+result with snnlab's (or the library's: snntorch, torchattacks) and returns a
+:class:`Verdict` that prints as one line: ``right``, or what is wrong and a
+hint. Where a wrong answer matches a known mistake (a reset on the wrong step,
+FGSM without the sign, the loss's indicator the wrong way round, ...) the hint
+names that mistake. A function that still raises ``NotImplementedError`` (the
+scaffold) gets "not written yet", not a traceback.
+
+    >>> from snnlab import exercises
+    >>> exercises.check_lif_step(my_lif_step)
+    lif_step: right. ...
+
+The comparison is written here by hand (no library checks student code
+against a reference); the references are snntorch's ``Leaky``,
+torchattacks' ``FGSM`` and snnlab's own functions.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+TOLERANCE = 1e-5
+
+
+@dataclass
+class Verdict:
+    """The checker's answer: ``ok`` and a one-line ``message``. Truthy when right."""
+
+    exercise: str
+    ok: bool
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __repr__(self) -> str:
+        return self.message
+
+
+def _as_tuple(value):
+    return value if isinstance(value, tuple) else (value,)
+
+
+def _differs(got, want, names=()) -> str | None:
+    """None when ``got`` matches ``want`` (tensors or tuples of tensors), else what differs."""
+    got, want = _as_tuple(got), _as_tuple(want)
+    if len(got) != len(want):
+        return f"returned {len(got)} value(s), expected {len(want)}" + (f" ({', '.join(names)})" if names else "")
+    for i, (g, w) in enumerate(zip(got, want)):
+        where = f"{names[i] if i < len(names) else f'value {i + 1}'}: " if len(want) > 1 else ""
+        if not torch.is_tensor(g):
+            try:
+                g = torch.as_tensor(g, dtype=w.dtype)
+            except (TypeError, ValueError, RuntimeError):
+                return f"{where}returned {type(g).__name__}, expected a tensor"
+        if g.shape != w.shape:
+            return f"{where}shape {tuple(g.shape)}, expected {tuple(w.shape)}"
+        g = g.detach().to(w.dtype)
+        if not torch.isfinite(g).all():
+            return f"{where}contains NaN or infinity"
+        if not torch.allclose(g, w, atol=TOLERANCE, rtol=TOLERANCE):
+            return f"{where}largest difference from the expected value is {(g - w).abs().max().item():.3g}"
+    return None
+
+
+def _check(exercise: str, student, cases, reference, mistakes, hint: str, done: str, names=(),
+           given=None) -> Verdict:
+    """Run ``student`` and ``reference`` on every case (a tuple of arguments, or a callable making one).
+
+    ``mistakes``: ``[(wrong_function, hint)]``; if the student's output matches a known wrong answer on
+    every case, that hint is given. Otherwise the first difference and the general ``hint``.
+    ``given``: what the student passed, when ``student`` wraps it. Every function gets its own copies
+    of the inputs, so one that changes its arguments in place cannot spoil the comparison.
+    """
+    given = student if given is None else given
+    if not callable(given):
+        return Verdict(exercise, False, f"{exercise}: expected a function, got {type(given).__name__}.")
+    outputs = []
+    for case in cases:
+        args = case() if callable(case) else case
+        try:
+            outputs.append((args, student(*_fresh(args))))
+        except NotImplementedError:
+            return Verdict(exercise, False, f"{exercise}: not written yet. Replace the ... lines and delete "
+                                            f"the `raise NotImplementedError` line, then run this cell again.")
+        except Exception as error:  # noqa: BLE001 - any error in student code is reported, not raised
+            return Verdict(exercise, False, f"{exercise}: your function raised {type(error).__name__}: {error}. "
+                                            f"Hint: {hint}")
+    problems = []
+    for args, got in outputs:
+        problem = _differs(got, reference(*_fresh(args)), names)
+        if problem:
+            problems.append((args, got, problem))
+    if not problems:
+        return Verdict(exercise, True, f"{exercise}: right. {done}")
+    for wrong, wrong_hint in mistakes:
+        if all(_same(got, wrong, args) for args, got in outputs):
+            return Verdict(exercise, False, f"{exercise}: not yet; {problems[0][2]}. Hint: {wrong_hint}")
+    return Verdict(exercise, False, f"{exercise}: not yet; on {len(problems)} of {len(outputs)} test inputs, "
+                                    f"{problems[0][2]}. Hint: {hint}")
+
+
+def _same(got, wrong, args) -> bool:
+    """True when ``got`` equals a known wrong answer's output on ``args`` (False if that answer cannot run)."""
+    try:
+        return _differs(got, wrong(*_fresh(args))) is None
+    except Exception:  # noqa: BLE001 - a mistake that cannot run on this input simply does not match
+        return False
+
+
+def _fresh(args):
+    """Copies of tensor arguments (with their requires_grad), so one function cannot change another's input."""
+    return tuple(a.detach().clone().requires_grad_(a.requires_grad) if torch.is_tensor(a) else a for a in args)
+
+
+# ---------------------------------------------------------------- lesson 1: one LIF step
+
+def lif_step_reference(membrane, current, beta, threshold):
+    """snntorch's ``Leaky`` with a subtractive reset: ``(spike, membrane)`` after one step."""
+    import snntorch
+
+    neuron = snntorch.Leaky(beta=beta, threshold=threshold, reset_mechanism="subtract")
+    with torch.no_grad():
+        return neuron(current, membrane)
+
+
+def _lif_cases():
+    g = torch.Generator().manual_seed(1)
+    membrane = torch.rand(64, generator=g) * 2.5  # some above the threshold: they fired last step
+    current = torch.rand(64, generator=g) * 0.8
+    return [(membrane, current, 0.9, 1.0), (membrane * 0.5, current + 0.3, 0.5, 0.8)]
+
+
+def _lif_no_reset(membrane, current, beta, threshold):
+    new = beta * membrane + current
+    return (new > threshold).float(), new
+
+
+def _lif_reset_now(membrane, current, beta, threshold):
+    new = beta * membrane + current
+    spike = (new > threshold).float()
+    return spike, new - spike * threshold
+
+
+def _lif_reset_zero(membrane, current, beta, threshold):
+    new = torch.where(membrane > threshold, torch.zeros_like(membrane), beta * membrane) + current
+    return (new > threshold).float(), new
+
+
+def _lif_leak_after(membrane, current, beta, threshold):
+    new = beta * (membrane + current) - (membrane > threshold).float() * threshold
+    return (new > threshold).float(), new
+
+
+def check_lif_step(lif_step) -> Verdict:
+    """Lesson 1: ``lif_step(membrane, current, beta, threshold) -> (spike, membrane)``, one step of
+    ``U[t] = beta U[t-1] + I[t] - S[t-1] Vth``, ``S[t] = H(U[t] - Vth)``, compared with ``snntorch.Leaky``."""
+    return _check(
+        "lif_step", lif_step, _lif_cases(), lif_step_reference,
+        [(_lif_no_reset, "there is no reset: subtract the threshold where the previous membrane was above it."),
+         (_lif_reset_now, "you subtract this step's spike; the equation (and snntorch) subtracts the previous "
+                          "step's, S[t-1] = H(U[t-1] - Vth), so the reset shows one step later."),
+         (_lif_reset_zero, "you reset the membrane to zero; this neuron subtracts the threshold instead "
+                           "(reset_mechanism='subtract')."),
+         (_lif_leak_after, "the leak applies to the old membrane only: beta * U[t-1] + I[t], not beta * (U + I).")],
+        "leak the old membrane by beta, add the current, subtract Vth where the old membrane was above Vth; "
+        "then spike where the new membrane is strictly above Vth.",
+        "Your neuron matches snntorch.Leaky(reset_mechanism='subtract') step for step.", ("spike", "membrane"))
+
+
+# ---------------------------------------------------------------- lesson 2: FGSM by hand
+
+def fgsm_reference(model, images, labels, eps):
+    """torchattacks' FGSM: ``clamp(x + eps * sign(grad_x CE(model(x), y)), 0, 1)``."""
+    import torchattacks
+
+    return torchattacks.FGSM(model, eps=eps)(images, labels)
+
+
+def _tiny_classifier() -> nn.Module:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 16), nn.Tanh(), nn.Linear(16, 10))
+    return model.eval()
+
+
+def _fgsm_cases():
+    model = _tiny_classifier()
+    g = torch.Generator().manual_seed(2)
+    images = torch.rand(32, 1, 8, 8, generator=g).round()  # many pixels at 0 or 1, so clipping matters
+    images[::2] = torch.rand(16, 1, 8, 8, generator=g)
+    labels = torch.randint(0, 10, (32,), generator=g)
+    return [(model, images, labels, 0.1), (model, images, labels, 0.25)]
+
+
+def _gradient(model, images, labels):
+    images = images.clone().requires_grad_(True)
+    loss = nn.functional.cross_entropy(model(images), labels)
+    return torch.autograd.grad(loss, images)[0]
+
+
+def _fgsm_no_sign(model, images, labels, eps):
+    return (images + eps * _gradient(model, images, labels)).clamp(0, 1)
+
+
+def _fgsm_descent(model, images, labels, eps):
+    return (images - eps * _gradient(model, images, labels).sign()).clamp(0, 1)
+
+
+def _fgsm_no_clamp(model, images, labels, eps):
+    return images + eps * _gradient(model, images, labels).sign()
+
+
+def check_fgsm(fgsm) -> Verdict:
+    """Lesson 2: ``fgsm(model, images, labels, eps) -> adversarial images``, compared with torchattacks.FGSM."""
+    return _check(
+        "fgsm", fgsm, _fgsm_cases(), fgsm_reference,
+        [(_fgsm_no_sign, "FGSM steps by eps along the *sign* of the gradient (every pixel moves by exactly eps), "
+                         "not along the gradient itself."),
+         (_fgsm_descent, "you step down the loss (x - eps * sign); the attacker wants the loss up: x + eps * sign."),
+         (_fgsm_no_clamp, "clip the result to the valid pixel range with .clamp(0, 1).")],
+        "take the gradient of the cross-entropy loss with respect to the images, step by eps along its sign, "
+        "clip to [0, 1].",
+        "Your FGSM matches torchattacks.FGSM.")
+
+
+# ---------------------------------------------------------------- lesson 3: the asymmetric loss
+
+def asymmetric_loss_reference(sigma_hat, sigma, alpha):
+    from .losses import asymmetric
+
+    return asymmetric(sigma_hat, sigma, alpha)
+
+
+def _asymmetric_cases():
+    g = torch.Generator().manual_seed(3)
+    sigma = torch.rand(4, 1, 8, 8, generator=g) * 0.2
+    sigma_hat = sigma + (torch.rand(4, 1, 8, 8, generator=g) - 0.5) * 0.2  # under- and over-estimates
+    return [(sigma_hat, sigma, 0.3), (sigma_hat, sigma, 0.1)]
+
+
+def _asymmetric_flipped(sigma_hat, sigma, alpha):
+    over = (sigma - sigma_hat < 0).float()
+    return ((alpha - over).abs() * (sigma_hat - sigma) ** 2).mean()
+
+
+def _asymmetric_abs(sigma_hat, sigma, alpha):
+    under = (sigma_hat - sigma < 0).float()
+    return ((alpha - under).abs() * (sigma_hat - sigma).abs()).mean()
+
+
+def _asymmetric_sum(sigma_hat, sigma, alpha):
+    under = (sigma_hat - sigma < 0).float()
+    return ((alpha - under).abs() * (sigma_hat - sigma) ** 2).sum()
+
+
+def check_asymmetric_loss(asymmetric_loss) -> Verdict:
+    """Lesson 3: ``asymmetric_loss(sigma_hat, sigma, alpha) -> scalar``, compared with snnlab.losses.asymmetric."""
+    return _check(
+        "asymmetric_loss", asymmetric_loss, _asymmetric_cases(), asymmetric_loss_reference,
+        [(_asymmetric_flipped, "your indicator fires on over-estimates, so they cost 1 - alpha; it should fire "
+                               "on under-estimates, 1[sigma_hat - sigma < 0]."),
+         (_asymmetric_abs, "square the error: (sigma_hat - sigma) ** 2, not its absolute value."),
+         (_asymmetric_sum, "average over pixels with .mean(), not .sum().")],
+        "weight each squared error (sigma_hat - sigma)^2 by |alpha - 1[sigma_hat - sigma < 0]| and take the mean.",
+        "Under-estimates cost 1 - alpha, over-estimates alpha, as in snnlab.losses.asymmetric.")
+
+
+# ---------------------------------------------------------------- lesson 4: the bounded correction
+
+def bounded_correction_reference(images, sigma, raw):
+    from .purifier import bounded_correction
+
+    return bounded_correction(images, sigma, raw)
+
+
+def _bounded_cases():
+    g = torch.Generator().manual_seed(4)
+    images = torch.rand(8, 1, 8, 8, generator=g)
+    sigma = torch.rand(8, 1, 8, 8, generator=g) * 0.3
+    raw = torch.randn(8, 1, 8, 8, generator=g) * 2
+    return [(images, sigma, raw), (images.round(), sigma, -raw)]
+
+
+def _bounded_no_tanh(images, sigma, raw):
+    return (images - sigma * raw).clamp(0, 1)
+
+
+def _bounded_plus(images, sigma, raw):
+    return (images + sigma * torch.tanh(raw)).clamp(0, 1)
+
+
+def _bounded_no_clamp(images, sigma, raw):
+    return images - sigma * torch.tanh(raw)
+
+
+def check_bounded_correction(bounded_correction) -> Verdict:
+    """Lesson 4: ``bounded_correction(images, sigma, raw) -> purified``, compared with the purifier's own."""
+    return _check(
+        "bounded_correction", bounded_correction, _bounded_cases(), bounded_correction_reference,
+        [(_bounded_no_tanh, "squash RecSNN's output with tanh first: sigma * tanh(raw) is at most sigma in size; "
+                            "sigma * raw is not bounded."),
+         (_bounded_plus, "RecSNN predicts the noise, so subtract it: images - sigma * tanh(raw)."),
+         (_bounded_no_clamp, "clip the purified image to the valid pixel range with .clamp(0, 1).")],
+        "purified = clamp(images - sigma * tanh(raw), 0, 1).",
+        "No pixel moves by more than NeSNN's noise estimate, as in snnlab.purifier.")
+
+
+# ---------------------------------------------------------------- lesson 5: a threshold at a false-positive rate
+
+def threshold_at_fpr_reference(clean_scores, fpr):
+    from .detector import detection_threshold
+
+    return torch.tensor(detection_threshold(clean_scores, fpr))
+
+
+def _threshold_cases():
+    g = torch.Generator().manual_seed(5)
+    scores = torch.rand(200, generator=g) * 0.3
+    return [(scores, 0.01), (scores, 0.05), (scores[:37], 0.1), (scores, 0.0)]
+
+
+def _flags(scores, threshold):
+    flagged = (scores > float(threshold)).float()  # (n,)
+    return flagged.sum(), flagged
+
+
+def _threshold_low_side(clean_scores, fpr):
+    return torch.quantile(clean_scores, fpr)
+
+
+def _threshold_off_by_one(clean_scores, fpr):
+    ranked = clean_scores.sort().values
+    return ranked[min(int((1 - fpr) * len(ranked)), len(ranked) - 1)]
+
+
+def check_threshold_at_fpr(threshold_at_fpr) -> Verdict:
+    """Lesson 5: ``threshold_at_fpr(clean_scores, fpr) -> threshold`` flagging (score > threshold) the same
+    clean images as snnlab.detector.detection_threshold: at most ``fpr`` of them, and no fewer than needed."""
+    def flagged(fn):
+        return lambda scores, fpr: _flags(scores, fn(scores, fpr))
+
+    return _check(
+        "threshold_at_fpr", flagged(threshold_at_fpr), _threshold_cases(), flagged(threshold_at_fpr_reference),
+        [(flagged(_threshold_low_side), "your threshold flags most clean images: the false-positive rate is the "
+                                        "share *above* the threshold, so take the (1 - fpr) end of the sorted scores."),
+         (flagged(_threshold_off_by_one), "your threshold flags one clean image fewer than allowed on some inputs: "
+                                          "the ceil((1 - fpr) * n)-th smallest score sits at index "
+                                          "ceil((1 - fpr) * n) - 1, since Python counts from 0.")],
+        "sort the clean scores and take the ceil((1 - fpr) * n)-th smallest; an image is flagged when its "
+        "score is strictly above the threshold.",
+        "It flags the same clean images as snnlab.detector.detection_threshold.",
+        ("number of clean images flagged", "which clean images are flagged"), given=threshold_at_fpr)
+
+
+# ---------------------------------------------------------------- lesson 6: a BPDA wrapper
+
+def bpda_reference(purifier, images):
+    """Forward ``purifier(images)``, backward the identity (Athalye et al.'s BPDA)."""
+    return images + (purifier(images) - images).detach()
+
+
+def _smooth_purifier(images):
+    return 0.5 * images**2 + 0.25  # gradient images, not 1: a wrong backward shows
+
+
+def _bpda_cases():
+    g = torch.Generator().manual_seed(6)
+    weights = torch.randn(4, 1, 8, 8, generator=g)
+    return [lambda: (_smooth_purifier, torch.rand(4, 1, 8, 8, generator=torch.Generator().manual_seed(7)), weights)]
+
+
+def _forward_and_grad(bpda):
+    """Turn ``bpda(purifier, images)`` into ``(purifier, images, weights) -> (output, d sum(w * out) / d images)``."""
+    def run(purifier, images, weights):
+        images = images.detach().clone().requires_grad_(True)
+        out = bpda(purifier, images)
+        if not torch.is_tensor(out):
+            raise TypeError(f"expected a tensor, got {type(out).__name__}")
+        if not out.requires_grad:
+            return out.detach(), torch.zeros_like(images)
+        grad, = torch.autograd.grad((out * weights).sum(), images, allow_unused=True)
+        return out.detach(), torch.zeros_like(images) if grad is None else grad
+    return run
+
+
+def check_bpda(bpda) -> Verdict:
+    """Lesson 6: ``bpda(purifier, images) -> purified`` whose forward is ``purifier(images)`` and whose
+    gradient is the identity's."""
+    return _check(
+        "bpda", _forward_and_grad(bpda), _bpda_cases(), _forward_and_grad(bpda_reference),
+        [(_forward_and_grad(lambda p, x: p(x)), "the gradient went through the purifier; BPDA replaces the "
+                                                 "purifier's backward by the identity: x + (P(x) - x).detach()."),
+         (_forward_and_grad(lambda p, x: p(x).detach()), "no gradient reaches the images: .detach() only the "
+                                                          "difference P(x) - x, and add x back outside it."),
+         (_forward_and_grad(lambda p, x: x + p(x).detach()), "the forward pass must return P(x) exactly: "
+                                                              "x + (P(x) - x).detach(), not x + P(x).detach().")],
+        "forward P(x), backward the identity: x + (P(x) - x).detach().",
+        "Forward is the purifier's output, backward is the identity.", ("forward output", "gradient"), given=bpda)
+
+
+CHECKERS = {"lif_step": check_lif_step, "fgsm": check_fgsm, "asymmetric_loss": check_asymmetric_loss,
+            "bounded_correction": check_bounded_correction, "threshold_at_fpr": check_threshold_at_fpr,
+            "bpda": check_bpda}
