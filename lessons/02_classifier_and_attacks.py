@@ -20,9 +20,10 @@
 # 1. describe the MLF spiking ResNet with Squeeze-and-Excitation that snnlab uses as its classifier;
 # 2. read a spike raster and per-layer firing rates;
 # 3. attack the spiking classifier with FGSM and PGD through its surrogate gradients (torchattacks), and with a black-box transfer attack;
-# 4. read an accuracy-vs-epsilon curve.
+# 4. read an accuracy-vs-epsilon curve, and write FGSM yourself.
 #
-# **Estimated time:** 30 minutes; the notebook runs in about a minute on 2 CPU cores.
+# **Estimated time:** 50 minutes with the exercises (the notebook itself runs in about 25 seconds on 2 CPU cores).
+# New to adversarial examples? Read the book's short primer first.
 
 # %% tags=["hide-input"]
 # Setup: installs snnlab only when running on Colab.
@@ -38,6 +39,7 @@ import torchattacks
 
 import snnlab
 from snnlab import viz, widgets
+from snnlab import exercises
 from snnlab.attacks import AttackSpec, run_attack
 from snnlab.neurons import record_spikes
 
@@ -47,6 +49,8 @@ RETRAIN = False  # set True to train every model from scratch (about 5 minutes o
 
 # %% [markdown]
 # ## 1. The classifier
+#
+# *Estimated timing to here from start of lesson: 0 min.*
 #
 # The classifier is a small spiking ResNet built from MLF neurons (lesson 1).
 # Each residual block follows MLF's *dormant-suppressed* design, with a
@@ -77,6 +81,8 @@ print(f"clean test accuracy: {100 * clean_acc:.1f}%")
 # %% [markdown]
 # ## 2. Spikes inside the network
 #
+# *Estimated timing to here from start of lesson: 8 min.*
+#
 # `record_spikes` runs one forward pass with hooks on every MLF layer. Each
 # value is a spike count per step, 0 to 3 for MLF.
 
@@ -90,6 +96,33 @@ viz.bar_chart(rates, "Mean spike count per neuron and step, by layer", "spikes /
 # %% [markdown]
 # ## 3. White-box attacks through surrogate gradients
 #
+# *Estimated timing to here from start of lesson: 15 min.*
+#
+# Three terms first.
+#
+# - An **adversarial example** is an input changed by a perturbation too small
+#   to matter to a person, chosen so that the model gets it wrong.
+# - "Too small" is a **threat model**: here the $L_\infty$ **ball** of radius
+#   $\epsilon$ around the image $x$, every image $x'$ with
+#   $\max_i |x'_i - x_i| \le \epsilon$ (every pixel may move by at most
+#   $\epsilon$, all at once), and $x'$ must stay a valid image in $[0, 1]$.
+# - The attacker's knowledge is part of the threat model too. **White-box**:
+#   the attacker knows the model and its weights and can differentiate it.
+#   **Black-box**: the attacker can only query it, or not even that (a
+#   transfer attack, below). Lesson 4 adds a third, grey-box.
+#
+# What does $\epsilon$ mean on these digits? scikit-learn's digits have 17
+# grey levels, 0 to 16, which snnlab scales to $[0, 1]$:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+levels = torch.unique(images)
+step = (levels[1] - levels[0]).item()
+print(f"{len(levels)} distinct pixel values; one grey level is {step:.4f} in [0, 1]")
+for eps in (0.05, 0.1, 0.2):
+    print(f"eps {eps}: every pixel may move by {eps / step:.1f} grey levels")
+
+# %% [markdown]
 # An attacker who knows the classifier differentiates it. The spikes have no
 # true gradient, but the surrogate gradient the network was trained with is
 # there for the attacker too. torchattacks takes any model from images in [0, 1]
@@ -129,6 +162,21 @@ rows = [{"threat_model": name, "attack": "", "eps": e, "evaluated_on": "classifi
 viz.accuracy_vs_eps(rows, title="Undefended spiking classifier").show()
 
 # %% [markdown]
+# **Think!** PGD with 10 steps at $\epsilon = 0.1$ moves each pixel by at most
+# 1.6 grey levels. Would a person shown the adversarial images above notice?
+# What does that say about the $L_\infty$ ball as a model of "imperceptible"
+# on 8x8 images?
+#
+# <details><summary>Answer</summary>
+#
+# On 8x8 digits every pixel is a large part of the picture, and the
+# perturbation panel shows it spread over the whole image, so at larger
+# $\epsilon$ a careful viewer sees speckle. The $L_\infty$ ball is a
+# convention that makes attacks and defences comparable, not a definition of
+# what people perceive; a robustness figure holds only for the ball it names.
+#
+# </details>
+#
 # The **transfer** attack is black-box: the attacker trains their own small
 # ordinary CNN on the same data, attacks it, and sends those images to the SNN.
 # It is weaker than attacking the SNN itself, but needs no access to it.
@@ -149,7 +197,46 @@ viz.precomputed_slider(lambda e: widgets.attack_demo(classifier, images, labels,
                        widgets.slider_values("eps")[::2], "eps").show()
 
 # %% [markdown]
-# ### Exercise
+# ### Exercise 1: FGSM by hand (code)
+# Write `fgsm(model, images, labels, eps)`: one step of size $\epsilon$ along
+# the sign of the gradient of the cross-entropy loss with respect to the
+# images, $x' = \text{clip}_{[0,1]}(x + \epsilon\,\text{sign}(\nabla_x
+# \mathcal{L}(f(x), y)))$. The checker compares it with torchattacks' `FGSM`
+# on a small model. Then attack the spiking classifier with it.
+
+# %%
+def fgsm(model, images, labels, eps):
+    """FGSM: images (N, C, H, W) in [0, 1], labels (N,) -> adversarial images (N, C, H, W)."""
+    images = images.clone().requires_grad_(True)
+    loss = ...  # the cross-entropy of model(images) against labels (torch.nn.functional.cross_entropy)
+    grad = ...  # its gradient with respect to images (torch.autograd.grad)
+    raise NotImplementedError("Student exercise: write fgsm, then delete this line")
+    return (images + eps * grad.sign()).clamp(0, 1).detach()
+
+
+exercises.check_fgsm(fgsm)
+
+# %% tags=["solution", "hide-input"]
+# Solution
+def fgsm(model, images, labels, eps):
+    images = images.clone().requires_grad_(True)
+    loss = torch.nn.functional.cross_entropy(model(images), labels)
+    grad, = torch.autograd.grad(loss, images)
+    return (images + eps * grad.sign()).clamp(0, 1).detach()
+
+
+verdict = exercises.check_fgsm(fgsm)
+print(verdict)
+assert verdict.ok
+mine = fgsm(classifier, images[:200], labels[:200], 0.1)
+with torch.no_grad():
+    mine_acc = (classifier(mine).argmax(1) == labels[:200]).float().mean().item()
+print(f"the spiking classifier under your FGSM at eps 0.1: {mine_acc:.1%} "
+      f"(torchattacks' FGSM above: {curves['fgsm'][0.1]:.1%})")
+assert abs(mine_acc - curves["fgsm"][0.1]) < 1e-9
+
+# %% [markdown]
+# ### Exercise 2: how many steps?
 # More steps should make an attack stronger. Measure the classifier's accuracy
 # at $\epsilon=0.1$ on the first 200 test images with 1, 5, 10 and 40 steps,
 # twice: with torchattacks' PGD (`AttackSpec("pgd", 0.1, steps)`: a fixed step
@@ -193,5 +280,6 @@ assert all(apgd[a] >= apgd[b] for a, b in [(1, 5), (5, 10), (10, 40)]) and apgd[
 # - The classifier is an MLF spiking ResNet with SE attention, run for $T=4$ steps on directly encoded images.
 # - Its surrogate gradients let an attacker run FGSM and PGD; at $\epsilon=0.2$ PGD breaks it almost completely.
 # - A transfer attack from an ordinary CNN works without access to the SNN, but is weaker.
+# - FGSM is three lines: a loss, its gradient, a signed step; you wrote it and matched torchattacks.
 #
 # Next: lesson 3 estimates how much noise an image carries, the first half of the purifier.

@@ -21,7 +21,7 @@
 # 2. compare its noise map with the true adversarial perturbation;
 # 3. explain the asymmetric loss and why under-estimating noise should cost more.
 #
-# **Estimated time:** 20 minutes; the notebook runs in under a minute on 2 CPU cores.
+# **Estimated time:** 35 minutes with the exercises (the notebook itself runs in about 10 seconds on 2 CPU cores).
 
 # %% tags=["hide-input"]
 # Setup: installs snnlab only when running on Colab.
@@ -45,6 +45,8 @@ RETRAIN = False  # set True to retrain every model from scratch (about 5 minutes
 # %% [markdown]
 # ## 1. What NeSNN does
 #
+# *Estimated timing to here from start of lesson: 0 min.*
+#
 # The purifier follows the CBDNet denoiser in two halves. The first, NeSNN,
 # looks at an image and estimates *how much noise each pixel carries*: a
 # non-negative map $\hat\sigma$ of the same shape as the image. It is a few
@@ -62,6 +64,8 @@ print(purifier.nesnn)
 
 # %% [markdown]
 # ## 2. The noise map against the truth
+#
+# *Estimated timing to here from start of lesson: 5 min.*
 #
 # Attack a few test digits with FGSM at $\epsilon = 0.15$ and compare.
 
@@ -106,6 +110,8 @@ viz.precomputed_slider(lambda e: widgets.noise_demo(classifier, purifier, images
 # %% [markdown]
 # ## 3. The asymmetric loss
 #
+# *Estimated timing to here from start of lesson: 15 min.*
+#
 # NeSNN is trained with CBDNet's asymmetric loss
 #
 # $$\mathcal{L}_{asym} = \operatorname{mean}\big(|\alpha - \mathbb{1}[\hat\sigma - \sigma < 0]| \cdot (\hat\sigma - \sigma)^2\big).$$
@@ -124,6 +130,39 @@ widgets.interact(widgets.asymmetric_demo, alpha="alpha");
 viz.precomputed_slider(widgets.asymmetric_demo, widgets.slider_values("alpha")[::2], "alpha").show()
 
 # %% [markdown]
+# ### Exercise 1: the asymmetric loss (code)
+# Write `asymmetric_loss(sigma_hat, sigma, alpha)` from the formula above: the
+# mean over pixels of each squared error, weighted by
+# $|\alpha - \mathbb{1}[\hat\sigma - \sigma < 0]|$. The checker compares it
+# with `snnlab.losses.asymmetric` and names the usual mistakes.
+
+# %%
+from snnlab import exercises
+
+
+def asymmetric_loss(sigma_hat, sigma, alpha):
+    """CBDNet's asymmetric loss: sigma_hat, sigma (N, C, H, W) -> a scalar."""
+    under = ...  # 1.0 where sigma_hat under-estimates sigma, else 0.0
+    weight = ...  # |alpha - under|
+    raise NotImplementedError("Student exercise: write asymmetric_loss, then delete this line")
+    return (weight * (sigma_hat - sigma) ** 2).mean()
+
+
+exercises.check_asymmetric_loss(asymmetric_loss)
+
+# %% tags=["solution", "hide-input"]
+# Solution
+def asymmetric_loss(sigma_hat, sigma, alpha):
+    under = (sigma_hat - sigma < 0).float()
+    weight = (alpha - under).abs()
+    return (weight * (sigma_hat - sigma) ** 2).mean()
+
+
+verdict = exercises.check_asymmetric_loss(asymmetric_loss)
+print(verdict)
+assert verdict.ok
+
+# %% [markdown]
 # In snnlab the purifier's correction is bounded by this estimate,
 # $|x - \hat x| \le \hat\sigma$ per pixel (a design choice documented in
 # `snnlab/purifier.py`): where NeSNN sees no noise, the image passes unchanged.
@@ -136,7 +175,7 @@ with torch.no_grad():
 print("correction within the noise estimate everywhere:", bool(((purified - adv).abs() <= sigma_hat + 1e-6).all()))
 
 # %% [markdown]
-# ### Exercise
+# ### Exercise 2: what it costs
 # With $\alpha = 0.3$, how many times more does an under-estimate by 0.05
 # cost than an over-estimate by 0.05? Check your answer with
 # `snnlab.losses.asymmetric`.
@@ -156,6 +195,20 @@ assert abs(ratio - 0.7 / 0.3) < 1e-4
 # $(1-\alpha)/\alpha = 0.7/0.3 \approx 2.33$, as the cell prints.
 
 # %% [markdown]
+# **Think!** Why would a purifier trained with a *symmetric* loss
+# ($\alpha = 0.5$) be easier to attack through the detector of lesson 5?
+#
+# <details><summary>Answer</summary>
+#
+# The detector fires when the purifier moves a pixel a lot. A noise estimator
+# that errs low tells the U-Net there is little to remove, so the correction,
+# and with it the detector's score, stays small on an adversarial image. An
+# attacker who can push the estimate down hides the perturbation both from the
+# purifier and from the detector; the asymmetric loss makes that direction of
+# error the expensive one.
+#
+# </details>
+#
 # ## Summary
 # - NeSNN maps an image to a per-pixel noise level; it is trained on FGSM examples against the classifier.
 # - Its estimate rises with $\epsilon$ and stays low on clean images, which the detector in lesson 5 relies on.

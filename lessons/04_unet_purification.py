@@ -22,7 +22,7 @@
 # 3. read an ablation of the loss terms;
 # 4. measure how much accuracy purification recovers at each epsilon.
 #
-# **Estimated time:** 30 minutes; the notebook runs in about a minute on 2 CPU cores.
+# **Estimated time:** 45 minutes with the exercises (the notebook itself runs in about 25 seconds on 2 CPU cores).
 
 # %% tags=["hide-input"]
 # Setup: installs snnlab only when running on Colab.
@@ -48,6 +48,8 @@ RETRAIN = False  # set True to retrain every model from scratch (about 5 minutes
 # %% [markdown]
 # ## 1. The architecture
 #
+# *Estimated timing to here from start of lesson: 0 min.*
+#
 # RecSNN is the non-blind half of the purifier: it sees the image *and*
 # NeSNN's noise map (concatenated as channels) and predicts the noise to
 # remove. It is a U-Net: an encoder halves the resolution with strided spiking
@@ -70,7 +72,47 @@ print(f"purifier parameters: {sum(p.numel() for p in purifier.parameters()):,}")
 # $\hat n = \hat\sigma \cdot \tanh(\mathrm{RecSNN}(x, \hat\sigma))$: the
 # predicted noise, bounded by NeSNN's estimate.
 #
+# ### Exercise 1: the bounded correction (code)
+# Write `bounded_correction(images, sigma, raw)`, the last step of the
+# purifier: given the images, NeSNN's noise map `sigma` and RecSNN's raw
+# output `raw` (all `(N, C, H, W)`), return $\hat x$ as defined above. The
+# checker compares it with the purifier's own, then we check that your
+# function rebuilds the shipped purifier's output exactly.
+
+# %%
+from snnlab import exercises
+
+
+def bounded_correction(images, sigma, raw):
+    """(N, C, H, W) images, noise map and RecSNN output -> purified images (N, C, H, W)."""
+    noise = ...  # RecSNN's noise, at most sigma in size per pixel
+    raise NotImplementedError("Student exercise: write bounded_correction, then delete this line")
+    return (images - noise).clamp(0, 1)
+
+
+exercises.check_bounded_correction(bounded_correction)
+
+# %% tags=["solution", "hide-input"]
+# Solution
+def bounded_correction(images, sigma, raw):
+    noise = sigma * torch.tanh(raw)
+    return (images - noise).clamp(0, 1)
+
+
+verdict = exercises.check_bounded_correction(bounded_correction)
+print(verdict)
+assert verdict.ok
+test_images = snnlab.load_dataset("digits", "test")[0][:64]
+with torch.no_grad():
+    sigma = purifier.nesnn(test_images)
+    rebuilt = bounded_correction(test_images, sigma, purifier.recsnn(test_images, sigma))
+    print("your function rebuilds the purifier's output exactly:", torch.equal(rebuilt, purifier(test_images)))
+    assert torch.equal(rebuilt, purifier(test_images))
+
+# %% [markdown]
 # ## 2. Before and after
+#
+# *Estimated timing to here from start of lesson: 12 min.*
 
 # %%
 images, labels = snnlab.load_dataset("digits", "test")
@@ -98,6 +140,8 @@ viz.precomputed_slider(lambda e: widgets.purification_demo(classifier, purifier,
 
 # %% [markdown]
 # ## 3. The composite loss, term by term
+#
+# *Estimated timing to here from start of lesson: 18 min.*
 #
 # $$\mathcal{L} = \underbrace{\mathrm{Charbonnier}(\hat x, x)}_{\text{reconstruction}}
 # + w_{kl}\,\underbrace{\mathrm{KL}(p(x)\,\|\,p(\hat x))}_{\text{same prediction}}
@@ -151,7 +195,7 @@ viz.bar_chart({r["variant"]: r["threshold"] for r in ablation["rows"]},
 # These are 10-epoch purifiers from one seed, on 360 images (one image is
 # 0.28 points): treat differences of a point or two as noise.
 #
-# ### Exercise
+# ### Exercise 2: which term earns its weight?
 # From the table, which term does the most for the detector at eps 0.1 (its
 # removal raises the threshold and lowers the flagged share the most), and
 # which could you drop at 10 epochs without loss? Then say what you would run
@@ -182,6 +226,8 @@ assert most["threshold"] > full["threshold"]
 # %% [markdown]
 # ## 4. Accuracy recovered per epsilon
 #
+# *Estimated timing to here from start of lesson: 30 min.*
+#
 # Classify every image after purification (no detector yet) and compare with
 # the undefended classifier, under grey-box PGD-20 (the attacker knows only the
 # classifier), on the first 200 test images.
@@ -204,7 +250,7 @@ for eps in [0.05, 0.1, 0.2, 0.3]:
 viz.accuracy_vs_eps(rows, title="Grey-box PGD-20: purification recovers accuracy").show()
 
 # %% [markdown]
-# ### Exercise
+# ### Exercise 3: is the pass-through worth it?
 # The joint defence (lesson 5) passes images the detector does not flag to the
 # classifier *unpurified*; the usual argument is that purification would
 # otherwise cost clean accuracy. Test the argument on digits: measure (a) the
@@ -241,6 +287,18 @@ assert abs(raw_clean - purified_clean) < 0.005 and all(always[e] >= joint[e] for
 # defence, lesson 6 shows that neither arrangement holds.)
 
 # %% [markdown]
+# **Think!** The purifier was trained on FGSM examples crafted on the
+# classifier alone. Which attacker is it least prepared for?
+#
+# <details><summary>Answer</summary>
+#
+# One who crafts the perturbation through the purifier itself, or who aims to
+# keep the purifier's correction small. Its training data never contained
+# such images: every example it learned from ignored it. Lesson 6 attacks it
+# that way.
+#
+# </details>
+#
 # ## Summary
 # - RecSNN is a spiking residual U-Net fed with the image and the noise map; its correction is bounded by the noise estimate.
 # - The composite loss combines reconstruction, semantic consistency (our reading of the KL), the asymmetric noise loss and TV.

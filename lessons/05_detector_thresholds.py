@@ -22,7 +22,7 @@
 # 3. read a ROC curve and AUROC;
 # 4. trade false positives against detection, clean accuracy and robust accuracy with a threshold slider.
 #
-# **Estimated time:** 25 minutes; the notebook runs in under a minute on 2 CPU cores.
+# **Estimated time:** 40 minutes with the exercises (the notebook itself runs in about 20 seconds on 2 CPU cores).
 
 # %% tags=["hide-input"]
 # Setup: installs snnlab only when running on Colab.
@@ -47,6 +47,8 @@ RETRAIN = False  # set True to retrain all models from scratch (about 5 minutes 
 # %% [markdown]
 # ## 1. The score
 #
+# *Estimated timing to here from start of lesson: 0 min.*
+#
 # The purifier barely changes a clean image but must move an adversarial one
 # a lot to undo the attack. So the largest pixel change,
 #
@@ -68,6 +70,8 @@ viz.score_histogram(clean_scores, {f"PGD eps={e}": s for e, s in adv_scores.item
 # %% [markdown]
 # ## 2. Calibrating the threshold
 #
+# *Estimated timing to here from start of lesson: 8 min.*
+#
 # The threshold must come from data the attacker's images are not in: the
 # held-out **calibration** split of clean digits. We pick the smallest score
 # that leaves at most 1% of calibration images above it, then check the false
@@ -83,7 +87,50 @@ for fpr in [0.0, 0.01, 0.05]:
 print(f"shipped threshold: {defense.detector.threshold:.3f} (1% on calibration)")
 
 # %% [markdown]
+# ### Exercise 1: a threshold at a false-positive rate (code)
+# Write `threshold_at_fpr(clean_scores, fpr)`: the smallest clean score that
+# leaves at most a share `fpr` of the clean scores strictly above it (an image
+# is flagged when its score is above the threshold). The checker compares the
+# images your threshold flags with those `detection_threshold` flags; then
+# your function should reproduce the shipped threshold from the calibration
+# scores.
+
+# %%
+from snnlab import exercises
+
+
+def threshold_at_fpr(clean_scores, fpr):
+    """clean_scores (n,), fpr in [0, 1) -> a threshold (a float or a 0-d tensor)."""
+    ranked = clean_scores.sort().values
+    k = ...  # how many scores may lie at or below the threshold: ceil((1 - fpr) * n), at least 1
+    raise NotImplementedError("Student exercise: write threshold_at_fpr, then delete this line")
+    return ranked[k - 1]
+
+
+exercises.check_threshold_at_fpr(threshold_at_fpr)
+
+# %% tags=["solution", "hide-input"]
+# Solution
+import math
+
+
+def threshold_at_fpr(clean_scores, fpr):
+    ranked = clean_scores.sort().values
+    k = max(math.ceil((1 - fpr) * len(ranked)), 1)
+    return ranked[k - 1]
+
+
+verdict = exercises.check_threshold_at_fpr(threshold_at_fpr)
+print(verdict)
+assert verdict.ok
+mine = float(threshold_at_fpr(cal_scores, 0.01))
+print(f"your threshold at 1% on the calibration split: {mine:.4f}; shipped: {defense.detector.threshold:.4f}")
+assert abs(mine - defense.detector.threshold) < 1e-6
+
+# %% [markdown]
 # ## 3. ROC and AUROC
+#
+# *Estimated timing to here from start of lesson: 18 min.*
 #
 # Sweeping the threshold over all values traces the ROC curve: detection rate
 # against false-positive rate. Its area (AUROC) is the probability that a
@@ -125,7 +172,7 @@ stats = widgets.threshold_stats(sweep, defense.detector.threshold)
 print({k: round(v, 3) for k, v in stats.items()})
 
 # %% [markdown]
-# ### Exercise
+# ### Exercise 2: what a flagged clean image costs
 # A lower threshold flags more adversarial images, but also more clean ones.
 # First find out what a flagged clean image costs: sweep the threshold from 0
 # to 0.5 with `widgets.threshold_stats` and print the range of clean accuracy
@@ -161,6 +208,18 @@ assert max(clean) - min(clean) < 0.005 and grid[0]["false_positive_rate"] == 1.0
 # The calibration split holds clean images only, so the rule never sees an attack.
 
 # %% [markdown]
+# **Think!** An attacker who knows the threshold has two ways through the
+# joint defence. What are they?
+#
+# <details><summary>Answer</summary>
+#
+# Stay *unflagged*: keep the score $\|x - P(x)\|_\infty$ under the threshold,
+# so the classifier sees the raw adversarial image, and fool the classifier
+# on it. Or get *flagged* and fool the classifier on the purified image
+# $P(x)$. A defence must stop both; lesson 6 attacks each.
+#
+# </details>
+#
 # ## Summary
 # - The score $\|x - P(x)\|_\infty$ is small on clean images and large on adversarial ones the purifier corrects.
 # - The threshold is calibrated on held-out clean images at a chosen false-positive rate.

@@ -23,9 +23,10 @@
 # 2. attack the whole defence end to end, with BPDA where gradients are missing or poor, EOT where it is random, and detector evasion (orthogonal PGD);
 # 3. choose the attacker's gradient: a spiking network's gradient is a surrogate, and the attacker picks it;
 # 4. report the per-image worst case over an attack ensemble, in accuracy and in "correct or flagged";
-# 5. weigh the training cost of purification against PGD adversarial training.
+# 5. weigh the training cost of purification against PGD adversarial training;
+# 6. write BPDA's backward pass yourself.
 #
-# **Estimated time:** 60 minutes; the notebook runs in about a minute on 2 CPU cores (the full tables come from saved benchmark runs).
+# **Estimated time:** 75 minutes with the exercises (the notebook itself runs in under a minute on 2 CPU cores; the full tables come from saved benchmark runs).
 
 # %% tags=["hide-input"]
 # Setup: installs snnlab only when running on Colab.
@@ -55,6 +56,8 @@ RETRAIN = False  # set True to retrain all models from scratch (about 5 minutes 
 # %% [markdown]
 # ## 1. Who knows what: threat models
 #
+# *Estimated timing to here from start of lesson: 0 min.*
+#
 # | threat model | the attacker knows | snnlab name |
 # |---|---|---|
 # | undefended | the classifier; there is no defence | `undefended` |
@@ -74,6 +77,8 @@ images, labels = snnlab.load_dataset("digits", "test")
 
 # %% [markdown]
 # ## 2. Grey-box vs end to end, live
+#
+# *Estimated timing to here from start of lesson: 5 min.*
 #
 # On the first 48 test images at $\epsilon=0.2$, five attackers with 20 steps
 # each (the saved tables below use 100 and more):
@@ -146,7 +151,48 @@ widgets.threat_model_demo(live, 0.2).update_layout(title="Live, 48 images: the s
 #   direct encoding and is deterministic, so EOT is not needed for it; a
 #   rate-encoded classifier would need `AdaptivePGD(..., eot=8)`.
 #
+# ### Exercise 1: BPDA by hand (code)
+# Write `bpda(purifier, images)`: its forward pass returns
+# `purifier(images)` exactly, and its backward pass treats the purifier as the
+# identity, so the gradient reaching the images is the one the classifier
+# sends to the purified image. One line does it. The checker tests the
+# forward value and the gradient on a purifier whose own gradient is not 1.
+
+# %%
+from snnlab import exercises
+
+
+def bpda(purifier, images):
+    """Forward purifier(images), backward the identity. (N, C, H, W) -> (N, C, H, W)."""
+    raise NotImplementedError("Student exercise: write bpda, then delete this line")
+    return ...
+
+
+exercises.check_bpda(bpda)
+
+# %% tags=["solution", "hide-input"]
+# Solution
+def bpda(purifier, images):
+    return images + (purifier(images) - images).detach()
+
+
+verdict = exercises.check_bpda(bpda)
+print(verdict)
+assert verdict.ok
+# On the real defence: the gradient through your BPDA equals the classifier's gradient at P(x).
+x8, y8 = images[:8].clone().requires_grad_(True), labels[:8]
+loss = torch.nn.functional.cross_entropy(defense.classifier(bpda(defense.purifier, x8)), y8)
+through_bpda, = torch.autograd.grad(loss, x8)
+purified = defense.purifier(images[:8]).detach().requires_grad_(True)
+at_purified, = torch.autograd.grad(torch.nn.functional.cross_entropy(defense.classifier(purified), y8), purified)
+print("gradient through your BPDA equals the classifier's gradient at P(x):",
+      torch.allclose(through_bpda, at_purified))
+assert torch.allclose(through_bpda, at_purified)
+
+# %% [markdown]
 # ## 3. The gradient is a choice
+#
+# *Estimated timing to here from start of lesson: 25 min.*
 #
 # A spike is a step function: its true derivative is zero almost everywhere.
 # Every white-box attack on a spiking network therefore differentiates through
@@ -204,7 +250,7 @@ viz.precomputed_slider(lambda name: widgets.surrogate_demo(sweep, name.split("-"
                        [k for k in sweep["classifier"] if "-" in k], "surrogate", fmt="{}").show()
 
 # %% [markdown]
-# ### Exercise 1: rate against temporal gradients
+# ### Exercise 2: rate against temporal gradients
 # The rate gradient ignores spike timing; the temporal one (BPTT,
 # backpropagation through time, through the surrogate) follows it. On the 48 images at $\epsilon = 0.1$, attack the
 # undefended classifier with APGD-CE through `"model"`, `"rate"` and
@@ -228,6 +274,8 @@ assert max(found.values()) > min(found.values())  # the choice of gradient moves
 # image, whichever succeeded.
 #
 # ## 4. The per-image worst case over an ensemble
+#
+# *Estimated timing to here from start of lesson: 40 min.*
 #
 # AutoAttack's convention, and RobustBench's rule: an image counts as robust
 # only if **every** attack failed on it. The lowest row of a table is not that
@@ -291,6 +339,8 @@ for p in r["ensemble"]["parts"]:
 # %% [markdown]
 # ## 5. Single attacks, each alone
 #
+# *Estimated timing to here from start of lesson: 52 min.*
+#
 # `benchmarks/adaptive_evaluation.py` ran the earlier single attacks with 100
 # steps on the first test images. Each row is one attack alone, so each is an
 # upper bound on the worst case above. The saved run (its command is printed) gives:
@@ -343,9 +393,11 @@ for e in sorted({r["eps"] for r in aa["rows"] if r["attack"] == "autoattack"}):
 # weaker still; the decaying step and best iterate narrowed the gap without
 # closing it, which is why the ensemble of section 4 runs APGD with three
 # losses (cross-entropy, DLR, targeted DLR) and many surrogates rather than
-# trusting one attack. Exercise 3 below isolates the step-size rule.
+# trusting one attack. Exercise 4 below isolates the step-size rule.
 #
 # ## 6. What the defence costs to train
+#
+# *Estimated timing to here from start of lesson: 58 min.*
 #
 # The paper's efficiency argument: the purifier trains on *single-step* FGSM
 # examples, while PGD adversarial training runs a 10-step attack for every
@@ -374,7 +426,7 @@ print("white-box worst-case accuracy higher for route B at eps: " + (", ".join(w
 print("robust accuracy measured on:", eff["robust_eval"])
 
 # %% [markdown]
-# ### Exercise 2: sanity checks
+# ### Exercise 3: sanity checks
 # The field's sanity checks for an evaluation (Carlini et al. 2019): iterative
 # attacks at least as strong as single-step ones; more steps and restarts never
 # help the defence; accuracy reaches 0 at a large radius; white-box at least as
@@ -402,7 +454,7 @@ assert all(c.passed for checks in results.values() for c in checks), "a sanity c
 # fix the attack before reporting any number.
 
 # %% [markdown]
-# ### Exercise 3
+# ### Exercise 4: the step-size rule
 # Isolate the step size. On the same 48 images at $\epsilon=0.1$, attack the
 # whole defence with 20 steps three ways: `AdaptivePGD` with the textbook
 # fixed step `alpha=2.5 * eps / steps`, `AdaptivePGD` with its default
