@@ -2,7 +2,7 @@
 #   make report   the main job: attack the pretrained digits defence, print the table, write reports/digits.html
 #   make test     the test suite (what CI runs)
 # Also: make lessons (JupyterLab on lessons/), make train (retrain the digits models from scratch),
-#       make benchmarks, make book.
+#       make benchmarks, make book, make course (student and instructor notebooks in build/course).
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 # PyTorch pinned to the build this project is tested with; override e.g. `make test TORCH="torch torchvision"`.
 TORCH ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: report test lessons execute-lessons train benchmarks book clean-venv
+.PHONY: report test lessons execute-lessons course train benchmarks book clean-venv
 
 $(BIN)/snnlab: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ train: $(BIN)/snnlab
 
 execute-lessons: $(BIN)/snnlab
 	$(BIN)/python book/execute_lessons.py
+
+course: $(BIN)/snnlab
+	$(BIN)/python book/build_course.py --execute
 
 book: $(BIN)/snnlab
 	$(BIN)/python book/build.py

@@ -186,7 +186,7 @@ print(f"level 2 first fires at I = {first:.2f} (the float32 grid value is {float
 print(f"limit of u_2 without a spike, 4I/3 = {4 * float(first) / 3:.10f} vs threshold 1.6")
 assert abs(float(first) - 1.2) < 0.025  # the theory below: the first grid point at or above I = 1.2
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # Without a spike, level 2's membrane follows $u_2 \leftarrow \tau u_2 + I$ and
 # converges to $I/(1-\tau) = 4I/3$ from below; it reaches $1.6$ only if
 # $4I/3 \ge 1.6$, that is $I \ge 1.2$. The grid point printed "1.20" is, in
@@ -231,7 +231,7 @@ for steps in (4, 101, 385):
     print(f"T = {steps:>3}: {share_within(steps):.1%} of draws within 0.05 of 0.5")
 assert 0.6 < share_within(101) < 0.8 and share_within(385) > 0.93
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # Each step is a Bernoulli($p$) draw, so the rate over $T$ steps has standard
 # deviation $\sqrt{p(1-p)/T}$, which for $p = 0.5$ is $0.5/\sqrt{T}$. One
 # standard deviation below 0.05 needs $T > 100$, and by the normal

@@ -265,7 +265,7 @@ for steps in [1, 5, 10, 40]:
 assert pgd[40] > pgd[10]  # the fixed-step PGD is not monotone in the steps here
 assert all(apgd[a] >= apgd[b] for a, b in [(1, 5), (5, 10), (10, 40)]) and apgd[40] < pgd[40]
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The fixed-step PGD does *not* keep falling: at 40 steps its step is so
 # small, and its last iterate so arbitrary, that it does no better than with
 # 10. Lesson 6's sanity check "more steps never help the defence" fails for

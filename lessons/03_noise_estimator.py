@@ -189,7 +189,7 @@ ratio = (asymmetric(s - 0.05, s) / asymmetric(s + 0.05, s)).item()
 print(f"under-estimate / over-estimate cost: {ratio:.4f}; (1 - alpha) / alpha = {0.7 / 0.3:.4f}")
 assert abs(ratio - 0.7 / 0.3) < 1e-4
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # An under-estimate is weighted $1-\alpha = 0.7$ and an over-estimate
 # $\alpha = 0.3$, with the same squared error, so the ratio is
 # $(1-\alpha)/\alpha = 0.7/0.3 \approx 2.33$, as the cell prints.

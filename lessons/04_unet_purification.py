@@ -214,7 +214,7 @@ print(f"the single term whose removal costs the detector most: {most['variant'][
       f"removable without a loss in detection at this budget: {', '.join(v[3:] for v in free) or 'none'}")
 assert most["threshold"] > full["threshold"]
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # Removing a term that keeps clean images still raises the threshold, and a
 # higher threshold lets more small perturbations through unflagged; the cell
 # names the term whose removal cost the detector most, and any term whose
@@ -276,7 +276,7 @@ for eps in (0.05, 0.1):
     print(f"eps {eps}: purify everything {always[eps]:.1%}, joint defence {joint[eps]:.1%}")
 assert abs(raw_clean - purified_clean) < 0.005 and all(always[e] >= joint[e] for e in always)
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # On digits, purifying every clean image costs no accuracy (within half a
 # point, as printed), and purifying everything is at least as robust against
 # this grey-box attack as the joint defence: the pass-through lets small

@@ -195,7 +195,7 @@ for name, g in (("at most 5% false positives", best), ("threshold 0", grid[0]),
           f"clean {g['clean_accuracy']:.1%}, robust {g['robust_accuracy']:.1%}")
 assert max(clean) - min(clean) < 0.005 and grid[0]["false_positive_rate"] == 1.0 and best["false_positive_rate"] <= 0.05
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # Clean accuracy hardly moves across the whole slider (within half a point, as
 # printed): the purifier barely changes clean digits (lesson 4), so purifying
 # a clean image is nearly free. What a low threshold really costs is the

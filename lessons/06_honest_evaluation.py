@@ -70,6 +70,22 @@ RETRAIN = False  # set True to retrain all models from scratch (about 5 minutes 
 # are not white-box robustness. The seed paper (Chen & Xu, arXiv 2404.17092 v2,
 # 2025) reports grey-box figures; this lesson asks what remains against an
 # attacker who knows the whole defence.
+#
+# **Think!** If grey-box figures are not white-box robustness, are they
+# useless? What does a grey-box figure tell you, and what would you need to
+# see before deploying the defence?
+#
+# <details><summary>Answer</summary>
+#
+# A grey-box figure measures the defence against an attacker who does not
+# know it is there: a real threat (many attacks are crafted on a public model
+# and reused), and a fair check that the defence does something. It is an
+# upper bound on robustness, not a guarantee. Before deploying, you would want
+# the per-image worst case over attacks that know the whole defence (section
+# 4), sanity checks that the attacks work (Exercise 3), and the threat model
+# written beside every number.
+#
+# </details>
 
 # %%
 defense = snnlab.load_or_train("digits", retrain=RETRAIN)
@@ -268,7 +284,7 @@ print(f"strongest here: {min(found, key=found.get)}; reporting only {max(found, 
       f"would overstate robustness by {100 * (max(found.values()) - min(found.values())):.1f} percentage points")
 assert max(found.values()) > min(found.values())  # the choice of gradient moves the figure
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # Which gradient wins depends on the model and the radius, so the answer is
 # not a rule to remember but a reason to run them all, and to keep, per
 # image, whichever succeeded.
@@ -298,20 +314,24 @@ print(f"per-image worst case: accuracy {worst.accuracy:6.1%}, correct or flagged
 
 # %% [markdown]
 # ### The full ensemble
-# `benchmarks/ensemble_evaluation.py` runs the `full` preset (25 attacks:
-# APGD with cross-entropy, with DLR (the difference of logits ratio, a loss
+# `benchmarks/ensemble_evaluation.py` runs the `full` preset (the cell counts
+# its attacks: APGD with cross-entropy, with DLR (the difference of logits ratio, a loss
 # that does not depend on the logits' scale) and with targeted DLR; APGD
-# through eleven surrogates; BPDA; the detector penalty; orthogonal and
+# through many surrogates; BPDA; the detector penalty; orthogonal and
 # selective PGD over several surrogates; Square, a gradient-free attack that
 # checks for gradient masking, a defence that only hides its gradients) with
 # 100 steps each. Then come confirmation rounds on the survivors (the
 # strongest attacks again with twice the steps, 2 restarts and a new seed)
-# until a round breaks nothing, at most 3. The robust figure is the per-image
+# until a round breaks nothing, at most `--rounds` of them (in the command
+# printed). The robust figure is the per-image
 # worst case over all of it. Grey-box beside it:
 
 # %%
 ens = results.load("ensemble.json")
 print(f"first {ens['rows'][0]['n']} test images; command: {ens['command']} ({ens['wall_s'] / 60:.0f} min)")
+for target in ("classifier", "defense"):
+    parts = next(r for r in ens["rows"] if r["evaluated_on"] == target)["ensemble"]["parts"]
+    print(f"the full preset ran {len(parts)} attacks on the {target}")
 for r in ens["rows"]:
     w = r["worst_case"]
     line = f"eps {r['eps']}: {r['evaluated_on']:<10} worst-case accuracy {w['accuracy']:6.1%}"
@@ -448,7 +468,7 @@ for name, target in (("classifier", defense.classifier), ("defence", defense)):
         print(f"{name:>10}: {'ok  ' if check.passed else 'FAIL'} {check.name} ({check.detail})")
 assert all(c.passed for checks in results.values() for c in checks), "a sanity check failed: suspect the attack"
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # Every check passes here. Each line prints the figures it was judged on. A failed check means the
 # evaluation is broken (a weak or masked attack), whatever the defence does:
 # fix the attack before reporting any number.
@@ -476,7 +496,7 @@ for name, adv in variants.items():
 print(f"strongest here: {min(found, key=found.get)}")
 assert min(found["decaying step"], found["APGD"]) <= found["fixed step"]
 
-# %% [markdown]
+# %% [markdown] tags=["solution"]
 # The two `AdaptivePGD` runs differ only in the step-size rule; APGD also
 # differs in its momentum, in returning to its best point when it halves the
 # step, and in its random start. The fixed small step finds no more than the

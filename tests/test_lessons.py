@@ -71,3 +71,31 @@ def test_every_exercise_has_a_solution_that_ci_runs(script):
             assert "assert " in source, f"the solution to {open_exercise!r} asserts nothing about its answer"
             open_exercise = None
     assert open_exercise is None, f"{open_exercise!r} has no solution cell"
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=os.path.basename)
+def test_every_lesson_has_a_coding_exercise_with_a_checker(script):
+    """Students write code: a scaffold (`...`, `raise NotImplementedError("Student exercise`) checked by
+    snnlab.exercises, and a solution cell whose checker verdict is asserted."""
+    nb = jupytext.read(script)
+    scaffolds = [c for c in nb.cells if c.cell_type == "code" and "solution" not in c.metadata.get("tags", [])
+                 and 'raise NotImplementedError("Student exercise' in c.source]
+    assert scaffolds, "no coding exercise"
+    for cell in scaffolds:
+        assert "exercises.check_" in cell.source and "..." in cell.source
+    solutions = [c.source for c in nb.cells if "solution" in c.metadata.get("tags", [])]
+    assert any("exercises.check_" in s and "assert verdict.ok" in s for s in solutions)
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=os.path.basename)
+def test_timings_and_think_prompts(script):
+    """Realistic timings per section, and every "Think!" prompt has a hidden answer right after it."""
+    nb = jupytext.read(script)
+    sections = [c.source for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("## ")
+                and not c.source.startswith("## Summary")]
+    assert sections and all("*Estimated timing to here from start of lesson:" in s for s in sections)
+    thinks = [c.source for c in nb.cells if c.cell_type == "markdown" and "**Think!**" in c.source]
+    assert thinks, "no Think! prompt"
+    for source in thinks:
+        after = source.split("**Think!**", 1)[1]
+        assert "<details><summary>Answer</summary>" in after and "</details>" in after
