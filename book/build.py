@@ -1,4 +1,5 @@
-"""Build the book offline: copy the executed lessons in, write the results page, run Jupyter Book 1.x.
+"""Build the book offline: copy the executed lessons in, write the results and instructor-notes pages,
+run Jupyter Book 1.x.
 
     python book/build.py          # -> book/_build/html/index.html
 """
@@ -25,6 +26,7 @@ def build() -> str:
     os.makedirs(static, exist_ok=True)
     shutil.copy(os.path.join(os.path.dirname(plotly.__file__), "package_data", "plotly.min.js"), static)
     subprocess.run([sys.executable, os.path.join(HERE, "make_results.py")], check=True)
+    subprocess.run([sys.executable, os.path.join(HERE, "make_teachers.py")], check=True)
     jb = os.path.join(os.path.dirname(sys.executable), "jupyter-book")
     subprocess.run([jb, "build", HERE, "--quiet"], check=True)
     html_dir = os.path.join(HERE, "_build", "html")

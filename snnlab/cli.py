@@ -142,6 +142,20 @@ def build_parser() -> argparse.ArgumentParser:
     models_arg(r)
     r.add_argument("--train", action="store_true", help="train the models into --models first (default: pretrained)")
     r.add_argument("--out", default=None, help="HTML report path (default: reports/DATASET.html)")
+
+    c = sub.add_parser("capstone", help="grade a capstone submission: re-measure every claim of its table",
+                       description="Grade a 'break or defend' submission: a .py file defining build_defense() "
+                       "(images in [0, 1] -> logits) and CLAIMS (rows with threat_model, eps, accuracy and, for "
+                       "a defence, correct_or_flagged). Every row is re-measured on the digits test split: "
+                       "white-box rows with the full attack ensemble, grey-box and transfer rows with PGD-20; "
+                       "then the sanity checks run. Exit status 0 when every criterion passes. See the book's "
+                       "capstone page.")
+    c.add_argument("submission", help="the submission .py file")
+    c.add_argument("--limit", type=_positive, default=100, help="first N test images (default 100; fewer is "
+                   "quicker and widens the margin a claim may exceed the measurement by)")
+    c.add_argument("--ensemble", choices=["full", "light"], default="full",
+                   help="white-box attacks (default: full, minutes; light is a quick first look, far kinder)")
+    c.add_argument("--steps", type=_positive, default=100, help="steps per ensemble attack (default 100)")
     return parser
 
 
@@ -186,6 +200,13 @@ def main(argv=None) -> int:
             if args.command == "train":
                 return 0
             args.models = out
+        if args.command == "capstone":
+            from .capstone import grade, load_submission
+
+            model, claims = load_submission(args.submission)
+            result = grade(model, claims, limit=args.limit, ensemble=args.ensemble, steps=args.steps)
+            print(result.report())
+            return 0 if result.passed else 1
         if args.command == "evaluate":
             _evaluate(args)
         elif args.command == "report":

@@ -35,11 +35,32 @@ def site():
     server.shutdown()
 
 
-def test_book_has_every_lesson_and_the_results_page(site):
+TEXT_PAGES = ["teachers/prerequisites", "teachers/primer", "capstone", "teachers/schedule",
+              "teachers/instructor_notes", "teachers/glossary", "teachers/references"]
+
+
+def test_book_has_every_lesson_the_results_page_and_the_teachers_kit(site):
     html_dir, _ = site
     for name in LESSONS:
         assert os.path.exists(os.path.join(html_dir, "lessons", f"{name}.html")), name
-    assert os.path.exists(os.path.join(html_dir, "results.html"))
+    for page in ["results"] + TEXT_PAGES:
+        assert os.path.exists(os.path.join(html_dir, f"{page}.html")), page
+
+
+def test_instructor_notes_quote_the_executed_solutions(site):
+    """The expected outputs are copied from the notebooks: every coding exercise's verdict is there."""
+    notes = open(os.path.join(ROOT, "book", "teachers", "instructor_notes.md"), encoding="utf-8").read()
+    for exercise in ("lif_step", "fgsm", "asymmetric_loss", "bounded_correction", "threshold_at_fpr", "bpda"):
+        assert f"{exercise}: right." in notes
+    assert notes.count("**Common mistakes**") == len(LESSONS)
+    for figure in re.findall(r"\d+\.\d%", notes):
+        assert any(figure in open(os.path.join(ROOT, "lessons", f"{n}.ipynb"), encoding="utf-8").read()
+                   for n in LESSONS), f"{figure} in the instructor notes is printed by no lesson"
+
+
+def test_references_name_the_seed_paper():
+    text = open(os.path.join(ROOT, "book", "teachers", "references.md"), encoding="utf-8").read()
+    assert "arXiv 2404.17092 v2 (2025)" in text
 
 
 @pytest.fixture(scope="module")
@@ -121,3 +142,20 @@ def test_page_renders_its_figures(site, browser, page):
         browser.execute_script("document.querySelectorAll('.plotly-graph-div')[1].scrollIntoView()")
         os.makedirs(ARTIFACTS, exist_ok=True)
         browser.save_screenshot(os.path.join(ARTIFACTS, f"{name}.png"))
+
+
+@pytest.mark.parametrize("page", TEXT_PAGES)
+def test_teachers_pages_render(site, browser, page):
+    """The teacher's kit pages load offline with no console errors, and their hidden answers are there."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    _, url = site
+    browser.get(f"{url}/{page}.html")
+    WebDriverWait(browser, 30, poll_frequency=0.25).until(
+        lambda b: b.execute_script("return document.readyState") == "complete")
+    assert browser.find_element(By.TAG_NAME, "h1").text.strip()
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE" and not _expected_offline(e)]
+    assert not errors, errors
+    if page in ("teachers/prerequisites", "teachers/primer"):
+        assert browser.find_elements(By.TAG_NAME, "details"), f"{page} has no hidden answers"

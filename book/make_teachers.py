@@ -1,0 +1,171 @@
+"""Write the instructor notes page (book/teachers/instructor_notes.md) from the executed lessons.
+
+    python book/make_teachers.py      # book/build.py runs it
+
+Per lesson: its time and sections (read from the lesson), talking points and common mistakes
+(written below, in words: no figures), and the expected outputs: what each exercise's solution
+cell and each key-number cell (``NBVAL_CHECK_OUTPUT``) printed when the committed notebook was
+executed. The figures are copied from the notebooks, never typed, so they cannot drift from what
+the class will see.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import re
+
+import nbformat
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LESSONS = os.path.join(HERE, os.pardir, "lessons")
+OUT = os.path.join(HERE, "teachers", "instructor_notes.md")
+
+NOTES = {
+    "01": {
+        "talking": [
+            "A spike is a step function: its derivative is zero almost everywhere, so training (and attacking) "
+            "uses a surrogate gradient. Everything in lesson 6 about the attacker's choice of gradient starts here.",
+            "snntorch neurons keep their membrane between calls; snnlab's helpers reset it inside each call.",
+            "MLF's three windows tile the membrane axis: ask students to predict, before running the cell, which "
+            "network keeps more neurons passing a gradient.",
+            "Section 4 is the students' first training run. The Think! prompt is the point: more gradient paths "
+            "are an argument for depth, not a promise of a lower loss.",
+        ],
+        "mistakes": [
+            "Exercise 1: subtracting this step's spike instead of the previous step's (the checker names it); "
+            "using >= where snntorch uses > (strictly above).",
+            "Exercise 2: reading the printed 1.20 as a rounding of 1.25; the float32 grid value is printed beside it.",
+            "Exercise 3: forgetting that the 68% and 95% rules are the normal approximation's one and two "
+            "standard deviations.",
+        ],
+    },
+    "02": {
+        "talking": [
+            "Define the threat model before any number: the L-infinity ball, its radius in grey levels, and "
+            "what the attacker knows.",
+            "The attack uses the same surrogate gradient the network was trained with; the attacker may choose "
+            "another (lesson 6).",
+            "Exercise 2 is the first sanity check of the course: a fixed-step PGD that stops improving with more "
+            "steps is a weak attack, not a robust model.",
+        ],
+        "mistakes": [
+            "Exercise 1: stepping along the gradient instead of its sign, stepping down the loss, or forgetting "
+            "to clip to [0, 1]; the checker names each.",
+            "Reading the transfer curve as the model's robustness: it is one weak attacker.",
+        ],
+    },
+    "03": {
+        "talking": [
+            "NeSNN estimates how much noise each pixel carries; the U-Net may remove at most that much.",
+            "The asymmetric loss makes under-estimating noise the expensive error, because noise left behind is "
+            "the attack surviving.",
+        ],
+        "mistakes": [
+            "Exercise 1: the indicator the wrong way round (charging over-estimates 1 - alpha): the design note "
+            "of the seed system itself once had it so; squaring forgotten; sum instead of mean.",
+        ],
+    },
+    "04": {
+        "talking": [
+            "The purifier's correction is bounded by the noise estimate: where NeSNN sees no noise, the image "
+            "passes unchanged. Exercise 1 rebuilds the purifier's output bit for bit from its two halves.",
+            "Every accuracy in this lesson is grey-box: crafted on the classifier, blind to the purifier.",
+            "The ablation uses short training and one seed: treat a point or two as noise.",
+        ],
+        "mistakes": [
+            "Exercise 1: adding the noise instead of subtracting it, leaving out tanh (unbounded correction), or "
+            "the clip.",
+            "Exercise 3: assuming the pass-through protects clean accuracy without measuring it.",
+        ],
+    },
+    "05": {
+        "talking": [
+            "The threshold comes from held-out clean images at a chosen false-positive rate; never from the test "
+            "images or the attack being reported.",
+            "What a low threshold costs is false positives (rejected users), not clean accuracy.",
+            "An attacker who knows the threshold can go through either branch: unflagged, or flagged and then "
+            "past the purifier (the Think! prompt, and lesson 6).",
+        ],
+        "mistakes": [
+            "Exercise 1: taking the fpr end of the sorted scores instead of the (1 - fpr) end; an off-by-one in the "
+            "index (Python counts from 0). The checker compares which clean images are flagged.",
+            "Exercise 2: choosing the threshold on the test split.",
+        ],
+    },
+    "06": {
+        "talking": [
+            "Name the threat model of every number. The grey-box rows are the seed paper's setting; they are not "
+            "white-box robustness.",
+            "An image is robust only if every attack failed on it: report the per-image worst case over the "
+            "ensemble, not the lowest single row.",
+            "The gradient is the attacker's choice: the forward pass never changes, only the backward.",
+            "The sanity checks tell you whether the attack worked, before you believe any figure.",
+        ],
+        "mistakes": [
+            "Exercise 1: detaching the whole purifier output (no gradient) or adding x to it (wrong forward); the "
+            "checker tests the forward value and the gradient separately.",
+            "Calling the lowest single-attack row the worst case.",
+            "Quoting the light ensemble (the report's quick look) as the robust figure instead of the full one.",
+        ],
+    },
+}
+
+
+def _outputs(cell) -> str:
+    text = []
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "stream":
+            text.append(output["text"])
+        elif output.get("output_type") == "execute_result":
+            text.append(output.get("data", {}).get("text/plain", ""))
+    return "".join(text).strip()
+
+
+def lesson_notes(path: str) -> str:
+    nb = nbformat.read(path, as_version=4)
+    number = os.path.basename(path)[:2]
+    title = nb.cells[0].source.splitlines()[0].lstrip("# ").strip()
+    header = nb.cells[0].source
+    time = re.search(r"\*\*Estimated time:\*\* ([^\n]+)", header)
+    lines = [f"## {title}", ""]
+    if time:
+        lines += [f"**Time:** {time.group(1)}", ""]
+    lines += ["**Sections** (time to here from the start of the lesson):", ""]
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and cell.source.startswith("## ") and "Summary" not in cell.source[:12]:
+            heading = cell.source.splitlines()[0][3:]
+            timing = re.search(r"Estimated timing to here from start of lesson: ([^*]+)\*", cell.source)
+            lines.append(f"- {heading}" + (f" ({timing.group(1).strip()})" if timing else ""))
+    lines += ["", "**Talking points**", ""] + [f"- {t}" for t in NOTES[number]["talking"]]
+    lines += ["", "**Common mistakes**", ""] + [f"- {t}" for t in NOTES[number]["mistakes"]]
+    lines += ["", "**Expected outputs** (copied from the executed notebook)", ""]
+    exercise = None
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and "### Exercise" in cell.source:
+            exercise = next(line for line in cell.source.splitlines() if "### Exercise" in line)[4:]
+        elif cell.cell_type == "code" and ("solution" in cell.metadata.get("tags", [])
+                                           or "NBVAL_CHECK_OUTPUT" in cell.source):
+            out = _outputs(cell)
+            if not out:
+                continue
+            label = f"{exercise}, solution" if "solution" in cell.metadata.get("tags", []) else "key numbers"
+            lines += [f"*{label}:*", "", "```text", out, "```", ""]
+    return "\n".join(lines)
+
+
+def main() -> str:
+    paths = sorted(glob.glob(os.path.join(LESSONS, "[0-9][0-9]_*.ipynb")))
+    parts = ["# Instructor notes", "",
+             "One section per lesson: its time and sections, what to say, the mistakes students make, and "
+             "the outputs the class should see. Generated by `book/make_teachers.py` from the executed "
+             "lessons, so every figure below is what the committed notebook printed (2 CPU cores, shipped "
+             "checkpoints). For the session plans see [Running a session](schedule.md).", ""]
+    parts += [lesson_notes(p) for p in paths]
+    os.makedirs(os.path.dirname(OUT), exist_ok=True)
+    with open(OUT, "w", encoding="utf-8") as f:
+        f.write("\n".join(parts))
+    return OUT
+
+
+if __name__ == "__main__":
+    print(main())
