@@ -165,7 +165,7 @@ assert verdict.ok
 # %% [markdown]
 # In snnlab the purifier's correction is bounded by this estimate,
 # $|x - \hat x| \le \hat\sigma$ per pixel (a design choice documented in
-# `snnlab/purifier.py`): where NeSNN sees no noise, the image passes unchanged.
+# `snnlab/purifiers/snn.py`): where NeSNN sees no noise, the image passes unchanged.
 # Check it:
 
 # %%

@@ -21,6 +21,7 @@ from .data import DATASETS, load_dataset
 from .attacks.ensemble import PRESETS
 from .evaluate import ADAPTIVE, REFERENCE, THREAT_MODELS, evaluate, format_table
 from .pretrained import load_models, load_pretrained
+from .purifiers import NAMES as PURIFIER_NAMES
 from .report import report_figures, write_report
 from .train import train_all
 
@@ -77,6 +78,12 @@ def _names(choices):
     return parse
 
 
+def _purifier(text: str) -> str:
+    if text not in PURIFIER_NAMES:
+        raise argparse.ArgumentTypeError(f"unknown purifier {text!r}; choose from {', '.join(PURIFIER_NAMES)}")
+    return text
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -108,6 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--classifier-epochs", type=_positive, default=None, help="classifier epochs (default 40)")
     t.add_argument("--purifier-epochs", type=_positive, default=None, help="purifier epochs (default 30)")
     t.add_argument("--fpr", type=float, default=0.01, help="detector false-positive rate on calibration (default 0.01)")
+    t.add_argument("--purifier", type=_purifier, default="snn",
+                   help="which purifier: snn (default: the whole defence, classifier included), or one of the "
+                   "family (" + ", ".join(n for n in PURIFIER_NAMES if n != "snn") + "), trained against the "
+                   "classifier in --models (default: the shipped one) into OUT/purifiers/NAME.pt")
+    t.add_argument("--models", default=None, help="with --purifier: the classifier's model folder (default: shipped)")
+    t.add_argument("--epochs", type=_positive, default=None, help="with --purifier: training epochs (default: its own)")
 
     def models_arg(p):
         p.add_argument("--models", default=None,
@@ -132,6 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--square-eps", type=_floats, default=None,
                        help="radii for Square (default: the second-largest of --eps; Square is slow)")
         p.add_argument("--json", default=None, help="write the metrics rows to this JSON file")
+        p.add_argument("--purifier", type=_purifier, default="snn",
+                       help="purifier of the joint defence: " + ", ".join(PURIFIER_NAMES) + " (default snn, the "
+                       "seed paper's); another is loaded from --models/purifiers or the shipped ones, and the "
+                       "detector is recalibrated for it at 1%% false positives")
 
     e = sub.add_parser("evaluate", help="attack the defence and print/write the metrics rows")
     common(e)
@@ -161,8 +178,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _load(args):
     if args.models:
-        return load_models(args.models, args.device, with_substitute=True)
-    return load_pretrained(args.dataset, args.device, with_substitute=True)
+        defense, substitute = load_models(args.models, args.device, with_substitute=True)
+    else:
+        defense, substitute = load_pretrained(args.dataset, args.device, with_substitute=True)
+    if getattr(args, "purifier", "snn") != "snn":
+        from . import purifiers
+
+        purifier = purifiers.load(args.purifier, args.dataset, args.device, folder=args.models)
+        defense = purifiers.defense_with(defense, purifier, args.dataset)
+    return defense, substitute
 
 
 def _evaluate(args):
@@ -188,6 +212,18 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     torch.set_num_threads(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
     try:
+        if args.command == "train" and args.purifier != "snn":
+            from . import purifiers
+
+            classifier = (load_models(args.models, args.device) if args.models
+                          else load_pretrained(args.dataset, args.device)).classifier
+            out = args.out or os.path.join("runs", args.dataset)
+            manifest = purifiers.train_into(args.purifier, classifier, out, args.dataset, args.seed, args.device,
+                                            not args.quiet, args.epochs, command="snnlab " + " ".join(
+                                                argv if argv is not None else sys.argv[1:]))
+            print(json.dumps(manifest["runs"][args.purifier]))
+            print(f"purifier written to {os.path.join(out, 'purifiers', args.purifier + '.pt')}")
+            return 0
         if args.command == "train" or (args.command == "report" and args.train):
             out = args.out if args.command == "train" else args.models
             out = out or os.path.join("runs", args.dataset)

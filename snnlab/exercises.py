@@ -272,7 +272,7 @@ def check_asymmetric_loss(asymmetric_loss) -> Verdict:
 # ---------------------------------------------------------------- lesson 4: the bounded correction
 
 def bounded_correction_reference(images, sigma, raw):
-    from .purifier import bounded_correction
+    from .purifiers.snn import bounded_correction
 
     return bounded_correction(images, sigma, raw)
 
@@ -306,7 +306,7 @@ def check_bounded_correction(bounded_correction) -> Verdict:
          (_bounded_plus, "RecSNN predicts the noise, so subtract it: images - sigma * tanh(raw)."),
          (_bounded_no_clamp, "clip the purified image to the valid pixel range with .clamp(0, 1).")],
         "purified = clamp(images - sigma * tanh(raw), 0, 1).",
-        "No pixel moves by more than NeSNN's noise estimate, as in snnlab.purifier.")
+        "No pixel moves by more than NeSNN's noise estimate, as in snnlab.purifiers.snn.")
 
 
 # ---------------------------------------------------------------- lesson 5: a threshold at a false-positive rate

@@ -15,7 +15,7 @@ from .checkpoints import CheckpointError, load_checkpoint, load_state, verify_ma
 from .classifier import ClassifierConfig, SpikingResNet
 from .defense import JointDefense
 from .detector import Detector
-from .purifier import Purifier, PurifierConfig
+from .purifiers.snn import Purifier, PurifierConfig
 
 PRETRAINED_DIR = os.path.join(os.path.dirname(__file__), "pretrained")
 

@@ -29,7 +29,7 @@ from .checkpoints import load_checkpoint, load_state, save_checkpoint
 from .classifier import ClassifierConfig, SpikingResNet
 from .data import load_dataset
 from .losses import PurifierLoss
-from .purifier import Purifier, PurifierConfig
+from .purifiers.snn import Purifier, PurifierConfig
 
 
 def seed_everything(seed: int) -> torch.Generator:
