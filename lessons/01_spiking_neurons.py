@@ -170,7 +170,7 @@ viz.precomputed_slider(lambda c: widgets.mlf_demo(current=c, levels=3), widgets.
                        "current").show()
 
 # %% [markdown]
-# ### Exercise 2
+# ### Exercise 2: when does level 2 fire?
 # For a constant input of 1.0, level 1 fires every step while level 2 never
 # does. Using `snnlab.neurons.mlf_trace`, find the smallest constant current
 # (to 0.05) at which level 2 fires at least once in 20 steps. Explain the value
@@ -214,7 +214,7 @@ viz.image_rows({"direct (T=4)": direct[:, 0], "rate (T=4)": rate[:, 0]}, titles=
                max_images=4).show()
 
 # %% [markdown]
-# ### Exercise 3
+# ### Exercise 3: how many steps does a rate need?
 # Rate encoding with $T$ steps estimates a pixel value $p$ by a spike rate. For
 # a pixel of 0.5, how many steps do you need so that the rate lands within 0.05
 # of 0.5 in (a) about two draws out of three, (b) 95% of draws? Reason first,
