@@ -133,6 +133,25 @@ def load(name: str, dataset: str = "digits", device: str = "cpu", folder: str | 
     return load_checkpoint_file(name, os.path.join(where, f"{name}.pt"), device, classifier)
 
 
+class PurifiedClassifier(nn.Module):
+    """Purify every input, then classify: ``classifier(purifier(images))``, no detector.
+
+    How Consistency Purification, IMPure and PSSR are meant to be used (the joint defence instead
+    purifies only what its detector flags). Random when its purifier is.
+    """
+
+    def __init__(self, purifier: nn.Module, classifier: nn.Module):
+        super().__init__()
+        self.purifier, self.classifier = purifier, classifier
+
+    @property
+    def random(self) -> bool:
+        return is_random(self.purifier)
+
+    def forward(self, images):
+        return self.classifier(self.purifier(images))
+
+
 def defense_with(defense, purifier: nn.Module, dataset: str = "digits", fpr: float = 0.01):
     """``defense`` (a JointDefense) with ``purifier`` in place of its own, the detector recalibrated on the
     calibration split at false-positive rate ``fpr`` (a random purifier's scores are random too)."""

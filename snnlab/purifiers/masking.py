@@ -100,7 +100,7 @@ class MaskingPurifier(nn.Module):
 
 @dataclass
 class MaskingTraining:
-    epochs: int = 10  # about 2 minutes on 2 CPU cores (FGSM and the KL go through the spiking classifier)
+    epochs: int = 40  # about a minute on 2 CPU cores (FGSM and the KL go through the spiking classifier)
     batch_size: int = 64
     lr: float = 2e-3
     weight_decay: float = 0.0

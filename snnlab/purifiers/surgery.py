@@ -109,7 +109,7 @@ class SurgeryPurifier(nn.Module):
 
 @dataclass
 class SurgeryTraining:
-    epochs: int = 6  # about 2 minutes on 2 CPU cores (saliency, FGSM and three classifier passes per batch)
+    epochs: int = 20  # about a minute on 2 CPU cores (saliency, FGSM and three classifier passes per batch)
     batch_size: int = 64
     lr: float = 2e-3
     weight_decay: float = 0.0

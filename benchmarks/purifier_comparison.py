@@ -1,0 +1,154 @@
+"""Every purifier of the family in the same joint defence, under the same attacks; certified accuracy.
+
+    python benchmarks/purifier_comparison.py      # writes snnlab/results/purifiers.json (about 15 min, 2 cores)
+
+For each purifier (``snnlab.purifiers.NAMES``), the shipped classifier and the shipped purifier,
+in two arrangements: the joint defence (the detector recalibrated for the purifier at 1% false
+positives on the calibration split; unflagged images reach the classifier unpurified) and
+"purify everything" (``classifier(purifier(x))``, how the other methods are meant to be used);
+first ``--limit`` test images:
+
+- clean accuracy and flagged share;
+- grey-box: PGD-20 crafted on the classifier alone;
+- white-box: the per-image worst case over APGD-CE, APGD-CE through the narrow arctan surrogate,
+  and APGD-CE with the detector penalty (keeping wrong *and* unflagged examples), ``--steps``
+  steps each, through the whole defence, with ``--eot`` gradient samples per step for a random
+  purifier. This is a shorter list than the full ensemble of benchmarks/ensemble_evaluation.py:
+  compare purifiers with each other here, and quote that benchmark for the SNN defence's figure;
+- every figure of a random defence over ``--k`` evaluation draws: mean, spread, worst draw, and
+  the share right in every draw;
+- for the random purifiers: the EOT sweep (EOT 1/5/10/20, steps 20/100, ``--sweep-limit``
+  images, eps 0.1) and the fixed-randomness test;
+- randomized smoothing (Cohen et al.): certified accuracy at L2 radii 0-1 for the classifier alone
+  (noisy images clamped to [0, 1]) and behind the consistency purifier (denoising at the smoothing
+  sigma), ``--n`` draws, n0 = 100, alpha = 0.001;
+- training time (from the manifests) and inference time relative to the bare classifier.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import torch
+
+import snnlab
+from snnlab import purifiers, results, smoothing
+from snnlab.attacks import AttackSpec, run_attack
+from snnlab.attacks import stochastic
+from snnlab.attacks.ensemble import NARROW, Ensemble, Member
+from snnlab.attacks.apgd import APGD
+from snnlab.checkpoints import save_json
+from snnlab.pretrained import PRETRAINED_DIR
+
+
+def white_box_members(steps: int, eot: int) -> list:
+    def apgd(label, defense_only=False, **options):
+        return Member(label, lambda target, eps, seed: APGD(
+            target, eps=eps, steps=steps, seed=seed, eot=eot if stochastic.is_random(target) else 1, **options),
+            steps=steps, defense_only=defense_only)
+    return [apgd("apgd-ce"), apgd(f"apgd-ce [{NARROW}]", surrogate=NARROW),
+            apgd("apgd-ce + detector penalty", defense_only=True, detector_penalty=10.0)]
+
+
+def train_seconds(name: str) -> float | None:
+    if name == "snn":
+        with open(os.path.join(PRETRAINED_DIR, "digits", "manifest.json")) as f:
+            return json.load(f)["train_seconds"]["purifier_s"]
+    with open(os.path.join(purifiers.shipped_dir("digits"), "manifest.json")) as f:
+        return json.load(f)["runs"][name]["train_seconds"]
+
+
+@torch.no_grad()
+def seconds_per_image(model, images, repeats: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model(images)
+        best = min(best, time.perf_counter() - start)
+    return best / len(images)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--limit", type=int, default=100)
+    parser.add_argument("--eps", default="0.1,0.2")
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--eot", type=int, default=5)
+    parser.add_argument("--k", type=int, default=5, help="evaluation draws of a random defence")
+    parser.add_argument("--sweep-limit", type=int, default=25)
+    parser.add_argument("--sigmas", default="0.25,0.5")
+    parser.add_argument("--n", type=int, default=1000, help="smoothing draws per image for CERTIFY")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", default=results.path("purifiers.json"))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    eps_values = [float(e) for e in args.eps.split(",")]
+    start_all = time.perf_counter()
+    shipped = snnlab.load_pretrained("digits")
+    classifier = shipped.classifier
+    images, labels = snnlab.load_dataset("digits", "test", limit=args.limit)
+    bare = seconds_per_image(classifier, images)
+    rows = []
+    for name, arrangement in [(n, a) for n in purifiers.NAMES for a in ("joint defence", "purify everything")]:
+        t0 = time.perf_counter()
+        purifier = shipped.purifier if name == "snn" else purifiers.load(name)
+        if arrangement == "joint defence":
+            defense = shipped if name == "snn" else purifiers.defense_with(shipped, purifier)
+        else:
+            defense = purifiers.PurifiedClassifier(purifier, classifier).eval()
+        random = stochastic.is_random(defense)
+        row = {"purifier": name, "arrangement": arrangement, "random": random,
+               "threshold": getattr(getattr(defense, "detector", None), "threshold", None),
+               "train_s": train_seconds(name), "inference_vs_classifier": seconds_per_image(defense, images) / bare,
+               "clean": stochastic.draws(defense, images, labels, args.k), "grey_box": {}, "white_box": {}}
+        for eps in eps_values:
+            adv = run_attack(AttackSpec("pgd", eps, 20), classifier, images, labels)
+            row["grey_box"][str(eps)] = stochastic.draws(defense, adv, labels, args.k)
+            torch.manual_seed(0)
+            result = Ensemble(defense, eps, white_box_members(args.steps, args.eot), name="apgd-3").run(images, labels)
+            row["white_box"][str(eps)] = {**stochastic.draws(defense, result.adversarial, labels, args.k, seed=1),
+                                          "parts": result.parts}
+        if random and arrangement == "purify everything":
+            sweep_x, sweep_y = images[:args.sweep_limit], labels[:args.sweep_limit]
+            row["eot_sweep"] = stochastic.eot_sweep(defense, sweep_x, sweep_y, 0.1, k=args.k)
+            row["fixed_randomness"] = stochastic.fixed_randomness(defense, sweep_x, sweep_y, 0.1, k=args.k)
+        row["seconds"] = round(time.perf_counter() - t0, 1)
+        rows.append(row)
+        print(json.dumps({k: row[k] for k in ("purifier", "arrangement", "random", "threshold", "seconds")}),
+              f"clean {row['clean']['accuracy']['mean']:.3f}",
+              " ".join(f"eps {e}: grey {row['grey_box'][e]['accuracy']['mean']:.3f} "
+                       f"white {row['white_box'][e]['accuracy']['mean']:.3f}" for e in row["grey_box"]),
+              file=sys.stderr, flush=True)
+    consistency = purifiers.load("consistency")
+    radii = [0.0, 0.25, 0.5, 0.75, 1.0]
+    certified = []
+    for sigma in [float(s) for s in args.sigmas.split(",")]:
+        for label, base in (("classifier alone", lambda z: classifier(z.clamp(0, 1))),
+                            ("consistency purifier + classifier",
+                             lambda z, s=sigma: classifier(consistency.denoise(z, s)))):
+            t0 = time.perf_counter()
+            cert = smoothing.certify_dataset(base, images, labels, sigma, n0=100, n=args.n, alpha=0.001)
+            certified.append({"sigma": sigma, "model": label, "n": args.n, "n0": 100, "alpha": 0.001,
+                              "certified_accuracy": {str(r): a for r, a in smoothing.certified_accuracy(cert, radii).items()},
+                              "max_radius": smoothing.max_radius(sigma, args.n, 0.001),
+                              "abstained": sum(c["prediction"] == smoothing.ABSTAIN for c in cert) / len(cert),
+                              "radii": [c["radius"] if c["correct"] else 0.0 for c in cert],
+                              "seconds": round(time.perf_counter() - t0, 1)})
+            print(json.dumps({k: certified[-1][k] for k in ("sigma", "model", "certified_accuracy", "seconds")}),
+                  file=sys.stderr, flush=True)
+    result = {"benchmark": "purifier family in the joint defence; randomized smoothing", "rows": rows,
+              "certified": certified, "limit": args.limit, "eps": eps_values, "steps": args.steps,
+              "eot": args.eot, "k": args.k, "classifier_seconds_per_image": bare,
+              "wall_s": round(time.perf_counter() - start_all, 1), "threads": args.threads,
+              "torch": torch.__version__,
+              "command": "python benchmarks/purifier_comparison.py" + "".join(
+                  f" --{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k not in ("out", "threads"))}
+    save_json(args.out, result)
+    print(f"written to {args.out} ({result['wall_s']} s)")
+
+
+if __name__ == "__main__":
+    main()

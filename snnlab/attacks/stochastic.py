@@ -1,0 +1,119 @@
+"""Attacking and reporting random defences: EOT, evaluation draws, and the fixed-randomness test.
+
+A purifier that draws noise or a random grouping at every call (``snnlab.purifiers``: consistency,
+masking) answers differently each time. Much of the robustness such defences appear to have is
+that randomness (Gao et al., NeurIPS 2022; Liu et al., arXiv 2404.14309), so snnlab evaluates
+them the way those papers ask:
+
+- **EOT**: each attack step averages the gradient over ``eot`` random draws (APGD's ``eot``);
+  :func:`eot_sweep` raises EOT and steps and shows where the figure stops falling.
+- **Evaluation draws**: the adversarial images are judged over ``k`` fresh draws of the defence;
+  :func:`draws` reports the mean, the spread (standard deviation), the worst draw, and the share
+  of images right in *every* draw (the per-image worst case over draws).
+- **Fixed randomness**: fix the purifier's randomness (``noise_seed``), attack the now
+  deterministic defence with plain gradients, then judge the examples with the same fixed draw and
+  with fresh draws (:func:`fixed_randomness`).
+
+Deterministic defences pass through unchanged (every draw is the same). Written by hand: no
+library reports random defences this way.
+"""
+from __future__ import annotations
+
+import contextlib
+import statistics
+
+import torch
+from torch import nn
+
+from .adaptive import is_defense
+from .apgd import APGD
+
+
+def purifier_of(target: nn.Module):
+    """The purifier inside ``target`` (a joint defence or a purify-then-classify pipeline), or None."""
+    return getattr(target, "purifier", None)
+
+
+def is_random(target: nn.Module) -> bool:
+    """True when ``target``'s answers may differ between calls (its purifier is random)."""
+    purifier = purifier_of(target)
+    return bool(getattr(purifier, "random", False))
+
+
+@contextlib.contextmanager
+def fixed_noise(target: nn.Module, seed: int):
+    """Within the block, ``target``'s purifier draws the same randomness at every call."""
+    purifier = purifier_of(target)
+    if purifier is None or not hasattr(purifier, "noise_seed"):
+        yield target
+        return
+    before = purifier.noise_seed
+    purifier.noise_seed = seed
+    try:
+        yield target
+    finally:
+        purifier.noise_seed = before
+
+
+@torch.no_grad()
+def _judge(target, images, labels):
+    """``(correct (N,) bool, correct-or-flagged (N,) bool or None)`` from one forward draw."""
+    from ..evaluate import defend_batched, predict_batched
+
+    if is_defense(target):
+        logits, flags, _, _ = defend_batched(target, images)
+        correct = logits.argmax(1) == labels
+        return correct, correct | flags
+    return predict_batched(target, images).argmax(1) == labels, None
+
+
+def draws(target: nn.Module, images: torch.Tensor, labels: torch.Tensor, k: int = 5, seed: int = 0) -> dict:
+    """Judge ``images`` over ``k`` fresh draws of ``target``; fractions in [0, 1].
+
+    Returns ``accuracy`` and (for a defence) ``correct_or_flagged``, each a dict with ``mean``,
+    ``std``, ``worst`` (the lowest draw), ``every_draw`` (share right in all draws) and ``draws``.
+    """
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    k = k if is_random(target) else 1
+    state = torch.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        runs = [_judge(target, images, labels) for _ in range(k)]
+    finally:
+        torch.set_rng_state(state)
+    out = {}
+    for name, index in (("accuracy", 0), ("correct_or_flagged", 1)):
+        if runs[0][index] is None:
+            continue
+        per_draw = [r[index].float().mean().item() for r in runs]
+        every = torch.stack([r[index] for r in runs]).all(0).float().mean().item()
+        out[name] = {"mean": statistics.fmean(per_draw), "std": statistics.pstdev(per_draw),
+                     "worst": min(per_draw), "every_draw": every, "draws": per_draw}
+    return out
+
+
+def eot_attack(target: nn.Module, eps: float, steps: int = 100, eot: int = 10, seed: int = 0, **options) -> APGD:
+    """APGD-CE through the whole ``target`` with ``eot`` gradient samples per step (1 if deterministic)."""
+    return APGD(target, eps=eps, steps=steps, eot=eot if is_random(target) else 1, seed=seed, **options)
+
+
+def eot_sweep(target: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: float,
+              eots=(1, 5, 10, 20), steps=(20, 100), k: int = 5, seed: int = 0) -> list:
+    """Accuracy (mean over ``k`` draws) against APGD-CE for every (EOT, steps) pair: one dict per pair."""
+    rows = []
+    for n_steps in steps:
+        for eot in eots:
+            torch.manual_seed(seed)
+            adv = APGD(target, eps=eps, steps=n_steps, eot=eot, seed=seed)(images, labels)
+            rows.append({"eot": eot, "steps": n_steps, "eps": eps, **draws(target, adv, labels, k, seed + 1)})
+    return rows
+
+
+def fixed_randomness(target: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: float,
+                     steps: int = 100, noise_seed: int = 0, k: int = 5, seed: int = 0) -> dict:
+    """Fix the purifier's randomness, attack with plain gradients, judge with that draw and with fresh ones."""
+    with fixed_noise(target, noise_seed):
+        adv = APGD(target, eps=eps, steps=steps, seed=seed)(images, labels)
+        same = draws(target, adv, labels, 1, seed)
+    return {"eps": eps, "steps": steps, "same_draw": same, "fresh_draws": draws(target, adv, labels, k, seed + 1)}
