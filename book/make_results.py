@@ -51,12 +51,17 @@ def main():
     ens = load("ensemble.json")
     if ens:
         n = ens["rows"][0]["n"]
+
+        def attacks_on(target):
+            return len(next(r for r in ens["rows"] if r["evaluated_on"] == target)["ensemble"]["parts"])
+
         parts += [f"## The per-image worst case over the full attack ensemble (first {n} test images)", "",
                   f"Command: `{ens['command']}` ({ens['wall_s'] / 60:.1f} min). The `full` preset of "
-                  "`snnlab.attacks.ensemble` (APGD-CE, APGD-DLR, APGD-T; APGD-CE through eleven attack-time "
-                  "surrogates; BPDA; the detector penalty; orthogonal and selective PGD; Square), in cascade, then "
-                  "confirmation rounds on the survivors (the strongest attacks with twice the steps, 2 restarts and a new seed) "
-                  "until a round breaks nothing (at most 3). "
+                  f"`snnlab.attacks.ensemble` ({attacks_on('defense')} attacks on the defence, "
+                  f"{attacks_on('classifier')} on the classifier: APGD-CE, APGD-DLR, APGD-T; APGD-CE through many "
+                  "attack-time surrogates; BPDA; the detector penalty; orthogonal and selective PGD; Square), in "
+                  "cascade, then confirmation rounds on the survivors (the strongest attacks with twice the steps, "
+                  "2 restarts and a new seed) until a round breaks nothing (at most `--rounds`, in the command). "
                   "An image counts as robust only if every attack failed on it. White-box: the attacker knows "
                   "the classifier, the purifier, the detector and its threshold.", "",
                   "| eps | evaluated on | worst-case accuracy % | worst-case correct or flagged % | "
@@ -134,6 +139,40 @@ def main():
         parts += figure(viz.bar_chart({"A: classifier + purifier": eff["route_a"]["total_s"],
                                        "B: PGD-10 adversarial training": eff["route_b"]["total_s"]},
                                       "Training time of each route (s)", "seconds"), "efficiency-time")
+    fam = load("purifiers.json")
+    if fam:
+        parts += [f"## The purifier family (first {fam['limit']} test images)", "",
+                  f"Command: `{fam['command']}` ({fam['wall_s'] / 60:.1f} min). Each purifier of "
+                  "`snnlab.purifiers` with the shipped classifier, in the joint defence (detector recalibrated at "
+                  "1% false positives) and purifying every input. Grey-box: PGD-20 on the classifier. White-box: "
+                  f"the per-image worst case over the grey-box examples and three APGD attacks through the whole "
+                  f"defence ({fam['steps']} steps, EOT {fam['eot']} for random purifiers); a lighter list than the "
+                  "full ensemble above, for comparing purifiers with each other. Random defences: mean over "
+                  f"{fam['k']} evaluation draws, worst draw in brackets.", "",
+                  "| purifier | arrangement | clean % | " + " | ".join(
+                      f"grey-box % (eps {e}) | white-box % (eps {e}) | white-box correct or flagged % (eps {e})"
+                      for e in fam["eps"]) + " | training s | inference vs classifier |",
+                  "|---|---|---|" + "---|---|---|" * len(fam["eps"]) + "---|---|"]
+        for r in fam["rows"]:
+            cells = []
+            for e in map(str, fam["eps"]):
+                w, g = r["white_box"][e], r["grey_box"][e]["accuracy"]
+                worst = f" ({pct(w['accuracy']['worst'])})" if r["random"] else ""
+                cof = w.get("correct_or_flagged")
+                cells += [pct(g["mean"]), pct(w["accuracy"]["mean"]) + worst, pct(cof["mean"]) if cof else "-"]
+            parts.append(f"| {r['purifier']} | {r['arrangement']} | {pct(r['clean']['accuracy']['mean'])} | "
+                         + " | ".join(cells) + f" | {r['train_s']:.0f} | {r['inference_vs_classifier']:.1f}x |")
+        parts += ["", "Certified accuracy (randomized smoothing, Cohen et al.; L2 radius R; on 8x8 digits R = 0.8 "
+                  "covers the L-inf ball of eps 0.1):", "",
+                  "| sigma | model | draws n | " + " | ".join(f"R = {r}" for r in fam["certified"][0]["certified_accuracy"])
+                  + " | largest certifiable R |",
+                  "|---|---|---|" + "---|" * len(fam["certified"][0]["certified_accuracy"]) + "---|"]
+        for c in fam["certified"]:
+            parts.append(f"| {c['sigma']} | {c['model']} | {c['n']} | " + " | ".join(
+                pct(v) for v in c["certified_accuracy"].values()) + f" | {c['max_radius']:.2f} |")
+        parts.append("")
+        for sigma in sorted({c["sigma"] for c in fam["certified"]}):
+            parts += figure(widgets.certified_demo(fam["certified"], sigma), f"certified-{sigma}")
     ab = load("ablation.json")
     if ab:
         parts += ["## Loss ablation", "", f"Command: `{ab['command']}`", "",

@@ -108,6 +108,26 @@ NOTES = {
             "Quoting the light ensemble (the report's quick look) as the robust figure instead of the full one.",
         ],
     },
+    "07": {
+        "talking": [
+            "Every purifier is images -> images, so the same defence and the same attacks apply; what differs "
+            "is what each does to a clean image, and whether it is random.",
+            "The L-inf detector works only with a purifier that leaves clean images nearly alone (the SNN "
+            "purifier's bounded correction); the others are used 'purify everything'.",
+            "A random defence is attacked with EOT and reported over several draws, worst draw beside the mean; "
+            "the fixed-randomness test separates the purifier's work from its randomness.",
+            "A certificate is a guarantee for the smoothed classifier, against every attack, in an L2 ball; on "
+            "8x8 images an L-inf ball of eps needs R >= 8 eps. An empirical figure is an upper bound.",
+            "The fair certified baseline is a classifier trained on noise; the lesson says it has not been run.",
+        ],
+        "mistakes": [
+            "Exercise 2: using the share of votes instead of its lower confidence bound, alpha / 2 (two-sided), "
+            "or a negative radius instead of abstaining; the checker names each.",
+            "Reading the joint-defence rows of the random purifiers as their robustness: their detector flags "
+            "almost nothing.",
+            "Comparing a certified radius with an L-inf eps directly.",
+        ],
+    },
 }
 
 

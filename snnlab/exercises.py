@@ -51,6 +51,8 @@ def _differs(got, want, names=()) -> str | None:
     if len(got) != len(want):
         return f"returned {len(got)} value(s), expected {len(want)}" + (f" ({', '.join(names)})" if names else "")
     for i, (g, w) in enumerate(zip(got, want)):
+        if not torch.is_tensor(w):  # a known wrong answer may return a plain number
+            w = torch.as_tensor(w, dtype=torch.float64)
         where = f"{names[i] if i < len(names) else f'value {i + 1}'}: " if len(want) > 1 else ""
         if not torch.is_tensor(g):
             try:
@@ -402,6 +404,66 @@ def check_bpda(bpda) -> Verdict:
         "Forward is the purifier's output, backward is the identity.", ("forward output", "gradient"), given=bpda)
 
 
+# ---------------------------------------------------------------- lesson 7: a certified radius
+
+def certified_radius_reference(votes, n, sigma, alpha):
+    """Cohen et al.'s radius from ``votes`` of ``n`` for the top class; 0.0 when abstaining."""
+    from scipy.stats import norm
+
+    from .smoothing import lower_confidence_bound
+
+    p_lower = lower_confidence_bound(int(votes), int(n), alpha)
+    return torch.tensor(sigma * float(norm.ppf(p_lower)) if p_lower >= 0.5 else 0.0, dtype=torch.float64)
+
+
+_RADIUS_CASES = [(990, 1000, 0.5, 0.001), (1000, 1000, 0.25, 0.001), (700, 1000, 0.5, 0.01), (520, 1000, 0.5, 0.001),
+                 (95, 100, 1.0, 0.05)]
+
+
+def _radius_point_estimate(votes, n, sigma, alpha):
+    from scipy.stats import norm
+
+    p = min(votes / n, 1 - 1e-12)
+    return sigma * float(norm.ppf(p)) if p >= 0.5 else 0.0
+
+
+def _radius_two_sided(votes, n, sigma, alpha):
+    from scipy.stats import norm
+
+    from .smoothing import lower_confidence_bound
+
+    p_lower = lower_confidence_bound(int(votes), int(n), alpha / 2)
+    return sigma * float(norm.ppf(p_lower)) if p_lower >= 0.5 else 0.0
+
+
+def _radius_no_abstain(votes, n, sigma, alpha):
+    from scipy.stats import norm
+
+    from .smoothing import lower_confidence_bound
+
+    return sigma * float(norm.ppf(lower_confidence_bound(int(votes), int(n), alpha)))
+
+
+def _radius_no_sigma(votes, n, sigma, alpha):
+    return float(certified_radius_reference(votes, n, 1.0, alpha))
+
+
+def check_certified_radius(certified_radius) -> Verdict:
+    """Lesson 7: ``certified_radius(votes, n, sigma, alpha) -> L2 radius`` (0.0 when abstaining), compared with
+    :mod:`snnlab.smoothing` (Clopper-Pearson lower bound, ``sigma * Phi^-1``)."""
+    return _check(
+        "certified_radius", certified_radius, _RADIUS_CASES, certified_radius_reference,
+        [(_radius_point_estimate, "you used the share of votes itself; a certificate needs a *lower confidence "
+                                  "bound* on it: scipy.stats.beta.ppf(alpha, votes, n - votes + 1)."),
+         (_radius_two_sided, "the bound is one-sided: use alpha, not alpha / 2."),
+         (_radius_no_abstain, "when the lower bound is below 1/2 nothing is certified: return 0.0 (abstain), "
+                              "not a negative radius."),
+         (_radius_no_sigma, "multiply by sigma: R = sigma * Phi^-1(p_lower).")],
+        "p_lower = beta.ppf(alpha, votes, n - votes + 1); abstain (0.0) if p_lower < 1/2, else "
+        "sigma * norm.ppf(p_lower).",
+        "Your radius matches snnlab.smoothing's CERTIFY.")
+
+
 CHECKERS = {"lif_step": check_lif_step, "fgsm": check_fgsm, "asymmetric_loss": check_asymmetric_loss,
             "bounded_correction": check_bounded_correction, "threshold_at_fpr": check_threshold_at_fpr,
-            "bpda": check_bpda}
+            "bpda": check_bpda, "certified_radius": check_certified_radius}

@@ -285,3 +285,72 @@ def purification_demo(classifier, purifier, images, labels, eps: float = 0.1, in
     titles = [f"{name}: {int(p.argmax())} ({100 * p.max():.0f}%)" for name, p in zip(("clean", "adversarial", "purified"), preds)]
     fig = viz.image_rows({"image": torch.cat([x, adv, purified])}, titles=titles, max_images=3)
     return fig.update_layout(title=f"label {int(y)}, {attack.upper()} eps={eps:.3g}", height=260)
+
+
+# ----- lesson 7: the purifier family, EOT, certified robustness ---------------------------------
+
+def family_demo(classifier, models: dict, images, labels, eps: float = 0.1, index: int = 0) -> go.Figure:
+    """One digit: clean, grey-box PGD-10 adversarial, and purified by each purifier in ``models`` (name ->
+    purifier), with the classifier's prediction on each. Random purifiers are drawn once (seed 0)."""
+    x, y, adv = _one_attacked(classifier, images, labels, eps, index, "pgd")
+    columns, titles = [x, adv], []
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for purifier in models.values():
+            columns.append(purifier(adv))
+        preds = [int(classifier(t).argmax(1)) for t in columns]
+    names = ["clean", "adversarial", *models]
+    titles = [f"{n}: {p}" for n, p in zip(names, preds)]
+    fig = viz.image_rows({"image": torch.cat(columns)}, titles=titles, max_images=len(columns))
+    return fig.update_layout(title=f"label {int(y)}, grey-box PGD eps={eps:.3g}: each purifier's output and the "
+                                   f"classifier's answer", height=260)
+
+
+def eot_demo(sweep: list, eot: int = 1) -> go.Figure:
+    """Accuracy of a random defence against APGD-CE as EOT grows (a saved :func:`~snnlab.attacks.stochastic.eot_sweep`):
+    mean over evaluation draws, with the worst draw; one line per step count, the chosen EOT marked."""
+    eots = sorted({r["eot"] for r in sweep})
+    if eot not in eots:
+        raise ValueError(f"no sweep result at EOT {eot}; the sweep has {eots}")
+    fig = go.Figure()
+    for steps in sorted({r["steps"] for r in sweep}):
+        rs = sorted((r for r in sweep if r["steps"] == steps), key=lambda r: r["eot"])
+        fig.add_trace(go.Scatter(x=[r["eot"] for r in rs], y=[100 * r["accuracy"]["mean"] for r in rs],
+                                 mode="lines+markers", name=f"{steps} steps: mean of draws"))
+        fig.add_trace(go.Scatter(x=[r["eot"] for r in rs], y=[100 * r["accuracy"]["worst"] for r in rs],
+                                 mode="lines", line=dict(dash="dot"), name=f"{steps} steps: worst draw"))
+    chosen = [r for r in sweep if r["eot"] == eot]
+    fig.add_trace(go.Scatter(x=[eot] * len(chosen), y=[100 * r["accuracy"]["mean"] for r in chosen], mode="markers",
+                             marker=dict(size=16, color="red", symbol="circle-open", line=dict(width=3)),
+                             name=f"EOT {eot}"))
+    text = ", ".join(f"{r['steps']} steps {100 * r['accuracy']['mean']:.0f}%" for r in chosen)
+    fig.update_layout(title=f"EOT {eot}: {text}", xaxis_title="gradient samples per step (EOT)", xaxis_type="log",
+                      yaxis_title="accuracy under APGD-CE (%)", yaxis_range=[0, 101], height=400)
+    return fig
+
+
+def certified_demo(certified: list, sigma: float = 0.5, pixels: int = 64) -> go.Figure:
+    """Certified accuracy against L2 radius at smoothing noise ``sigma`` (saved CERTIFY runs), one line per
+    model, with the radius that covers the L-inf ball of eps 0.1 on ``pixels`` inputs (``0.1 * sqrt(pixels)``)."""
+    sel = [c for c in certified if abs(c["sigma"] - sigma) < 1e-9]
+    if not sel:
+        raise ValueError(f"no certification at sigma {sigma}; saved: {sorted({c['sigma'] for c in certified})}")
+    fig = go.Figure()
+    cover = 0.1 * pixels ** 0.5
+    top = max(cover, sel[0]["max_radius"]) * 1.1
+    grid = np.linspace(0, top, 200)
+    for c in sel:
+        radii = np.asarray(c["radii"])  # per image: its certified radius when certified and right, else 0
+        shares = [100 * float(np.mean((radii >= r) & (radii > 0))) for r in grid]
+        fig.add_trace(go.Scatter(x=grid, y=shares, mode="lines", line_shape="hv",
+                                 name=f"{c['model']} (at R = {cover:.1f}: {100 * float(np.mean(radii >= cover)):.0f}%)"))
+    fig.add_vline(x=cover, line_dash="dash", line_color="red")
+    fig.add_annotation(x=cover, y=95, text=f"R = {cover:.2f} covers L-inf eps 0.1", showarrow=False, xanchor="right")
+    fig.add_vline(x=sel[0]["max_radius"], line_dash="dot", line_color="gray")
+    fig.add_annotation(x=sel[0]["max_radius"], y=80, text=f"largest certifiable R ({sel[0]['n']} draws)",
+                       showarrow=False, xanchor="right")
+    at0 = ", ".join(f"{c['model']} {100 * c['certified_accuracy']['0.0']:.0f}%" for c in sel)
+    fig.update_layout(title=f"sigma {sigma:g}: certified accuracy at R = 0: {at0}", xaxis_title="L2 radius R",
+                      yaxis_title="certified accuracy (%)", yaxis_range=[0, 101], height=420,
+                      xaxis_range=[0, top], legend=dict(orientation="h", y=-0.25))
+    return fig

@@ -15,7 +15,7 @@ ROOT = os.path.join(os.path.dirname(__file__), os.pardir)
 ARTIFACTS = os.path.join(os.path.dirname(__file__), "artifacts")
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 LESSONS = ["01_spiking_neurons", "02_classifier_and_attacks", "03_noise_estimator", "04_unet_purification",
-           "05_detector_thresholds", "06_honest_evaluation"]
+           "05_detector_thresholds", "06_honest_evaluation", "07_purifiers_compared"]
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,8 @@ def test_book_has_every_lesson_the_results_page_and_the_teachers_kit(site):
 def test_instructor_notes_quote_the_executed_solutions(site):
     """The expected outputs are copied from the notebooks: every coding exercise's verdict is there."""
     notes = open(os.path.join(ROOT, "book", "teachers", "instructor_notes.md"), encoding="utf-8").read()
-    for exercise in ("lif_step", "fgsm", "asymmetric_loss", "bounded_correction", "threshold_at_fpr", "bpda"):
+    for exercise in ("lif_step", "fgsm", "asymmetric_loss", "bounded_correction", "threshold_at_fpr", "bpda",
+                     "certified_radius"):
         assert f"{exercise}: right." in notes
     assert notes.count("**Common mistakes**") == len(LESSONS)
     for figure in re.findall(r"\d+\.\d%", notes):

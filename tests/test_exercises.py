@@ -27,6 +27,9 @@ CASES = {
     "bpda": (E.check_bpda, E.bpda_reference,
              [(lambda p, x: p(x), "went through the purifier"), (lambda p, x: p(x).detach(), "no gradient"),
               (lambda p, x: x + p(x).detach(), "forward pass")]),
+    "certified_radius": (E.check_certified_radius, E.certified_radius_reference,
+                         [(E._radius_point_estimate, "lower confidence"), (E._radius_two_sided, "one-sided"),
+                          (E._radius_no_abstain, "abstain"), (E._radius_no_sigma, "multiply by sigma")]),
 }
 
 

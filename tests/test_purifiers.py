@@ -165,3 +165,31 @@ def test_defense_with_recalibrates_the_detector():
     calibration, _ = snnlab.load_dataset("digits", "calibration")
     flagged = swapped.detector.flags(calibration).float().mean().item()
     assert swapped.purifier is model and swapped.classifier is defense.classifier and flagged <= 0.05
+
+
+def test_every_purifier_ships_a_checked_checkpoint_and_all_fit_in_5_mb():
+    import glob
+    import os
+
+    from snnlab.pretrained import PRETRAINED_DIR
+
+    for name in purifiers.NAMES:
+        model = purifiers.load(name)
+        assert not model.training
+        with torch.no_grad():
+            assert model(torch.rand(2, 1, 8, 8)).shape == (2, 1, 8, 8)
+    total = sum(os.path.getsize(p) for p in glob.glob(f"{PRETRAINED_DIR}/**/*.pt", recursive=True))
+    assert total < 5e6, f"shipped checkpoints take {total / 1e6:.1f} MB"
+
+
+def test_a_corrupt_shipped_purifier_is_refused(tmp_path, monkeypatch):
+    import shutil
+
+    from snnlab.checkpoints import CheckpointError
+
+    folder = tmp_path / "digits" / "purifiers"
+    shutil.copytree(purifiers.shipped_dir("digits"), folder)
+    (folder / "masking.pt").write_bytes(b"not a checkpoint")
+    monkeypatch.setattr(purifiers, "shipped_dir", lambda dataset="digits": str(folder))
+    with pytest.raises(CheckpointError, match="corrupt"):
+        purifiers.load("masking")

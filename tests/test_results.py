@@ -33,5 +33,10 @@ def test_the_wheel_carries_the_results(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
                     str(tmp_path), ROOT], check=True, capture_output=True)
     wheel = next(tmp_path.glob("snnlab-*.whl"))
-    shipped = {os.path.basename(n) for n in zipfile.ZipFile(wheel).namelist() if "/results/" in n}
+    names = zipfile.ZipFile(wheel).namelist()
+    shipped = {os.path.basename(n) for n in names if "/results/" in n}
     assert set(results.names()) <= shipped
+    from snnlab import purifiers
+
+    family = {os.path.basename(n) for n in names if "/pretrained/digits/purifiers/" in n}
+    assert family == {"manifest.json"} | {f"{name}.pt" for name in purifiers.NAMES if name != "snn"}

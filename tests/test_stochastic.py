@@ -61,3 +61,16 @@ def test_eot_sweep_and_fixed_randomness_report_their_settings(defences, data):
     fixed = stochastic.fixed_randomness(random_defense, images, labels, 0.2, steps=2, k=2)
     assert len(fixed["same_draw"]["accuracy"]["draws"]) == 1 and len(fixed["fresh_draws"]["accuracy"]["draws"]) == 2
     assert random_defense.purifier.noise_seed is None
+
+
+def test_worst_case_over_attacks_picks_per_image_on_separate_draws(defences, data):
+    defense, random_defense = defences
+    images, labels = data
+    noise = (images + 0.3 * torch.rand_like(images)).clamp(0, 1)
+    for target in (defense, random_defense):
+        report = stochastic.worst_case(target, {"clean": images, "noisy": noise}, labels, k=3)
+        alone = [stochastic.draws(target, x, labels, 3, seed=2)["accuracy"]["mean"] for x in (images, noise)]
+        assert sum(report["chosen"].values()) == len(labels)
+        if not stochastic.is_random(target):  # deterministic: exactly the per-image worst case
+            assert report["accuracy"]["mean"] <= min(alone) + 1e-9
+        assert report["adversarial"].shape == images.shape

@@ -57,6 +57,19 @@ def is_defense(model) -> bool:
     return hasattr(model, "detector") and hasattr(model, "purifier")
 
 
+DEFAULT_EOT = 10  # gradient samples per step against a random defence when none is given
+
+
+def is_random(model) -> bool:
+    """True when ``model``'s answers may differ between calls: its purifier (or itself) is random."""
+    return bool(getattr(getattr(model, "purifier", None), "random", False) or getattr(model, "random", False))
+
+
+def auto_eot(model, eot: int | None) -> int:
+    """``eot`` if given, else :data:`DEFAULT_EOT` for a random model and 1 for a deterministic one."""
+    return eot if eot is not None else (DEFAULT_EOT if is_random(model) else 1)
+
+
 class BPDADefense(nn.Module):
     """The joint defence with a chosen backward pass; forward is exactly ``JointDefense``'s logits.
 
@@ -177,7 +190,7 @@ class AdaptivePGD:
         purifier / gate / temperature: the backward pass (see :class:`BPDADefense`).
         detector_aware: add the detector penalty (default False).
         penalty: weight of the detector term; margin: how far under the threshold to aim.
-        eot: gradient samples per step (EOT; 1 for deterministic models).
+        eot: gradient samples per step (EOT); default 10 against a random defence, 1 otherwise.
         surrogate: attack-time MLF surrogate (a name in ``SURROGATES``; None: the model's own).
         seed: random start seed.
 
@@ -200,11 +213,12 @@ class AdaptivePGD:
     detector_aware: bool = False
     penalty: float = 10.0
     margin: float = 0.01
-    eot: int = 1
+    eot: int | None = None  # None: 10 against a random defence, else 1
     surrogate: object = None
     seed: int = 0
 
     def __post_init__(self):
+        self.eot = auto_eot(self.defense, self.eot)
         self.model = BPDADefense(self.defense, self.purifier, self.gate, self.temperature, self.surrogate)
 
     def _loss(self, images, labels):

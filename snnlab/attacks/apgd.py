@@ -29,7 +29,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..data import check_images
-from .adaptive import BestIterate, attack_view, is_defense, project
+from .adaptive import BestIterate, attack_view, auto_eot, is_defense, project
 from .objectives import LOSSES, classification_loss
 
 
@@ -65,7 +65,7 @@ class APGD:
         evade: keep the example that is wrong *and* unflagged when there is one (default: on
             when ``detector_penalty`` > 0).
         rho / momentum: Croce & Hein's 0.75 and 0.75.
-        eot: gradient samples per step (EOT; 1 for deterministic models).
+        eot: gradient samples per step (EOT); default 10 against a random defence, 1 otherwise.
         seed: random start seed.
 
     Shape: images ``(N, C, H, W)`` in [0, 1], labels ``(N,)`` -> adversarial images like ``images``.
@@ -91,12 +91,13 @@ class APGD:
     evade: bool | None = None
     rho: float = 0.75
     momentum: float = 0.75
-    eot: int = 1
+    eot: int | None = None  # None: 10 against a random defence, else 1
     seed: int = 0
 
     def __post_init__(self):
         if self.loss not in LOSSES:
             raise ValueError(f"unknown loss {self.loss!r}; choose one of: {', '.join(LOSSES)}")
+        self.eot = auto_eot(self.target, self.eot)
         if self.steps < 1 or self.restarts < 1 or self.eot < 1:
             raise ValueError("steps, restarts and eot must be at least 1")
         self.defended = is_defense(self.target)

@@ -5,8 +5,10 @@ masking) answers differently each time. Much of the robustness such defences app
 that randomness (Gao et al., NeurIPS 2022; Liu et al., arXiv 2404.14309), so snnlab evaluates
 them the way those papers ask:
 
-- **EOT**: each attack step averages the gradient over ``eot`` random draws (APGD's ``eot``);
-  :func:`eot_sweep` raises EOT and steps and shows where the figure stops falling.
+- **EOT**: each attack step averages the gradient over ``eot`` random draws (APGD's and
+  AdaptivePGD's ``eot``, 10 by default against a random defence, so the ensemble and
+  ``snnlab evaluate`` use it too); :func:`eot_sweep` raises EOT and steps and shows where the
+  figure stops falling.
 - **Evaluation draws**: the adversarial images are judged over ``k`` fresh draws of the defence;
   :func:`draws` reports the mean, the spread (standard deviation), the worst draw, and the share
   of images right in *every* draw (the per-image worst case over draws).
@@ -25,19 +27,13 @@ import statistics
 import torch
 from torch import nn
 
-from .adaptive import is_defense
+from .adaptive import DEFAULT_EOT, is_defense, is_random  # noqa: F401 (is_random is part of this module's API)
 from .apgd import APGD
 
 
 def purifier_of(target: nn.Module):
     """The purifier inside ``target`` (a joint defence or a purify-then-classify pipeline), or None."""
     return getattr(target, "purifier", None)
-
-
-def is_random(target: nn.Module) -> bool:
-    """True when ``target``'s answers may differ between calls (its purifier is random)."""
-    purifier = purifier_of(target)
-    return bool(getattr(purifier, "random", False))
 
 
 @contextlib.contextmanager
@@ -93,7 +89,8 @@ def draws(target: nn.Module, images: torch.Tensor, labels: torch.Tensor, k: int 
     return out
 
 
-def eot_attack(target: nn.Module, eps: float, steps: int = 100, eot: int = 10, seed: int = 0, **options) -> APGD:
+def eot_attack(target: nn.Module, eps: float, steps: int = 100, eot: int = DEFAULT_EOT, seed: int = 0,
+               **options) -> APGD:
     """APGD-CE through the whole ``target`` with ``eot`` gradient samples per step (1 if deterministic)."""
     return APGD(target, eps=eps, steps=steps, eot=eot if is_random(target) else 1, seed=seed, **options)
 
@@ -117,3 +114,36 @@ def fixed_randomness(target: nn.Module, images: torch.Tensor, labels: torch.Tens
         adv = APGD(target, eps=eps, steps=steps, seed=seed)(images, labels)
         same = draws(target, adv, labels, 1, seed)
     return {"eps": eps, "steps": steps, "same_draw": same, "fresh_draws": draws(target, adv, labels, k, seed + 1)}
+
+
+def per_image_rates(target: nn.Module, images: torch.Tensor, labels: torch.Tensor, k: int = 5,
+                    seed: int = 0) -> torch.Tensor:
+    """Per image, the share of ``k`` draws in which ``target`` is right: ``(N,)`` in [0, 1]."""
+    k = k if is_random(target) else 1
+    state = torch.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        return torch.stack([_judge(target, images, labels)[0] for _ in range(k)]).float().mean(0)
+    finally:
+        torch.set_rng_state(state)
+
+
+def worst_case(target: nn.Module, candidates: dict, labels: torch.Tensor, k: int = 5, seed: int = 0) -> dict:
+    """The per-image worst case over attacks against a random defence, chosen and reported on separate draws.
+
+    ``candidates``: attack name -> adversarial images ``(N, C, H, W)``, each from an attack run on every
+    image. Per image, the example with the lowest share of correct answers over ``k`` draws (seed
+    ``seed``) is chosen; the chosen examples are then judged on ``k`` fresh draws (:func:`draws`, seed
+    ``seed + 1``), so the choice cannot profit from the noise it is reported on. For a deterministic
+    defence this is the usual per-image worst case. Returns :func:`draws`'s report plus ``chosen``
+    (how many images each attack supplied) and ``adversarial``.
+    """
+    names = list(candidates)
+    rates = torch.stack([per_image_rates(target, candidates[n], labels, k, seed) for n in names])  # (A, N)
+    pick = rates.argmin(0)  # (N,), the first attack on ties
+    stacked = torch.stack([candidates[n] for n in names])  # (A, N, C, H, W)
+    chosen = stacked[pick, torch.arange(len(labels))]
+    report = draws(target, chosen, labels, k, seed + 1)
+    report["chosen"] = {n: int((pick == i).sum()) for i, n in enumerate(names)}
+    report["adversarial"] = chosen
+    return report
