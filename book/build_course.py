@@ -89,7 +89,7 @@ def execute(path: str, allowed=()) -> list:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("lessons", nargs="*", help="lesson numbers (01 .. 06); all by default")
+    parser.add_argument("lessons", nargs="*", help="lesson numbers (01, 02, ...); all by default")
     parser.add_argument("--out", default=os.path.join(ROOT, "build", "course"), help="output folder")
     parser.add_argument("--execute", action="store_true", help="execute both builds after writing them")
     args = parser.parse_args(argv)

@@ -145,7 +145,8 @@ def main():
                   f"Command: `{fam['command']}` ({fam['wall_s'] / 60:.1f} min). Each purifier of "
                   "`snnlab.purifiers` with the shipped classifier, in the joint defence (detector recalibrated at "
                   "1% false positives) and purifying every input. Grey-box: PGD-20 on the classifier. White-box: "
-                  f"the per-image worst case over the grey-box examples and three APGD attacks through the whole "
+                  f"the per-image worst case over the grey-box examples and two APGD attacks (three on the joint "
+                  "defence: plus the detector penalty) through the whole "
                   f"defence ({fam['steps']} steps, EOT {fam['eot']} for random purifiers); a lighter list than the "
                   "full ensemble above, for comparing purifiers with each other. Random defences: mean over "
                   f"{fam['k']} evaluation draws, worst draw in brackets.", "",

@@ -235,8 +235,9 @@ assert 0.6 < share_within(101) < 0.8 and share_within(385) > 0.93
 # Each step is a Bernoulli($p$) draw, so the rate over $T$ steps has standard
 # deviation $\sqrt{p(1-p)/T}$, which for $p = 0.5$ is $0.5/\sqrt{T}$. One
 # standard deviation below 0.05 needs $T > 100$, and by the normal
-# approximation about 68% of draws then fall within 0.05 (answer (a)); two
-# standard deviations, for about 95% (answer (b)), need $T \ge 385$. Either way
+# approximation about 68% of draws then fall within 0.05 (answer (a)); 1.96
+# standard deviations, for about 95% (answer (b)), need $0.5 \cdot 1.96/\sqrt{T} \le 0.05$, that is
+# $T \ge 385$ (two full standard deviations would need $T \ge 400$). Either way
 # it is far more than the $T = 4$ steps the classifier uses, which is one
 # reason snnlab encodes directly by default: direct encoding has no such noise.
 

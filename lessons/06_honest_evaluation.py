@@ -288,7 +288,8 @@ assert max(found.values()) > min(found.values())  # the choice of gradient moves
 # Which gradient wins depends on the model and the radius, so the answer is
 # not a rule to remember but a reason to run them all, and to keep, per
 # image, whichever succeeded.
-#
+
+# %% [markdown]
 # ## 4. The per-image worst case over an ensemble
 #
 # *Estimated timing to here from start of lesson: 40 min.*

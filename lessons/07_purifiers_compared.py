@@ -70,7 +70,7 @@ classifier = defense.classifier
 if RETRAIN:
     for name in ("consistency", "masking", "surgery"):
         purifiers.train_into(name, classifier, "runs/digits")
-models = {name: (purifiers.load(name, folder="runs/digits") if RETRAIN and name != "snn" else purifiers.load(name))
+models = {name: purifiers.load(name, folder="runs/digits") if RETRAIN else purifiers.load(name)
           for name in purifiers.NAMES}
 images, labels = snnlab.load_dataset("digits", "test")
 for name, model in models.items():
@@ -107,8 +107,9 @@ viz.precomputed_slider(lambda e: widgets.family_demo(classifier, models, images,
 #   methods are meant to be used.
 #
 # Each is attacked **grey-box** (PGD-20 on the classifier alone) and
-# **white-box** (the per-image worst case over the grey-box examples and three
-# APGD attacks through the whole defence, with EOT for random ones). A random defence is judged over
+# **white-box** (the per-image worst case over the grey-box examples and two
+# APGD attacks through the whole defence, three on the joint defence, whose
+# third adds the detector penalty; EOT for random ones). A random defence is judged over
 # several evaluation draws: the table gives the mean, and the lowest draw
 # beside it. The cell prints the command and the settings.
 

@@ -94,7 +94,10 @@ def load_submission(path: str):
         if not hasattr(module, name):
             raise SubmissionError(f"{path} defines no {name}; a submission needs build_defense() and CLAIMS "
                                   f"(see snnlab.capstone)")
-    model = module.build_defense()
+    try:
+        model = module.build_defense()
+    except Exception as error:  # noqa: BLE001 - any error in student code becomes one clear line
+        raise SubmissionError(f"build_defense() in {path} raised {type(error).__name__}: {error}") from error
     if not isinstance(model, nn.Module):
         raise SubmissionError(f"build_defense() returned {type(model).__name__}, expected a torch nn.Module")
     claims = list(module.CLAIMS)
@@ -123,9 +126,10 @@ def _answers(model, images) -> Criterion:
             first, second = model(images[:16]), model(images[:16])
     except Exception as error:  # noqa: BLE001
         return Criterion("builds and answers", False, f"the model raised {type(error).__name__}: {error}")
-    if not torch.is_tensor(first) or first.shape != (16, 10):
+    n = len(images[:16])
+    if not torch.is_tensor(first) or first.shape != (n, 10):
         return Criterion("builds and answers", False,
-                         f"expected logits of shape (16, 10) for 16 images, got {getattr(first, 'shape', first)}")
+                         f"expected logits of shape ({n}, 10) for {n} images, got {getattr(first, 'shape', first)}")
     if not torch.isfinite(first).all():
         return Criterion("builds and answers", False, "the logits contain NaN or infinity")
     if not torch.equal(first, second):
@@ -151,7 +155,7 @@ def _measure(model, claim, images, labels, ensemble, steps, seed, cache):
         cache[key] = (result.accuracy, result.robust_or_flagged, f"{ensemble} ensemble, {steps} steps")
         return cache[key]
     if key[0] == "grey-box":
-        source, name = (model.classifier if defended else model), "PGD-20 on the classifier"
+        source, name = getattr(model, "classifier", model), "PGD-20 on the classifier"
     else:
         from .pretrained import load_pretrained
 

@@ -134,7 +134,8 @@ def _lif_cases():
     g = torch.Generator().manual_seed(1)
     membrane = torch.rand(64, generator=g) * 2.5  # some above the threshold: they fired last step
     current = torch.rand(64, generator=g) * 0.8
-    return [(membrane, current, 0.9, 1.0), (membrane * 0.5, current + 0.3, 0.5, 0.8)]
+    tie = (torch.tensor([1.0, 0.5, 2.0]), torch.tensor([0.5, 0.75, 0.0]), 0.5, 1.0)  # membranes exactly at Vth
+    return [(membrane, current, 0.9, 1.0), (membrane * 0.5, current + 0.3, 0.5, 0.8), tie]
 
 
 def _lif_no_reset(membrane, current, beta, threshold):
@@ -184,8 +185,9 @@ def fgsm_reference(model, images, labels, eps):
 
 
 def _tiny_classifier() -> nn.Module:
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 16), nn.Tanh(), nn.Linear(16, 10))
+    with torch.random.fork_rng():  # a fixed model, without resetting the student's random state
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Flatten(), nn.Linear(64, 16), nn.Tanh(), nn.Linear(16, 10))
     return model.eval()
 
 

@@ -13,10 +13,12 @@ is constant within radius ``R = sigma * Phi^-1(pA)``. snnlab follows the referen
 - PREDICT: the top two counts of ``n`` draws; abstain unless a two-sided binomial test at
   p = 1/2 (``scipy.stats.binomtest``) rejects at ``alpha``.
 
-The base classifier is any callable from images ``(N, C, H, W)`` to logits. To smooth a
-classifier behind a purifier, pass ``lambda x: classifier(purifier(x))``; a denoiser that knows
-the noise level (the consistency purifier) denoises ``x + delta`` at ``sigma``
-(:func:`snnlab.purifiers.consistency.ConsistencyPurifier.denoise`).
+The base classifier is any callable from images ``(N, C, H, W)`` to logits. The noisy copies
+leave [0, 1], which snnlab's models refuse: smooth a classifier as
+``lambda z: classifier(z.clamp(0, 1))``, a deterministic purifier as
+``lambda z: classifier(purifier(z.clamp(0, 1)))``, and the consistency purifier with its
+denoiser at the smoothing noise, ``lambda z: classifier(consistency.denoise(z, sigma))`` (its
+``forward`` would add noise a second time).
 
 The certificate is L2. snnlab's threat model is L-infinity: on ``d`` pixels an L-inf ball of
 radius eps lies inside the L2 ball of radius ``sqrt(d) * eps`` (8 eps on 8x8 digits), so a
@@ -66,9 +68,9 @@ class Smooth:
 
     Example::
 
-        >>> smooth = Smooth(classifier, num_classes=10, sigma=0.5)
+        >>> smooth = Smooth(lambda z: classifier(z.clamp(0, 1)), num_classes=10, sigma=0.5)
         >>> smooth.certify(image, n0=100, n=1000, alpha=0.001)   # image (1, C, H, W) or (C, H, W)
-        Certificate(prediction=3, radius=0.81, p_lower=0.95)
+        Certificate(prediction=3, radius=0.82, p_lower=0.95)
     """
 
     def __init__(self, base, num_classes: int, sigma: float, batch_size: int = 1000, seed: int = 0):

@@ -55,8 +55,13 @@ def test_a_bare_classifier_cannot_claim_flags(classifier):
 
 def test_sanity_checks_are_part_of_the_grade(classifier, measured):
     g = capstone.grade(classifier, [{"threat_model": "white-box", "eps": 0.3, "accuracy": measured}], **QUICK)
+    from snnlab.attacks.sanity import sanity_checks
+
     sanity = _criterion(g, "sanity checks at eps 0.3")
-    assert sanity.detail  # pass or fail, it names what it judged
+    images, labels = snnlab.load_dataset("digits", "test", limit=16)
+    checks = sanity_checks(classifier, images, labels, eps=0.3, steps=5)
+    assert sanity.passed == all(c.passed for c in checks)
+    assert all(c.name in sanity.detail for c in checks if not c.passed) or sanity.detail == f"all {len(checks)} pass"
 
 
 class Noisy(nn.Module):

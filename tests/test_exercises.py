@@ -89,3 +89,20 @@ def test_bounded_correction_is_what_the_purifier_uses():
         sigma = purifier.nesnn(images)
         expected = E.bounded_correction_reference(images, sigma, purifier.recsnn(images, sigma))
         assert torch.equal(purifier(images), expected)
+
+
+def test_a_non_strict_spike_is_caught():
+    def greater_or_equal(membrane, current, beta, threshold):
+        reset = (membrane >= threshold).float()
+        membrane = beta * membrane + current - reset * threshold
+        return (membrane >= threshold).float(), membrane
+
+    assert not E.check_lif_step(greater_or_equal).ok
+
+
+def test_checking_fgsm_keeps_the_students_random_state():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    E.check_fgsm(E.fgsm_reference)
+    assert torch.equal(torch.rand(3), expected)

@@ -100,3 +100,11 @@ def test_timings_and_think_prompts(script):
     for source in thinks:
         after = source.split("**Think!**", 1)[1]
         assert "<details><summary>Answer</summary>" in after and "</details>" in after
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=os.path.basename)
+def test_no_heading_hides_in_a_solution_cell(script):
+    """The student build drops solution cells: a section heading inside one would vanish with it."""
+    for cell in jupytext.read(script).cells:
+        if "solution" in cell.metadata.get("tags", []) and cell.cell_type == "markdown":
+            assert not any(line.startswith("#") for line in cell.source.splitlines()), cell.source[:80]

@@ -74,3 +74,5 @@ def test_worst_case_over_attacks_picks_per_image_on_separate_draws(defences, dat
         if not stochastic.is_random(target):  # deterministic: exactly the per-image worst case
             assert report["accuracy"]["mean"] <= min(alone) + 1e-9
         assert report["adversarial"].shape == images.shape
+        again = stochastic.draws(target, report["adversarial"], labels, 3, seed=1)  # reported on fresh draws
+        assert report["accuracy"] == again["accuracy"]

@@ -136,12 +136,14 @@ class BestIterate:
     """Per image, the best adversarial example seen so far, judged by the target's real forward pass.
 
     Rank: 0 correct, 1 misclassified, and with ``evade`` on a defence 2 misclassified *and*
-    unflagged (what an attacker on a system that rejects flagged inputs needs).
+    unflagged (what an attacker on a system that rejects flagged inputs needs). Against a random
+    defence an attack may pass the rank averaged over several draws (``update(..., rank=)``), so an
+    iterate that fooled one lucky draw does not displace one that fools most.
     """
 
     def __init__(self, images: torch.Tensor, threshold: float | None = None, evade: bool = False):
         self.best = images.clone()
-        self.rank = torch.full((len(images),), -1, device=images.device)
+        self.rank = torch.full((len(images),), -1.0, device=images.device)
         self.threshold, self.evade = threshold, evade and threshold is not None
         self.top = 2 if self.evade else 1
 
@@ -153,10 +155,14 @@ class BestIterate:
         return rank
 
     @torch.no_grad()
-    def update(self, adv, logits, scores, labels, index=None) -> None:
-        """Keep each image of ``adv`` (rows ``index`` of the batch; all if None) that outranks the best."""
+    def update(self, adv, logits, scores, labels, index=None, rank=None) -> None:
+        """Keep each image of ``adv`` (rows ``index`` of the batch; all if None) that outranks the best.
+
+        ``rank``: a precomputed (e.g. draw-averaged) rank per image; by default from ``logits``/``scores``."""
         index = torch.arange(len(adv), device=adv.device) if index is None else index
-        rank = self.ranks(logits.detach(), None if scores is None else scores.detach(), labels)
+        if rank is None:
+            rank = self.ranks(logits.detach(), None if scores is None else scores.detach(), labels)
+        rank = rank.to(self.rank.dtype)
         better = rank > self.rank[index]
         self.best[index[better]] = adv.detach()[better]
         self.rank[index] = torch.maximum(self.rank[index], rank)

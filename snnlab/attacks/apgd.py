@@ -108,9 +108,11 @@ class APGD:
         if self.evade is None:
             self.evade = self.detector_penalty > 0
 
-    def _evaluate(self, adv, labels, targets):
-        """Per-image loss, its gradient, and the detached logits and scores (real forward) at ``adv``."""
+    def _evaluate(self, adv, labels, targets, ranker=None):
+        """Per-image loss, its gradient, the detached logits and scores (real forward) at ``adv``, and with
+        ``ranker`` (BestIterate.ranks) the per-image rank averaged over the EOT draws (None without)."""
         grad, total = torch.zeros_like(adv), torch.zeros(len(adv), device=adv.device)
+        rank = torch.zeros(len(adv), device=adv.device)
         for _ in range(self.eot):
             with torch.enable_grad():  # also when called under torch.no_grad()
                 adv = adv.detach().requires_grad_(True)
@@ -120,8 +122,11 @@ class APGD:
                     loss = loss - self.detector_penalty * F.relu(scores - self.threshold + self.margin)
                 grad += torch.autograd.grad(loss.sum(), adv)[0]
             total += loss.detach()
-        # loss and gradient averaged over the EOT samples; logits and scores from the last sample
-        return total / self.eot, grad / self.eot, logits.detach(), None if scores is None else scores.detach()
+            if ranker is not None:
+                rank += ranker(logits.detach(), None if scores is None else scores.detach(), labels).to(rank.dtype)
+        # loss, gradient and rank averaged over the EOT samples; logits and scores from the last sample
+        return (total / self.eot, grad / self.eot, logits.detach(), None if scores is None else scores.detach(),
+                rank / self.eot if ranker is not None else None)
 
     def _run(self, images, labels, targets, best: BestIterate, index, generator):
         """One APGD run on the images ``index`` of the batch; updates ``best``."""
@@ -131,8 +136,8 @@ class APGD:
         noise = noise / noise.flatten(1).abs().amax(1).clamp_min(1e-12)[:, None, None, None]
         adv = project(x + self.eps * noise, x, self.eps)
         step = torch.full((len(x), 1, 1, 1), 2 * self.eps, device=x.device)
-        loss, grad, logits, scores = self._evaluate(adv, y, t)
-        best.update(adv, logits, scores, y, index)
+        loss, grad, logits, scores, rank = self._evaluate(adv, y, t, best.ranks)
+        best.update(adv, logits, scores, y, index, rank)
         x_best, grad_best, loss_best = adv.clone(), grad.clone(), loss.clone()
         loss_best_at_check, reduced_at_check = loss_best.clone(), torch.ones_like(loss, dtype=torch.bool)
         rises, last_check, previous, prev_loss = torch.zeros_like(loss), 0, adv, loss
@@ -142,8 +147,8 @@ class APGD:
                 z = project(adv + step * grad.sign(), x, self.eps)
                 a = 1.0 if i == 0 else self.momentum
                 adv, previous = project(adv + a * (z - adv) + (1 - a) * (adv - previous), x, self.eps), adv
-            loss, grad, logits, scores = self._evaluate(adv, y, t)
-            best.update(adv, logits, scores, y, index)
+            loss, grad, logits, scores, rank = self._evaluate(adv, y, t, best.ranks)
+            best.update(adv, logits, scores, y, index, rank)
             with torch.no_grad():
                 rises += (loss > prev_loss).to(loss.dtype)
                 prev_loss = loss

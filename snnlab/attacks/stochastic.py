@@ -6,9 +6,10 @@ that randomness (Gao et al., NeurIPS 2022; Liu et al., arXiv 2404.14309), so snn
 them the way those papers ask:
 
 - **EOT**: each attack step averages the gradient over ``eot`` random draws (APGD's and
-  AdaptivePGD's ``eot``, 10 by default against a random defence, so the ensemble and
-  ``snnlab evaluate`` use it too); :func:`eot_sweep` raises EOT and steps and shows where the
-  figure stops falling.
+  AdaptivePGD's ``eot``, 10 by default against a random defence); APGD also ranks its iterates by
+  the share of those draws they fool. :func:`eot_sweep` raises EOT and steps and shows where the
+  figure stops falling. (The ensemble and ``snnlab evaluate`` judge each attack on one draw; for a
+  random defence use :func:`worst_case` and :func:`draws`, as benchmarks/purifier_comparison.py does.)
 - **Evaluation draws**: the adversarial images are judged over ``k`` fresh draws of the defence;
   :func:`draws` reports the mean, the spread (standard deviation), the worst draw, and the share
   of images right in *every* draw (the per-image worst case over draws).
@@ -38,7 +39,10 @@ def purifier_of(target: nn.Module):
 
 @contextlib.contextmanager
 def fixed_noise(target: nn.Module, seed: int):
-    """Within the block, ``target``'s purifier draws the same randomness at every call."""
+    """Within the block, ``target``'s purifier draws the same randomness at every call.
+
+    The draw is fixed per call, not per image: an image sees the same noise only in calls on the same
+    batch (judging runs in batches of 512, so keep attacked batches at most that size)."""
     purifier = purifier_of(target)
     if purifier is None or not hasattr(purifier, "noise_seed"):
         yield target
