@@ -119,7 +119,7 @@ saved = results.load("purifiers.json")
 print(f"command: {saved['command']} ({saved['wall_s'] / 60:.0f} min); first {saved['limit']} test images; "
       f"white-box: {saved['steps']} steps, EOT {saved['eot']} for random defences; {saved['k']} draws")
 print(f"{'purifier':>11} {'arrangement':>17} {'threshold':>9} {'clean':>6} "
-      + " ".join(f"{'grey ' + e:>9} {'white ' + e:>15}" for e in map(str, saved["eps"])) + f" {'train s':>8} {'cost':>5}")
+      + " ".join(f"{'grey ' + e:>9} {'white ' + e:>15}" for e in map(str, saved["eps"])) + f" {'train s':>8}")
 for r in saved["rows"]:
     cells = []
     for e in map(str, saved["eps"]):
@@ -127,11 +127,11 @@ for r in saved["rows"]:
         cells.append(f"{grey['mean']:9.0%} {white['mean']:7.0%} ({white['worst']:4.0%})")
     threshold = "-" if r["threshold"] is None else f"{r['threshold']:.3f}"
     print(f"{r['purifier']:>11} {r['arrangement']:>17} {threshold:>9} {r['clean']['accuracy']['mean']:6.0%} "
-          + " ".join(cells) + f" {r['train_s']:8.0f} {r['inference_vs_classifier']:4.1f}x")
+          + " ".join(cells) + f" {r['train_s']:8.0f}")
 
 # %% [markdown]
-# "white" is the mean over draws, with the worst draw in brackets; "cost" is
-# inference time relative to the bare classifier. Two things to read in it.
+# "white" is the mean over draws, with the worst draw in brackets. Two things
+# to read in it.
 #
 # First, the **thresholds**. The cell below prints, for each purifier, how far
 # it moves a clean image (the median of $\|x - P(x)\|_\infty$ on the
