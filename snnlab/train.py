@@ -14,6 +14,7 @@ detector relies on).
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from dataclasses import asdict, dataclass, field
@@ -163,6 +164,35 @@ def fgsm_batch(classifier: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: flo
     return torch.where(keep_clean.to(x.device)[:, None, None, None], x, adv)
 
 
+@contextlib.contextmanager
+def frozen(model: nn.Module | None):
+    """Within the block, ``model``'s parameters take no gradient; those that did get it back afterwards.
+
+    ``None`` passes through (a purifier trained without a classifier)."""
+    params = [] if model is None else [p for p in model.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield model
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+
+
+def fgsm_batches(classifier: nn.Module, images: torch.Tensor, labels: torch.Tensor, settings,
+                 generator: torch.Generator, device: str = "cpu"):
+    """One shuffled epoch of ``(x, y, x_adv)`` batches, the purifiers' training data.
+
+    Per batch, eps is drawn uniformly from ``settings.eps_range``, and ``x_adv`` is FGSM at that eps against
+    ``classifier``, with ``settings.clean_fraction`` of the rows left clean (:func:`fgsm_batch`).
+    """
+    lo, hi = settings.eps_range
+    for idx in _batches(len(labels), settings.batch_size, generator):
+        x, y = images[idx].to(device), labels[idx].to(device)
+        eps = lo + (hi - lo) * torch.rand((), generator=generator).item()
+        yield x, y, fgsm_batch(classifier, x, y, eps, settings.clean_fraction, generator)
+
+
 def train_purifier(classifier: nn.Module, dataset: str = "digits", settings: PurifierTraining | None = None,
                    checkpoint: str | None = None, device: str = "cpu", progress: bool = True,
                    config: PurifierConfig | None = None, data=None) -> Purifier:
@@ -176,23 +206,17 @@ def train_purifier(classifier: nn.Module, dataset: str = "digits", settings: Pur
     generator = seed_everything(settings.seed)
     images, labels = data if data is not None else load_dataset(dataset, "train")
     classifier = classifier.to(device).eval()
-    for p in classifier.parameters():
-        p.requires_grad_(False)
     purifier = Purifier(config or PurifierConfig.for_dataset(dataset)).to(device)
     optimizer, scheduler = _optimizer(purifier, settings, math.ceil(len(labels) / settings.batch_size))
     kind = "purifier"
     start = _resume(checkpoint, kind, purifier, optimizer, scheduler, generator, progress)
-    lo, hi = settings.eps_range
     loss_fn = settings.loss
     bar = tqdm(range(start, settings.epochs), desc=f"train {kind}", disable=not progress,
                initial=start, total=settings.epochs)
-    try:
+    with frozen(classifier):
         for epoch in bar:
             purifier.train()
-            for idx in _batches(len(labels), settings.batch_size, generator):
-                x, y = images[idx].to(device), labels[idx].to(device)
-                eps = lo + (hi - lo) * torch.rand((), generator=generator).item()
-                x_adv = fgsm_batch(classifier, x, y, eps, settings.clean_fraction, generator)
+            for x, y, x_adv in fgsm_batches(classifier, images, labels, settings, generator, device):
                 sigma = (x_adv - x).abs()  # true noise map, 0 on clean rows
                 x_hat, sigma_hat = purifier.estimate(x_adv)
                 logits_hat = logits_clean = None
@@ -208,9 +232,6 @@ def train_purifier(classifier: nn.Module, dataset: str = "digits", settings: Pur
             bar.set_postfix(loss=f"{loss.item():.4f}")
             _save(checkpoint, kind, purifier, optimizer, scheduler, generator, epoch + 1, settings,
                   {"loss_weights": asdict(loss_fn)})
-    finally:
-        for p in classifier.parameters():
-            p.requires_grad_(True)
     return purifier.eval()
 
 

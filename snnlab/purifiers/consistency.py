@@ -167,7 +167,7 @@ def train_consistency(classifier: nn.Module | None = None, dataset: str = "digit
     from tqdm.auto import tqdm
 
     from ..data import load_dataset
-    from ..train import _batches, _optimizer, _resume, _save, seed_everything
+    from ..train import _batches, _optimizer, _resume, _save, frozen, seed_everything
 
     settings = settings or ConsistencyTraining()
     generator = seed_everything(settings.seed)
@@ -179,12 +179,9 @@ def train_consistency(classifier: nn.Module | None = None, dataset: str = "digit
     start = _resume(checkpoint, kind, purifier, optimizer, scheduler, generator, progress)
     if classifier is not None:
         classifier = classifier.to(device).eval()
-        frozen = [p for p in classifier.parameters() if p.requires_grad]
-        for p in frozen:
-            p.requires_grad_(False)
     bar = tqdm(range(start, settings.epochs), desc=f"train {kind}", disable=not progress,
                initial=start, total=settings.epochs)
-    try:
+    with frozen(classifier):
         for epoch in bar:
             purifier.train()
             semantic = classifier is not None and epoch >= settings.epochs - settings.semantic_epochs
@@ -209,8 +206,4 @@ def train_consistency(classifier: nn.Module | None = None, dataset: str = "digit
                 scheduler.step()
             bar.set_postfix(loss=f"{loss.item():.4f}", stage="semantic" if semantic else "denoise")
             _save(checkpoint, kind, purifier, optimizer, scheduler, generator, epoch + 1, settings)
-    finally:
-        if classifier is not None:
-            for p in frozen:
-                p.requires_grad_(True)
     return purifier.eval()

@@ -121,7 +121,7 @@ def train_masking(classifier: nn.Module, dataset: str = "digits", settings: Mask
     from tqdm.auto import tqdm
 
     from ..data import load_dataset
-    from ..train import _batches, _optimizer, _resume, _save, fgsm_batch, seed_everything
+    from ..train import _optimizer, _resume, _save, fgsm_batches, frozen, seed_everything
 
     if classifier is None:
         raise ValueError("the masking purifier trains on FGSM examples: pass the classifier they attack")
@@ -133,19 +133,12 @@ def train_masking(classifier: nn.Module, dataset: str = "digits", settings: Mask
     kind = "purifier-masking"
     start = _resume(checkpoint, kind, purifier, optimizer, scheduler, generator, progress)
     classifier = classifier.to(device).eval()
-    frozen = [p for p in classifier.parameters() if p.requires_grad]
-    for p in frozen:
-        p.requires_grad_(False)
-    lo, hi = settings.eps_range
     bar = tqdm(range(start, settings.epochs), desc=f"train {kind}", disable=not progress,
                initial=start, total=settings.epochs)
-    try:
+    with frozen(classifier):
         for epoch in bar:
             purifier.train()
-            for idx in _batches(len(labels), settings.batch_size, generator):
-                x, y = images[idx].to(device), labels[idx].to(device)
-                eps = lo + (hi - lo) * torch.rand((), generator=generator).item()
-                x_adv = fgsm_batch(classifier, x, y, eps, settings.clean_fraction, generator)
+            for x, y, x_adv in fgsm_batches(classifier, images, labels, settings, generator, device):
                 groups = purifier.groups(len(x), device, generator)
                 fill = torch.rand(x.shape, generator=generator).to(device)
                 assembled = purifier.assemble(x_adv, groups, fill)
@@ -162,7 +155,4 @@ def train_masking(classifier: nn.Module, dataset: str = "digits", settings: Mask
                 scheduler.step()
             bar.set_postfix(loss=f"{loss.item():.4f}")
             _save(checkpoint, kind, purifier, optimizer, scheduler, generator, epoch + 1, settings)
-    finally:
-        for p in frozen:
-            p.requires_grad_(True)
     return purifier.eval()

@@ -127,7 +127,7 @@ def train_surgery(classifier: nn.Module, dataset: str = "digits", settings: Surg
     from tqdm.auto import tqdm
 
     from ..data import load_dataset
-    from ..train import _batches, _optimizer, _resume, _save, fgsm_batch, seed_everything
+    from ..train import _optimizer, _resume, _save, fgsm_batches, frozen, seed_everything
 
     if classifier is None:
         raise ValueError("the surgery purifier needs the classifier (saliency, FGSM examples, alignment)")
@@ -139,19 +139,12 @@ def train_surgery(classifier: nn.Module, dataset: str = "digits", settings: Surg
     optimizer, scheduler = _optimizer(purifier, settings, math.ceil(len(labels) / settings.batch_size))
     kind = "purifier-surgery"
     start = _resume(checkpoint, kind, purifier, optimizer, scheduler, generator, progress)
-    frozen = [p for p in classifier.parameters() if p.requires_grad]
-    for p in frozen:
-        p.requires_grad_(False)
-    lo, hi = settings.eps_range
     bar = tqdm(range(start, settings.epochs), desc=f"train {kind}", disable=not progress,
                initial=start, total=settings.epochs)
-    try:
+    with frozen(classifier):
         for epoch in bar:
             purifier.train()
-            for idx in _batches(len(labels), settings.batch_size, generator):
-                x, y = images[idx].to(device), labels[idx].to(device)
-                eps = lo + (hi - lo) * torch.rand((), generator=generator).item()
-                x_adv = fgsm_batch(classifier, x, y, eps, settings.clean_fraction, generator)
+            for x, y, x_adv in fgsm_batches(classifier, images, labels, settings, generator, device):
                 mask = purifier.removal_mask(x_adv)
                 first, second = purifier.regenerate(x_adv, mask), purifier.regenerate(x_adv, mask)  # two dropouts
                 with torch.no_grad():
@@ -168,7 +161,4 @@ def train_surgery(classifier: nn.Module, dataset: str = "digits", settings: Surg
                 scheduler.step()
             bar.set_postfix(loss=f"{loss.item():.4f}")
             _save(checkpoint, kind, purifier, optimizer, scheduler, generator, epoch + 1, settings)
-    finally:
-        for p in frozen:
-            p.requires_grad_(True)
     return purifier.eval()
