@@ -410,12 +410,9 @@ def check_bpda(bpda) -> Verdict:
 
 def certified_radius_reference(votes, n, sigma, alpha):
     """Cohen et al.'s radius from ``votes`` of ``n`` for the top class; 0.0 when abstaining."""
-    from scipy.stats import norm
+    from .smoothing import certified_radius, lower_confidence_bound
 
-    from .smoothing import lower_confidence_bound
-
-    p_lower = lower_confidence_bound(int(votes), int(n), alpha)
-    return torch.tensor(sigma * float(norm.ppf(p_lower)) if p_lower >= 0.5 else 0.0, dtype=torch.float64)
+    return torch.tensor(certified_radius(lower_confidence_bound(int(votes), int(n), alpha), sigma), dtype=torch.float64)
 
 
 _RADIUS_CASES = [(990, 1000, 0.5, 0.001), (1000, 1000, 0.25, 0.001), (700, 1000, 0.5, 0.01), (520, 1000, 0.5, 0.001),
@@ -423,19 +420,15 @@ _RADIUS_CASES = [(990, 1000, 0.5, 0.001), (1000, 1000, 0.25, 0.001), (700, 1000,
 
 
 def _radius_point_estimate(votes, n, sigma, alpha):
-    from scipy.stats import norm
+    from .smoothing import certified_radius
 
-    p = min(votes / n, 1 - 1e-12)
-    return sigma * float(norm.ppf(p)) if p >= 0.5 else 0.0
+    return certified_radius(min(votes / n, 1 - 1e-12), sigma)
 
 
 def _radius_two_sided(votes, n, sigma, alpha):
-    from scipy.stats import norm
+    from .smoothing import certified_radius, lower_confidence_bound
 
-    from .smoothing import lower_confidence_bound
-
-    p_lower = lower_confidence_bound(int(votes), int(n), alpha / 2)
-    return sigma * float(norm.ppf(p_lower)) if p_lower >= 0.5 else 0.0
+    return certified_radius(lower_confidence_bound(int(votes), int(n), alpha / 2), sigma)
 
 
 def _radius_no_abstain(votes, n, sigma, alpha):

@@ -46,6 +46,11 @@ def lower_confidence_bound(successes: int, trials: int, alpha: float) -> float:
     return float(beta.ppf(alpha, successes, trials - successes + 1))
 
 
+def certified_radius(p_lower: float, sigma: float) -> float:
+    """``sigma * Phi^-1(p_lower)``, the L2 radius a lower bound ``p_lower`` certifies; 0.0 below 1/2 (abstain)."""
+    return sigma * float(norm.ppf(p_lower)) if p_lower >= 0.5 else 0.0
+
+
 def max_radius(sigma: float, n: int, alpha: float) -> float:
     """The largest radius ``n`` draws can certify at level ``alpha``: every vote for one class."""
     return sigma * float(norm.ppf(alpha ** (1.0 / n)))
@@ -113,7 +118,7 @@ class Smooth:
         p_lower = lower_confidence_bound(votes, n, alpha)
         if p_lower < 0.5:
             return Certificate(ABSTAIN, 0.0, p_lower)
-        return Certificate(choice, self.sigma * float(norm.ppf(p_lower)), p_lower)
+        return Certificate(choice, certified_radius(p_lower, self.sigma), p_lower)
 
 
 def certify_dataset(base, images: torch.Tensor, labels: torch.Tensor, sigma: float, num_classes: int = 10,

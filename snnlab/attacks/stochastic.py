@@ -67,21 +67,27 @@ def _judge(target, images, labels):
     return predict_batched(target, images).argmax(1) == labels, None
 
 
-def draws(target: nn.Module, images: torch.Tensor, labels: torch.Tensor, k: int = 5, seed: int = 0) -> dict:
-    """Judge ``images`` over ``k`` fresh draws of ``target``; fractions in [0, 1].
-
-    Returns ``accuracy`` and (for a defence) ``correct_or_flagged``, each a dict with ``mean``,
-    ``std``, ``worst`` (the lowest draw), ``every_draw`` (share right in all draws) and ``draws``.
-    """
+def _runs(target, images, labels, k: int, seed: int) -> list:
+    """:func:`_judge` on ``k`` draws seeded with ``seed`` (one draw for a deterministic target); the caller's
+    random state is left as it was."""
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
     k = k if is_random(target) else 1
     state = torch.get_rng_state()
     torch.manual_seed(seed)
     try:
-        runs = [_judge(target, images, labels) for _ in range(k)]
+        return [_judge(target, images, labels) for _ in range(k)]
     finally:
         torch.set_rng_state(state)
+
+
+def draws(target: nn.Module, images: torch.Tensor, labels: torch.Tensor, k: int = 5, seed: int = 0) -> dict:
+    """Judge ``images`` over ``k`` fresh draws of ``target``; fractions in [0, 1].
+
+    Returns ``accuracy`` and (for a defence) ``correct_or_flagged``, each a dict with ``mean``,
+    ``std``, ``worst`` (the lowest draw), ``every_draw`` (share right in all draws) and ``draws``.
+    """
+    runs = _runs(target, images, labels, k, seed)
     out = {}
     for name, index in (("accuracy", 0), ("correct_or_flagged", 1)):
         if runs[0][index] is None:
@@ -123,13 +129,7 @@ def fixed_randomness(target: nn.Module, images: torch.Tensor, labels: torch.Tens
 def per_image_rates(target: nn.Module, images: torch.Tensor, labels: torch.Tensor, k: int = 5,
                     seed: int = 0) -> torch.Tensor:
     """Per image, the share of ``k`` draws in which ``target`` is right: ``(N,)`` in [0, 1]."""
-    k = k if is_random(target) else 1
-    state = torch.get_rng_state()
-    torch.manual_seed(seed)
-    try:
-        return torch.stack([_judge(target, images, labels)[0] for _ in range(k)]).float().mean(0)
-    finally:
-        torch.set_rng_state(state)
+    return torch.stack([correct for correct, _ in _runs(target, images, labels, k, seed)]).float().mean(0)
 
 
 def worst_case(target: nn.Module, candidates: dict, labels: torch.Tensor, k: int = 5, seed: int = 0) -> dict:
