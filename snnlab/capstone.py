@@ -141,14 +141,13 @@ def _answers(model, images) -> Criterion:
 def _measure(model, claim, images, labels, ensemble, steps, seed, cache):
     """``(accuracy, correct_or_flagged or None, attack name)`` for one row, cached per (threat model, eps)."""
     from .attacks import AttackSpec, run_attack
-    from .attacks.adaptive import is_defense
     from .attacks.ensemble import Ensemble, full, light
-    from .evaluate import defend_batched
+    from .attacks.stochastic import judge
 
     key = (claim["threat_model"], float(claim["eps"]))
     if key in cache:
         return cache[key]
-    eps, defended = key[1], is_defense(model)
+    eps = key[1]
     if key[0] == "white-box":
         attacks = light(steps) if ensemble == "light" else full(steps)
         result = Ensemble(model, eps, attacks, seed=seed, name=ensemble).run(images, labels)
@@ -161,13 +160,8 @@ def _measure(model, claim, images, labels, ensemble, steps, seed, cache):
 
         source, name = load_pretrained("digits", with_substitute=True)[1], "PGD-20 on the substitute CNN"
     adv = run_attack(AttackSpec("pgd", eps, 20), source, images, labels, seed=seed)
-    if defended:
-        logits, flags, _, _ = defend_batched(model, adv)
-        ok = logits.argmax(1) == labels
-        cache[key] = (ok.float().mean().item(), (ok | flags).float().mean().item(), name)
-    else:
-        with torch.no_grad():
-            cache[key] = ((model(adv).argmax(1) == labels).float().mean().item(), None, name)
+    correct, cof = judge(model, adv, labels)
+    cache[key] = (correct.float().mean().item(), None if cof is None else cof.float().mean().item(), name)
     return cache[key]
 
 

@@ -56,7 +56,7 @@ def fixed_noise(target: nn.Module, seed: int):
 
 
 @torch.no_grad()
-def _judge(target, images, labels):
+def judge(target, images, labels):
     """``(correct (N,) bool, correct-or-flagged (N,) bool or None)`` from one forward draw."""
     from ..evaluate import defend_batched, predict_batched
 
@@ -68,7 +68,7 @@ def _judge(target, images, labels):
 
 
 def _runs(target, images, labels, k: int, seed: int) -> list:
-    """:func:`_judge` on ``k`` draws seeded with ``seed`` (one draw for a deterministic target); the caller's
+    """:func:`judge` on ``k`` draws seeded with ``seed`` (one draw for a deterministic target); the caller's
     random state is left as it was."""
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
@@ -76,7 +76,7 @@ def _runs(target, images, labels, k: int, seed: int) -> list:
     state = torch.get_rng_state()
     torch.manual_seed(seed)
     try:
-        return [_judge(target, images, labels) for _ in range(k)]
+        return [judge(target, images, labels) for _ in range(k)]
     finally:
         torch.set_rng_state(state)
 
