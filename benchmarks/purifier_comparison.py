@@ -21,10 +21,15 @@ first ``--limit`` test images:
   the share right in every draw;
 - for the random purifiers: the EOT sweep (EOT 1/5/10/20, steps 20/100, ``--sweep-limit``
   images, eps 0.1) and the fixed-randomness test;
+- the baseline a purifier has to beat: the classifier trained on Gaussian noise (Cohen et al.; the
+  shipped ``noise-sigmaS.pt``, ``snnlab train --noise-sigma S``) alone, deterministic, under the
+  same grey-box and white-box attacks;
 - randomized smoothing (Cohen et al.): certified accuracy at L2 radii 0-1 for the classifier alone
-  (noisy images clamped to [0, 1]) and behind the consistency purifier (denoising at the smoothing
-  sigma), ``--n`` draws, n0 = 100, alpha = 0.001;
-- training time (from the manifests) and inference time relative to the bare classifier.
+  (noisy images clamped to [0, 1]), behind the consistency purifier (denoising at the smoothing
+  sigma), and for the classifier trained on noise of that sigma, ``--n`` draws, n0 = 100,
+  alpha = 0.001;
+- training time (from the manifests) and inference time relative to the bare classifier (median of
+  ``torch.utils.benchmark`` runs on the test images, timed right after the bare classifier).
 """
 from __future__ import annotations
 
@@ -35,6 +40,7 @@ import sys
 import time
 
 import torch
+from torch.utils.benchmark import Timer
 
 import snnlab
 from snnlab import purifiers, results, smoothing
@@ -64,13 +70,26 @@ def train_seconds(name: str) -> float | None:
 
 
 @torch.no_grad()
-def seconds_per_image(model, images, repeats: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model(images)
-        best = min(best, time.perf_counter() - start)
-    return best / len(images)
+def relative_cost(model, classifier, images) -> float:
+    """Inference time of ``model`` over that of ``classifier`` on ``images`` (medians of
+    ``torch.utils.benchmark`` blocked runs, the classifier timed right before, so both see the same load)."""
+    def median(m):
+        return Timer("m(x)", globals={"m": m, "x": images}, num_threads=torch.get_num_threads()).blocked_autorange(
+            min_run_time=1.0).median
+    return median(model) / median(classifier)
+
+
+def white_box_worst(target, images, labels, eps, grey, steps, eot, k):
+    """The per-image worst case over the grey-box examples and the white-box members (minus the adversarial)."""
+    candidates = {"pgd-20 on the classifier (grey-box)": grey}
+    for member in white_box_members(steps, eot):
+        if member.defense_only and not hasattr(target, "detector"):
+            continue
+        torch.manual_seed(0)
+        candidates[member.label] = member.make(target, eps, 0)(images, labels)
+    worst = stochastic.worst_case(target, candidates, labels, k, seed=1)
+    worst.pop("adversarial")
+    return worst
 
 
 def main():
@@ -92,7 +111,6 @@ def main():
     shipped = snnlab.load_pretrained("digits")
     classifier = shipped.classifier
     images, labels = snnlab.load_dataset("digits", "test", limit=args.limit)
-    bare = seconds_per_image(classifier, images)
     rows = []
     for name, arrangement in [(n, a) for n in purifiers.NAMES for a in ("joint defence", "purify everything")]:
         t0 = time.perf_counter()
@@ -104,20 +122,13 @@ def main():
         random = stochastic.is_random(defense)
         row = {"purifier": name, "arrangement": arrangement, "random": random,
                "threshold": getattr(getattr(defense, "detector", None), "threshold", None),
-               "train_s": train_seconds(name), "inference_vs_classifier": seconds_per_image(defense, images) / bare,
+               "train_s": train_seconds(name), "inference_vs_classifier": relative_cost(defense, classifier, images),
                "clean": stochastic.draws(defense, images, labels, args.k), "grey_box": {}, "white_box": {}}
         for eps in eps_values:
             adv = run_attack(AttackSpec("pgd", eps, 20), classifier, images, labels)
             row["grey_box"][str(eps)] = stochastic.draws(defense, adv, labels, args.k)
-            candidates = {"pgd-20 on the classifier (grey-box)": adv}
-            for member in white_box_members(args.steps, args.eot):
-                if member.defense_only and not hasattr(defense, "detector"):
-                    continue
-                torch.manual_seed(0)
-                candidates[member.label] = member.make(defense, eps, 0)(images, labels)
-            worst = stochastic.worst_case(defense, candidates, labels, args.k, seed=1)
-            worst.pop("adversarial")
-            row["white_box"][str(eps)] = worst
+            row["white_box"][str(eps)] = white_box_worst(defense, images, labels, eps, adv, args.steps, args.eot,
+                                                         args.k)
         if random and arrangement == "purify everything":
             sweep_x, sweep_y = images[:args.sweep_limit], labels[:args.sweep_limit]
             row["eot_sweep"] = stochastic.eot_sweep(defense, sweep_x, sweep_y, 0.1, k=args.k)
@@ -129,13 +140,34 @@ def main():
               " ".join(f"eps {e}: grey {row['grey_box'][e]['accuracy']['mean']:.3f} "
                        f"white {row['white_box'][e]['accuracy']['mean']:.3f}" for e in row["grey_box"]),
               file=sys.stderr, flush=True)
+    sigmas = [float(s) for s in args.sigmas.split(",")]
+    noise_trained = {sigma: smoothing.load_noise_classifier(sigma) for sigma in sigmas}
+    baselines = []
+    for sigma, model in noise_trained.items():
+        t0 = time.perf_counter()
+        row = {"model": f"classifier trained on noise, sigma {sigma:g}", "sigma": sigma,
+               "train_s": smoothing.noise_run(sigma)["train_seconds"],
+               "inference_vs_classifier": relative_cost(model, classifier, images),
+               "clean": stochastic.draws(model, images, labels, 1), "grey_box": {}, "white_box": {}}
+        for eps in eps_values:
+            adv = run_attack(AttackSpec("pgd", eps, 20), classifier, images, labels)
+            row["grey_box"][str(eps)] = stochastic.draws(model, adv, labels, 1)
+            row["white_box"][str(eps)] = white_box_worst(model, images, labels, eps, adv, args.steps, 1, 1)
+        row["seconds"] = round(time.perf_counter() - t0, 1)
+        baselines.append(row)
+        print(json.dumps({k: row[k] for k in ("model", "seconds")}), f"clean {row['clean']['accuracy']['mean']:.3f}",
+              " ".join(f"eps {e}: grey {row['grey_box'][e]['accuracy']['mean']:.3f} "
+                       f"white {row['white_box'][e]['accuracy']['mean']:.3f}" for e in row["grey_box"]),
+              file=sys.stderr, flush=True)
     consistency = purifiers.load("consistency")
     radii = [0.0, 0.25, 0.5, 0.75, 1.0]
     certified = []
-    for sigma in [float(s) for s in args.sigmas.split(",")]:
+    for sigma in sigmas:
         for label, base in (("classifier alone", lambda z: classifier(z.clamp(0, 1))),
                             ("consistency purifier + classifier",
-                             lambda z, s=sigma: classifier(consistency.denoise(z, s)))):
+                             lambda z, s=sigma: classifier(consistency.denoise(z, s))),
+                            ("classifier trained on noise (Cohen et al.)",
+                             lambda z, s=sigma: noise_trained[s](z.clamp(0, 1)))):
             t0 = time.perf_counter()
             cert = smoothing.certify_dataset(base, images, labels, sigma, n0=100, n=args.n, alpha=0.001)
             certified.append({"sigma": sigma, "model": label, "n": args.n, "n0": 100, "alpha": 0.001,
@@ -147,8 +179,8 @@ def main():
             print(json.dumps({k: certified[-1][k] for k in ("sigma", "model", "certified_accuracy", "seconds")}),
                   file=sys.stderr, flush=True)
     result = {"benchmark": "purifier family in the joint defence; randomized smoothing", "rows": rows,
-              "certified": certified, "limit": args.limit, "eps": eps_values, "steps": args.steps,
-              "eot": args.eot, "k": args.k, "classifier_seconds_per_image": bare,
+              "baselines": baselines, "certified": certified, "limit": args.limit, "eps": eps_values,
+              "steps": args.steps, "eot": args.eot, "k": args.k,
               "wall_s": round(time.perf_counter() - start_all, 1), "threads": args.threads,
               "torch": torch.__version__,
               "command": "python benchmarks/purifier_comparison.py" + "".join(

@@ -84,6 +84,16 @@ def _purifier(text: str) -> str:
     return text
 
 
+def _sigma(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value <= 4:
+        raise argparse.ArgumentTypeError(f"a noise std on [0, 1] images lies in (0, 4], got {text!r}")
+    return value
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -120,7 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "family (" + ", ".join(n for n in PURIFIER_NAMES if n != "snn") + "), trained against the "
                    "classifier in --models (default: the shipped one) into OUT/purifiers/NAME.pt")
     t.add_argument("--models", default=None, help="with --purifier: the classifier's model folder (default: shipped)")
-    t.add_argument("--epochs", type=_positive, default=None, help="with --purifier: training epochs (default: its own)")
+    t.add_argument("--noise-sigma", type=_sigma, default=None,
+                   help="train only a classifier on Gaussian-noised images of this std (Cohen et al.; the base "
+                   "classifier randomized smoothing certifies best) into OUT/smoothing/noise-sigmaS.pt")
+    t.add_argument("--epochs", type=_positive, default=None,
+                   help="with --purifier or --noise-sigma: training epochs (default: its own)")
 
     def models_arg(p):
         p.add_argument("--models", default=None,
@@ -211,7 +225,20 @@ def _evaluate(args):
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     torch.set_num_threads(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
+    command = "snnlab " + " ".join(argv if argv is not None else sys.argv[1:])
     try:
+        if args.command == "train" and args.noise_sigma is not None:
+            from .smoothing import noise_filename, train_noise_classifier_into
+
+            if args.purifier != "snn":
+                raise ValueError("--noise-sigma trains a classifier, --purifier a purifier: give one of them")
+            out = args.out or os.path.join("runs", args.dataset)
+            manifest = train_noise_classifier_into(args.noise_sigma, out, args.dataset, args.seed, args.device,
+                                                   not args.quiet, args.epochs, command=command)
+            name = noise_filename(args.noise_sigma)
+            print(json.dumps(manifest["runs"][name[:-3]]))
+            print(f"classifier written to {os.path.join(out, 'smoothing', name)}")
+            return 0
         if args.command == "train" and args.purifier != "snn":
             from . import purifiers
 
@@ -219,8 +246,7 @@ def main(argv=None) -> int:
                           else load_pretrained(args.dataset, args.device)).classifier
             out = args.out or os.path.join("runs", args.dataset)
             manifest = purifiers.train_into(args.purifier, classifier, out, args.dataset, args.seed, args.device,
-                                            not args.quiet, args.epochs, command="snnlab " + " ".join(
-                                                argv if argv is not None else sys.argv[1:]))
+                                            not args.quiet, args.epochs, command=command)
             print(json.dumps(manifest["runs"][args.purifier]))
             print(f"purifier written to {os.path.join(out, 'purifiers', args.purifier + '.pt')}")
             return 0
@@ -229,8 +255,7 @@ def main(argv=None) -> int:
             out = out or os.path.join("runs", args.dataset)
             manifest = train_all(args.dataset, out, args.seed, args.device,
                                  getattr(args, "classifier_epochs", None), getattr(args, "purifier_epochs", None),
-                                 getattr(args, "fpr", 0.01), not args.quiet, command="snnlab " + " ".join(
-                                     argv if argv is not None else sys.argv[1:]))
+                                 getattr(args, "fpr", 0.01), not args.quiet, command=command)
             print(json.dumps({k: manifest[k] for k in ("dataset", "seed", "train_seconds")}))
             print(f"models written to {out}")
             if args.command == "train":

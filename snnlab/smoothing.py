@@ -29,6 +29,7 @@ Only the sampling loop is written here; the statistics are scipy's.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
 import torch
@@ -141,3 +142,73 @@ def certified_accuracy(rows: list, radii) -> dict:
     if not rows:
         raise ValueError("no certification results")
     return {float(r): sum(row["correct"] and row["radius"] >= r for row in rows) / len(rows) for r in radii}
+
+
+def noise_filename(sigma: float) -> str:
+    """The file of the classifier trained on Gaussian noise of std ``sigma``: ``noise-sigma0.25.pt``."""
+    return f"noise-sigma{sigma:g}.pt"
+
+
+def _noise_dir(dataset: str, folder: str | None) -> str:
+    from .pretrained import PRETRAINED_DIR
+
+    return os.path.join(folder or os.path.join(PRETRAINED_DIR, dataset), "smoothing")
+
+
+def train_noise_classifier_into(sigma: float, out: str, dataset: str = "digits", seed: int = 0,
+                                device: str = "cpu", progress: bool = True, epochs: int | None = None,
+                                command: str | None = None) -> dict:
+    """Train the spiking classifier on Gaussian-noised images (std ``sigma``, clamped to [0, 1]), the base
+    classifier Cohen et al. certify, into ``OUT/smoothing/noise-sigmaS.pt`` (resumable), recorded in that
+    folder's manifest.json; returns the manifest. Same architecture and schedule as the shipped classifier.
+    """
+    import time
+
+    from . import __version__
+    from .checkpoints import record_run, recorded
+    from .train import ClassifierTraining, _finish, check_seed, train_classifier
+
+    if not sigma > 0:
+        raise ValueError(f"sigma must be positive, got {sigma}")
+    where = _noise_dir(dataset, out)
+    os.makedirs(where, exist_ok=True)
+    name = noise_filename(sigma)
+    path = os.path.join(where, name)
+    if check_seed(path, seed) and (manifest := recorded(where, name)):
+        return manifest  # finished and recorded: keep its record (and its training time)
+    settings = ClassifierTraining(seed=seed, noise_sigma=sigma)
+    if epochs is not None:
+        settings.epochs = epochs
+    start = time.perf_counter()
+    train_classifier(dataset, settings, path, device, progress)
+    _finish(path)
+    return record_run(where, name, {
+        "command": command or f"snnlab train --noise-sigma {sigma:g} --seed {seed} --out {out}",
+        "dataset": dataset, "seed": seed, "sigma": sigma, "train_seconds": round(time.perf_counter() - start, 1),
+        "snnlab_version": __version__, "torch_version": torch.__version__})
+
+
+def load_noise_classifier(sigma: float, dataset: str = "digits", device: str = "cpu", folder: str | None = None):
+    """The spiking classifier trained on Gaussian noise of std ``sigma`` (eval mode), checked against its
+    manifest: from ``folder/smoothing`` (a ``snnlab train --noise-sigma`` output) or the shipped ones."""
+    from .checkpoints import load_checkpoint, load_state, verify_recorded
+    from .classifier import ClassifierConfig, SpikingResNet
+    from .pretrained import _config
+
+    hint = f"train one with `snnlab train --noise-sigma {sigma:g}" + (f" --out {folder}`" if folder else "`")
+    path = verify_recorded(_noise_dir(dataset, folder), noise_filename(sigma), hint)
+    payload = load_checkpoint(path, "classifier")
+    model = SpikingResNet(_config(ClassifierConfig, payload, path))
+    load_state(model, payload["state_dict"], path)
+    return model.to(device).eval()
+
+
+def noise_run(sigma: float, dataset: str = "digits", folder: str | None = None) -> dict:
+    """The manifest record (command, seed, training seconds) of :func:`load_noise_classifier`'s model."""
+    from .checkpoints import CheckpointError, recorded
+
+    where, name = _noise_dir(dataset, folder), noise_filename(sigma)
+    manifest = recorded(where, name)
+    if manifest is None:
+        raise CheckpointError(f"no {name} recorded in {where}; train one with `snnlab train --noise-sigma {sigma:g}`")
+    return manifest["runs"][name[:-3]]

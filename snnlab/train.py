@@ -50,6 +50,7 @@ class ClassifierTraining:
     adversarial: str | None = None  # None, or 'pgd' for PGD adversarial training (the baseline)
     eps: float = 0.1  # PGD training radius (L-infinity)
     pgd_steps: int = 10  # PGD training steps (step size 2.5 * eps / steps, random start)
+    noise_sigma: float = 0.0  # > 0: Gaussian-noise training (Cohen et al.), the randomized-smoothing baseline
 
 
 @dataclass
@@ -118,9 +119,15 @@ def train_classifier(dataset: str = "digits", settings: ClassifierTraining | Non
 
     ``settings.adversarial='pgd'`` trains on PGD examples instead (Madry et al.
     adversarial training, the multi-step baseline the paper argues against).
-    ``data`` may pass ``(images, labels)`` directly instead of the train split.
+    ``settings.noise_sigma > 0`` trains on ``clamp(x + N(0, sigma^2), 0, 1)`` instead (Gaussian-noise
+    augmentation, Cohen et al. 2019: the base classifier randomized smoothing needs), with the noise
+    drawn from the seeded generator. ``data`` may pass ``(images, labels)`` directly instead of the
+    train split.
     """
     settings = settings or ClassifierTraining()
+    if settings.noise_sigma < 0 or (settings.noise_sigma > 0 and settings.adversarial is not None):
+        raise ValueError(f"noise_sigma must be >= 0 and cannot be combined with adversarial training, "
+                         f"got noise_sigma={settings.noise_sigma}, adversarial={settings.adversarial!r}")
     generator = seed_everything(settings.seed)
     images, labels = data if data is not None else load_dataset(dataset, "train")
     model = SpikingResNet(config or ClassifierConfig.for_dataset(dataset)).to(device)
@@ -133,7 +140,8 @@ def train_classifier(dataset: str = "digits", settings: ClassifierTraining | Non
                                   steps=settings.pgd_steps, random_start=True)
     elif settings.adversarial is not None:
         raise ValueError(f"adversarial must be None or 'pgd', got {settings.adversarial!r}")
-    bar = tqdm(range(start, settings.epochs), desc=f"train {kind}" + (" (PGD)" if attack else ""),
+    label = " (PGD)" if attack else f" (noise sigma {settings.noise_sigma})" if settings.noise_sigma else ""
+    bar = tqdm(range(start, settings.epochs), desc=f"train {kind}{label}",
                disable=not progress, initial=start, total=settings.epochs)
     for epoch in bar:
         model.train()
@@ -143,6 +151,9 @@ def train_classifier(dataset: str = "digits", settings: ClassifierTraining | Non
             if attack is not None:
                 x = attack(x, y)  # torchattacks puts the model in eval mode for the attack, then back
                 model.train()
+            elif settings.noise_sigma:
+                noise = torch.randn(x.shape, generator=generator).to(device)  # (N, C, H, W)
+                x = (x + settings.noise_sigma * noise).clamp(0, 1)
             logits = model(x)
             loss = F.cross_entropy(logits, y)
             optimizer.zero_grad(set_to_none=True)
@@ -241,6 +252,20 @@ def calibrate_detector(purifier: nn.Module, dataset: str = "digits", fpr: float 
 
     images, _ = data if data is not None else load_dataset(dataset, "calibration")
     return Detector(purifier).calibrate(images, fpr)
+
+
+def check_seed(path: str, seed: int) -> bool:
+    """Whether ``path`` holds a *finished* run; a ValueError when it was trained (or begun) with another seed.
+
+    Training into an existing file resumes it, so a different seed would silently be ignored."""
+    if not os.path.exists(path):
+        return False
+    state = load_checkpoint(path)
+    trained = state.get("training", {}).get("seed")
+    if trained != seed:
+        raise ValueError(f"{path} was trained with seed {trained}, not {seed}; delete it (or choose another --out) "
+                         f"to train with seed {seed}")
+    return "optimizer" not in state
 
 
 def _finish(path: str) -> None:

@@ -142,6 +142,11 @@ def test_train_into_a_folder_then_load_and_evaluate_from_the_cli(tmp_path, capsy
     assert set(manifest["sha256"]) == {"consistency.pt"} and manifest["runs"]["consistency"]["seed"] == 0
     model = purifiers.load("consistency", folder=str(out))
     assert isinstance(model, ConsistencyPurifier) and not model.training
+    # a finished run is kept as recorded; another seed into the same file is refused, not silently ignored
+    assert purifiers.train_into("consistency", None, str(out), epochs=1) == manifest
+    assert main(["train", "--purifier", "consistency", "--models", str(out), "--out", str(out), "--seed", "1",
+                 "--quiet"]) == 2
+    assert "trained with seed 0, not 1" in capsys.readouterr().err
     capsys.readouterr()
     assert main(["evaluate", "--models", str(out), "--purifier", "consistency", "--threat-models", "grey-box",
                  "--attacks", "fgsm", "--eps", "0.1", "--limit", "16", "--quiet"]) == 0
@@ -151,7 +156,7 @@ def test_train_into_a_folder_then_load_and_evaluate_from_the_cli(tmp_path, capsy
     assert "corrupt" in capsys.readouterr().err
     assert main(["evaluate", "--models", str(out), "--purifier", "masking", "--limit", "4", "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert "no 'masking' purifier" in err and "snnlab train --purifier masking" in err
+    assert "no masking.pt" in err and "snnlab train --purifier masking" in err
     with pytest.raises(SystemExit):
         main(["train", "--purifier", "nope"])
     assert "choose from snn, consistency, masking, surgery" in capsys.readouterr().err

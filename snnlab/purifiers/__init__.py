@@ -111,7 +111,7 @@ def load_checkpoint_file(name: str, path: str, device: str = "cpu", classifier: 
 def load(name: str, dataset: str = "digits", device: str = "cpu", folder: str | None = None) -> nn.Module:
     """Purifier ``name``, checked against its manifest: from ``folder`` (a ``snnlab train`` output) or,
     by default, the shipped checkpoints for ``dataset``."""
-    from ..checkpoints import CheckpointError, verify_manifest
+    from ..checkpoints import verify_recorded
     from ..pretrained import load_models, load_pretrained
 
     check_name(name)
@@ -119,18 +119,11 @@ def load(name: str, dataset: str = "digits", device: str = "cpu", folder: str | 
         return (load_models(folder, device) if folder else load_pretrained(dataset, device)).purifier
     where = os.path.join(folder, "purifiers") if folder else shipped_dir(dataset)
     hint = f"train one with `snnlab train --purifier {name}" + (f" --out {folder}`" if folder else "`")
-    try:
-        with open(os.path.join(where, "manifest.json")) as f:
-            manifest = json.load(f)
-    except (OSError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"no {name!r} purifier in {where} ({type(err).__name__}); {hint}") from None
-    if f"{name}.pt" not in manifest.get("sha256", {}):
-        raise CheckpointError(f"no {name!r} purifier in {where}; {hint}")
-    verify_manifest(where, {"sha256": {f"{name}.pt": manifest["sha256"][f"{name}.pt"]}})
+    path = verify_recorded(where, f"{name}.pt", hint)
     classifier = None
     if name == "surgery":  # its saliency needs the classifier it was trained against
         classifier = (load_models(folder, device) if folder else load_pretrained(dataset, device)).classifier
-    return load_checkpoint_file(name, os.path.join(where, f"{name}.pt"), device, classifier)
+    return load_checkpoint_file(name, path, device, classifier)
 
 
 class PurifiedClassifier(nn.Module):
@@ -174,8 +167,8 @@ def train_into(name: str, classifier: nn.Module, out: str, dataset: str = "digit
     import torch
 
     from .. import __version__
-    from ..checkpoints import save_json, sha256
-    from ..train import _finish
+    from ..checkpoints import record_run, recorded
+    from ..train import _finish, check_seed
 
     check_name(name)
     if name == "snn":
@@ -183,18 +176,13 @@ def train_into(name: str, classifier: nn.Module, out: str, dataset: str = "digit
     where = os.path.join(out, "purifiers")
     os.makedirs(where, exist_ok=True)
     path = os.path.join(where, f"{name}.pt")
+    if check_seed(path, seed) and (manifest := recorded(where, f"{name}.pt")):
+        return manifest  # finished and recorded: keep its record (and its training time)
     start = time.perf_counter()
     train(name, classifier, dataset, path, device, progress, seed, epochs)
     _finish(path)
     seconds = time.perf_counter() - start
-    manifest_path = os.path.join(where, "manifest.json")
-    manifest = {"sha256": {}, "runs": {}}
-    if os.path.exists(manifest_path):
-        with open(manifest_path) as f:
-            manifest = json.load(f)
-    manifest["sha256"][f"{name}.pt"] = sha256(path)
-    manifest["runs"][name] = {"command": command or f"snnlab train --purifier {name} --seed {seed} --out {out}",
-                              "dataset": dataset, "seed": seed, "train_seconds": round(seconds, 1),
-                              "snnlab_version": __version__, "torch_version": torch.__version__}
-    save_json(manifest_path, manifest)
-    return manifest
+    return record_run(where, f"{name}.pt", {
+        "command": command or f"snnlab train --purifier {name} --seed {seed} --out {out}", "dataset": dataset,
+        "seed": seed, "train_seconds": round(seconds, 1), "snnlab_version": __version__,
+        "torch_version": torch.__version__})
