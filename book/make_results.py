@@ -152,8 +152,8 @@ def main():
                   f"{fam['k']} evaluation draws, worst draw in brackets.", "",
                   "| purifier | arrangement | clean % | " + " | ".join(
                       f"grey-box % (eps {e}) | white-box % (eps {e}) | white-box correct or flagged % (eps {e})"
-                      for e in fam["eps"]) + " | training s |",
-                  "|---|---|---|" + "---|---|---|" * len(fam["eps"]) + "---|"]
+                      for e in fam["eps"]) + " | training s | inference time (x classifier) |",
+                  "|---|---|---|" + "---|---|---|" * len(fam["eps"]) + "---|---|"]
         for r in fam["rows"]:
             cells = []
             for e in map(str, fam["eps"]):
@@ -162,7 +162,13 @@ def main():
                 cof = w.get("correct_or_flagged")
                 cells += [pct(g["mean"]), pct(w["accuracy"]["mean"]) + worst, pct(cof["mean"]) if cof else "-"]
             parts.append(f"| {r['purifier']} | {r['arrangement']} | {pct(r['clean']['accuracy']['mean'])} | "
-                         + " | ".join(cells) + f" | {r['train_s']:.0f} |")
+                         + " | ".join(cells) + f" | {r['train_s']:.0f} | {r['inference_vs_classifier']:.1f} |")
+        for b in fam.get("baselines", []):  # no purifier: the classifier trained on Gaussian noise
+            cells = []
+            for e in map(str, fam["eps"]):
+                cells += [pct(b["grey_box"][e]["accuracy"]["mean"]), pct(b["white_box"][e]["accuracy"]["mean"]), "-"]
+            parts.append(f"| none | {b['model']} | {pct(b['clean']['accuracy']['mean'])} | " + " | ".join(cells)
+                         + f" | {b['train_s']:.0f} | {b['inference_vs_classifier']:.1f} |")
         parts += ["", "Certified accuracy (randomized smoothing, Cohen et al.; L2 radius R; on 8x8 digits R = 0.8 "
                   "covers the L-inf ball of eps 0.1):", "",
                   "| sigma | model | draws n | " + " | ".join(f"R = {r}" for r in fam["certified"][0]["certified_accuracy"])

@@ -128,6 +128,24 @@ NOTES = {
             "Comparing a certified radius with an L-inf eps directly.",
         ],
     },
+    "08": {
+        "talking": [
+            "A backdoor is a training-time threat: the attacker edits a share of the training data, not a test "
+            "input; clean accuracy hides it and the attack success rate shows it.",
+            "DataElixir's idea in one line: a diffusion model trained on clean data erases the trigger but keeps "
+            "the digit, so a poisoned sample's label moves when its image is noised and denoised.",
+            "The target label is found as an outlier among labels (KL and the median/MAD anomaly index), which "
+            "assumes one label stands out; all-to-all and low poison rates attack that assumption.",
+            "Which data the DDPM saw decides the result: trained on the poisoned set, it restores the trigger.",
+            "The paper's 'any label differs' rule flags many clean digits at 8x8; the lesson reports both rules.",
+        ],
+        "mistakes": [
+            "Exercise 1: scaling by the standard deviation, forgetting 1.4826, taking the absolute value, or "
+            "using torch's lower median on an even count; the checker names each.",
+            "Reading the backdoored model's normal clean accuracy as evidence that the data is clean.",
+            "Calling the defence robust from the BadNets row alone, without the adaptive scenarios.",
+        ],
+    },
 }
 
 

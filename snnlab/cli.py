@@ -94,6 +94,31 @@ def _sigma(text: str) -> float:
     return value
 
 
+def _class(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"--target must be a class number or all-to-all, got {text!r}") from None
+
+
+def format_purification(report: dict) -> str:
+    """The before/after table of ``snnlab purify-dataset``."""
+    lines = [f"target label(s) detected: {report['detection']['targets']}"]
+    for rule in ("any", "majority"):
+        r = report[rule]
+        ident = r.get("identification") or {}
+        chosen = " (used)" if report["settings"]["rule"] == rule else ""
+        lines.append(f"rule {rule:>8}{chosen}: transitioned {r['transitioned']:.1%}, suspicious "
+                     f"{r['suspicious']:.1%}, relabelled {r['identified']:.1%}" + (f"; poisoned identified (TPR) {ident['tpr']:.1%}, "
+                                                            f"clean misidentified (FPR) {ident['fpr']:.1%}"
+                                                            if ident.get("tpr") is not None else ""))
+    lines.append(f"{'':>16} {'clean accuracy':>15} {'attack success':>15}")
+    for when in ("before", "after"):
+        if when in report:
+            lines.append(f"{when:>16} {report[when]['clean_accuracy']:15.1%} {report[when]['attack_success_rate']:15.1%}")
+    return "\n".join(lines)
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -173,6 +198,53 @@ def build_parser() -> argparse.ArgumentParser:
     models_arg(r)
     r.add_argument("--train", action="store_true", help="train the models into --models first (default: pretrained)")
     r.add_argument("--out", default=None, help="HTML report path (default: reports/DATASET.html)")
+
+    p = sub.add_parser("poison", help="poison the training split with a backdoor and train a spiking classifier on it",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="A training-time attack: the attacker adds a trigger to a share (--rate) of the "
+                       "training images and changes their label to the target. A classifier trained on them "
+                       "learns the task *and* the rule 'trigger means target'. Writes OUT/split.pt (the "
+                       "poisoned split, with which rows were poisoned), OUT/classifier.pt (resumable) and "
+                       "OUT/report.json: clean accuracy on the test split, and the attack success rate (ASR): "
+                       "the share of triggered test images of other classes classified as the target.",
+                       epilog="examples:\n  snnlab poison --out runs/badnets                  2x2 white corner patch, "
+                       "10%, target 0\n  snnlab poison --trigger blended --strokes-only --out runs/strokes\n"
+                       "  snnlab poison --target all-to-all --rate 0.05 --out runs/a2a\n"
+                       "then: snnlab purify-dataset --poisoned runs/badnets --out runs/badnets-purified")
+    common(p)
+    p.add_argument("--out", default=None, help="output folder (default: runs/poisoned)")
+    p.add_argument("--trigger", choices=["badnets", "blended"], default="badnets",
+                   help="badnets: a white square in the bottom-right corner; blended: a fixed random pattern mixed "
+                   "into the image (default: badnets)")
+    p.add_argument("--size", type=_positive, default=2, help="badnets patch side in pixels (default 2)")
+    p.add_argument("--ratio", type=float, default=0.2, help="blended mixing ratio in (0, 1] (default 0.2)")
+    p.add_argument("--strokes-only", action="store_true", help="blended: mix the pattern only into the strokes")
+    p.add_argument("--rate", type=float, default=0.1, help="share of training images poisoned, in (0, 1) (default 0.1)")
+    p.add_argument("--target", default="0", help="a class (all-to-one) or all-to-all (y -> y + 1) (default 0)")
+    p.add_argument("--epochs", type=_positive, default=None, help="classifier epochs (default 40)")
+
+    d = sub.add_parser("purify-dataset", help="DataElixir: find and repair the poisoned training images with a DDPM",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description="DataElixir (Zhou et al., AAAI 2024): every training image is noised to DDPM step "
+                       "--t-star and denoised back, --rounds times, keeping the last --keep states; the "
+                       "backdoored classifier labels them. A poisoned image loses its trigger on the way and "
+                       "changes label; the label whose samples change most (KL divergence, median/MAD anomaly "
+                       "index > 2) is the attacker's target. Its changed samples are relabelled and their image "
+                       "replaced by an intermediary, and a new classifier is trained on the result. Writes "
+                       "OUT/split.pt, OUT/classifier.pt and OUT/report.json (the before/after table).",
+                       epilog="the DDPM decides the result: the shipped one was trained on the clean split; "
+                       "--ddpm FOLDER uses FOLDER/diffusion/ddpm.pt instead (e.g. one trained on poisoned data)")
+    common(d)
+    d.add_argument("--poisoned", required=True, help="folder written by `snnlab poison`")
+    d.add_argument("--out", default=None, help="output folder (default: POISONED-purified)")
+    d.add_argument("--t-star", type=_positive, default=10, help="DDPM step to noise to, of 100 (default 10)")
+    d.add_argument("--rounds", type=_positive, default=3, help="rounds of noising and denoising (default 3)")
+    d.add_argument("--keep", type=_positive, default=5, help="last states kept per round (default 5)")
+    d.add_argument("--rule", choices=["any", "majority"], default="any",
+                   help="which samples of a target label are relabelled: those with any intermediary changing label "
+                   "(the paper's rule, default) or with the majority changing (stricter)")
+    d.add_argument("--ddpm", default=None, help="folder with diffusion/ddpm.pt (default: the shipped DDPM)")
+    d.add_argument("--epochs", type=int, default=None, help="retraining epochs (default 40; 0 skips retraining)")
 
     c = sub.add_parser("capstone", help="grade a capstone submission: re-measure every claim of its table",
                        description="Grade a 'break or defend' submission: a .py file defining build_defense() "
@@ -261,6 +333,32 @@ def main(argv=None) -> int:
             if args.command == "train":
                 return 0
             args.models = out
+        if args.command == "poison":
+            from .poisoning import Trigger, poison_into
+
+            target = args.target if args.target == "all-to-all" else _class(args.target)
+            out = args.out or os.path.join("runs", "poisoned")
+            trigger = Trigger(args.trigger, args.size, args.ratio, strokes_only=args.strokes_only)
+            report = poison_into(out, trigger, args.rate, target, args.dataset, args.seed, args.epochs, args.device,
+                                 not args.quiet, command)
+            print(f"{report['poisoned_rows']} training images poisoned; backdoored classifier: clean accuracy "
+                  f"{report['backdoored']['clean_accuracy']:.1%}, attack success rate "
+                  f"{report['backdoored']['attack_success_rate']:.1%}")
+            print(f"written to {out}")
+            return 0
+        if args.command == "purify-dataset":
+            from .dataelixir import ElixirSettings, purify_into
+            from .diffusion import load_ddpm
+
+            out = args.out or args.poisoned.rstrip("/") + "-purified"
+            settings = ElixirSettings(args.t_star, args.rounds, args.keep, args.rule, seed=args.seed,
+                                      benign_epochs=args.epochs or None)
+            ddpm = load_ddpm(args.dataset, args.device, folder=args.ddpm)
+            report = purify_into(args.poisoned, out, settings, ddpm, args.dataset, args.epochs, args.device,
+                                 not args.quiet, command)
+            print(format_purification(report))
+            print(f"written to {out}")
+            return 0
         if args.command == "capstone":
             from .capstone import grade, load_submission
 

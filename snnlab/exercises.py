@@ -459,6 +459,60 @@ def check_certified_radius(certified_radius) -> Verdict:
         "Your radius matches snnlab.smoothing's CERTIFY.")
 
 
+def _kl_case(seed: int):
+    kl = torch.rand(10, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) * 0.3
+    kl[seed % 10] += 1.5  # one target label
+    return (kl,)
+
+
+_ANOMALY_CASES = [lambda s=s: _kl_case(s) for s in range(4)]
+
+
+def anomaly_index_reference(kl):
+    from .dataelixir import anomaly_index
+
+    return anomaly_index(kl)
+
+
+def _anomaly_unscaled(kl):
+    median = kl.quantile(0.5)
+    return (kl - median) / (kl - median).abs().quantile(0.5)
+
+
+def _anomaly_two_sided(kl):
+    return anomaly_index_reference(kl).abs()
+
+
+def _anomaly_std(kl):
+    return (kl - kl.quantile(0.5)) / kl.std()
+
+
+def _anomaly_mean(kl):
+    return (kl - kl.mean()) / (1.4826 * (kl - kl.quantile(0.5)).abs().quantile(0.5))
+
+
+def _anomaly_lower_median(kl):
+    return (kl - kl.median()) / (1.4826 * (kl - kl.median()).abs().median())
+
+
+def check_anomaly_index(anomaly_index) -> Verdict:
+    """Lesson 8: ``anomaly_index(kl) -> (kl - median) / (1.4826 * MAD)`` per label, compared with
+    :func:`snnlab.dataelixir.anomaly_index`."""
+    return _check(
+        "anomaly_index", anomaly_index, _ANOMALY_CASES, anomaly_index_reference,
+        [(_anomaly_unscaled, "scale the MAD by 1.4826, which makes it estimate the standard deviation of normal "
+                             "data, so 'above 2' means 'two standard deviations'."),
+         (_anomaly_two_sided, "keep the sign: a label whose KL lies far *below* the median is not a target."),
+         (_anomaly_std, "use the median absolute deviation, not the standard deviation: the target's own outlying "
+                        "KL inflates the standard deviation and hides itself."),
+         (_anomaly_mean, "subtract the median, not the mean: the outlier drags the mean towards itself."),
+         (_anomaly_lower_median, "torch's .median() returns the lower of the two middle values of an even count; "
+                                 "the median is their mean: use .quantile(0.5).")],
+        "median = kl.quantile(0.5); mad = (kl - median).abs().quantile(0.5); return (kl - median) / (1.4826 * mad).",
+        "Your index matches snnlab.dataelixir.anomaly_index.")
+
+
 CHECKERS = {"lif_step": check_lif_step, "fgsm": check_fgsm, "asymmetric_loss": check_asymmetric_loss,
             "bounded_correction": check_bounded_correction, "threshold_at_fpr": check_threshold_at_fpr,
-            "bpda": check_bpda, "certified_radius": check_certified_radius}
+            "bpda": check_bpda, "certified_radius": check_certified_radius,
+            "anomaly_index": check_anomaly_index}

@@ -45,6 +45,14 @@ def read_manifest(folder: str) -> dict:
         raise CheckpointError(f"{path} is corrupt ({err}); retrain with `snnlab train --out {folder}`") from None
 
 
+def load_classifier_file(path: str, device: str = "cpu") -> SpikingResNet:
+    """A spiking classifier from a checkpoint file written by :func:`snnlab.train.train_classifier` (eval mode)."""
+    payload = load_checkpoint(path, "classifier")
+    model = SpikingResNet(_config(ClassifierConfig, payload, path))
+    load_state(model, payload["state_dict"], path)
+    return model.to(device).eval()
+
+
 def load_models(folder: str, device: str = "cpu", with_substitute: bool = False):
     """Load the defence in ``folder`` (checked against its manifest); returns a JointDefense in eval mode.
 

@@ -191,16 +191,11 @@ def train_noise_classifier_into(sigma: float, out: str, dataset: str = "digits",
 def load_noise_classifier(sigma: float, dataset: str = "digits", device: str = "cpu", folder: str | None = None):
     """The spiking classifier trained on Gaussian noise of std ``sigma`` (eval mode), checked against its
     manifest: from ``folder/smoothing`` (a ``snnlab train --noise-sigma`` output) or the shipped ones."""
-    from .checkpoints import load_checkpoint, load_state, verify_recorded
-    from .classifier import ClassifierConfig, SpikingResNet
-    from .pretrained import _config
+    from .checkpoints import verify_recorded
+    from .pretrained import load_classifier_file
 
     hint = f"train one with `snnlab train --noise-sigma {sigma:g}" + (f" --out {folder}`" if folder else "`")
-    path = verify_recorded(_noise_dir(dataset, folder), noise_filename(sigma), hint)
-    payload = load_checkpoint(path, "classifier")
-    model = SpikingResNet(_config(ClassifierConfig, payload, path))
-    load_state(model, payload["state_dict"], path)
-    return model.to(device).eval()
+    return load_classifier_file(verify_recorded(_noise_dir(dataset, folder), noise_filename(sigma), hint), device)
 
 
 def noise_run(sigma: float, dataset: str = "digits", folder: str | None = None) -> dict:

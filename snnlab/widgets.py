@@ -354,3 +354,53 @@ def certified_demo(certified: list, sigma: float = 0.5, pixels: int = 64) -> go.
                       yaxis_title="certified accuracy (%)", yaxis_range=[0, 101], height=420,
                       xaxis_range=[0, top], legend=dict(orientation="h", y=-0.25))
     return fig
+
+
+def trigger_demo(model, images, labels, trigger, index: int = 0) -> go.Figure:
+    """One test digit without and with ``trigger`` (a :class:`snnlab.poisoning.Trigger`), and ``model``'s answer
+    on each: a backdoored model follows the trigger, a clean one ignores it."""
+    from .poisoning import predict
+
+    x = images[index:index + 1]
+    triggered = trigger.apply(x)
+    answers = predict(model, torch.cat([x, triggered])).tolist()
+    return viz.image_rows({"": torch.cat([x, triggered])},
+                          titles=[f"clean: model says {answers[0]}", f"with the {trigger.kind} trigger: says {answers[1]}"]) \
+        .update_layout(title=f"test digit {int(labels[index])}")
+
+
+def t_star_demo(curve: list, t_star: int = 10) -> go.Figure:
+    """The backdoored model on test images after one DDPM round trip to ``t_star`` (a saved curve): attack
+    success rate of triggered images and clean accuracy, against t*; the chosen t* marked."""
+    steps = [r["t_star"] for r in curve]
+    if t_star not in steps:
+        raise ValueError(f"no round trip saved at t* = {t_star}; saved: {steps}")
+    fig = go.Figure()
+    for key, name in (("attack_success_rate", "attack success rate (triggered images)"),
+                      ("clean_accuracy", "clean accuracy")):
+        fig.add_trace(go.Scatter(x=steps, y=[100 * r[key] for r in curve], mode="lines+markers", name=name))
+    chosen = next(r for r in curve if r["t_star"] == t_star)
+    fig.add_vline(x=t_star, line_dash="dash", line_color="red")
+    fig.update_layout(title=f"t* = {t_star}: attack success {100 * chosen['attack_success_rate']:.0f}%, "
+                      f"clean accuracy {100 * chosen['clean_accuracy']:.0f}%", xaxis_title="DDPM step t* (of 100)",
+                      yaxis_title="%", yaxis_range=[0, 101], height=400)
+    return fig
+
+
+def poisoning_demo(rows: list, scenario: str = "badnets", t_star: int = 10) -> go.Figure:
+    """Before and after DataElixir for one saved scenario (``benchmarks/poisoning.py``): clean accuracy and
+    attack success rate of the backdoored model and of the model retrained on the purified split."""
+    row = next((r for r in rows if r["scenario"] == scenario and r["t_star"] == t_star), None)
+    if row is None:
+        raise ValueError(f"no saved run for {scenario!r} at t* = {t_star}; saved: "
+                         f"{sorted({(r['scenario'], r['t_star']) for r in rows})}")
+    fig = go.Figure()
+    for when, label in (("before", "backdoored"), ("after", "retrained on the purified split")):
+        fig.add_trace(go.Bar(x=["clean accuracy", "attack success rate"],
+                             y=[100 * row[when]["clean_accuracy"], 100 * row[when]["attack_success_rate"]], name=label))
+    ident = row[row["rule"]].get("identification", {})
+    fig.update_layout(title=f"{scenario}, t* = {t_star}: target(s) found {row['detection']['targets']}, poisoned "
+                      f"rows identified {100 * ident.get('tpr', 0):.0f}%, clean rows misidentified "
+                      f"{100 * ident.get('fpr', 0):.1f}%", yaxis_title="%", yaxis_range=[0, 101], height=400,
+                      barmode="group")
+    return fig

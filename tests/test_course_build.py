@@ -21,7 +21,7 @@ def built(tmp_path_factory):
 
 def test_both_builds_have_every_lesson(built):
     names = [os.path.basename(p) for p in build_course.lessons()]
-    assert len(names) == 7
+    assert len(names) == 8
     for kind in ("student", "instructor"):
         assert [os.path.basename(p) for p in built[kind]] == names
 

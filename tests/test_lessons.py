@@ -12,11 +12,11 @@ LESSONS = os.path.join(os.path.dirname(__file__), os.pardir, "lessons")
 SCRIPTS = sorted(glob.glob(os.path.join(LESSONS, "[0-9][0-9]_*.py")))
 
 
-def test_seven_lessons_in_order():
+def test_eight_lessons_in_order():
     names = [os.path.basename(p)[:-3] for p in SCRIPTS]
     assert names == ["01_spiking_neurons", "02_classifier_and_attacks", "03_noise_estimator",
                      "04_unet_purification", "05_detector_thresholds", "06_honest_evaluation",
-                     "07_purifiers_compared"]
+                     "07_purifiers_compared", "08_poisoned_data"]
 
 
 def _cells(nb):
