@@ -38,11 +38,11 @@ SCENARIOS = {  # name -> (trigger, rate, target, ddpm trained on the poisoned sp
     "badnets": (Trigger("badnets", 2), 0.1, 0, False),
     "blended": (Trigger("blended", ratio=0.2), 0.1, 0, False),
     "blended on strokes": (Trigger("blended", ratio=0.2, strokes_only=True), 0.1, 0, False),
-    "badnets, 2% poison": (Trigger("badnets", 2), 0.02, 0, False),
-    "badnets, 5% poison": (Trigger("badnets", 2), 0.05, 0, False),
-    "badnets, 20% poison": (Trigger("badnets", 2), 0.2, 0, False),
-    "badnets, all-to-all": (Trigger("badnets", 2), 0.1, "all-to-all", False),
-    "badnets, DDPM trained on the poisoned data": (Trigger("badnets", 2), 0.1, 0, True),
+    "badnets 2% poison": (Trigger("badnets", 2), 0.02, 0, False),
+    "badnets 5% poison": (Trigger("badnets", 2), 0.05, 0, False),
+    "badnets 20% poison": (Trigger("badnets", 2), 0.2, 0, False),
+    "badnets all-to-all": (Trigger("badnets", 2), 0.1, "all-to-all", False),
+    "badnets, DDPM trained on poisoned data": (Trigger("badnets", 2), 0.1, 0, True),
 }
 
 
@@ -69,7 +69,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--keep", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=None, help="classifier epochs (default 40)")
-    parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument("--scenarios", default=";".join(SCENARIOS), help="';'-separated, from: " + "; ".join(SCENARIOS))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default=results.path("poisoning.json"))
     args = parser.parse_args()
@@ -79,9 +79,11 @@ def main():
     t_stars = [int(t) for t in args.t_stars.split(",")]
     rows, curve = [], None
     with tempfile.TemporaryDirectory() as tmp:
-        for name in args.scenarios.split(","):
+        for name in args.scenarios.split(";"):
+            if name not in SCENARIOS:
+                parser.error(f"unknown scenario {name!r}; choose from {'; '.join(SCENARIOS)}")
             trigger, rate, target, poisoned_ddpm = SCENARIOS[name]
-            folder = os.path.join(tmp, name.replace(" ", "_").replace(",", "").replace("%", ""))
+            folder = os.path.join(tmp, f"scenario-{list(SCENARIOS).index(name)}")
             report = poisoning.poison_into(folder, trigger, rate, target, epochs=args.epochs, progress=False)
             ddpm, ddpm_s = clean_ddpm, None
             if poisoned_ddpm:

@@ -180,6 +180,30 @@ def main():
         parts.append("")
         for sigma in sorted({c["sigma"] for c in fam["certified"]}):
             parts += figure(widgets.certified_demo(fam["certified"], sigma), f"certified-{sigma}")
+    poison = load("poisoning.json")
+    if poison:
+        parts += ["## Poisoned data: DataElixir (lesson 8)", "",
+                  f"Command: `{poison['command']}` ({poison['wall_s'] / 60:.1f} min). The digits train split "
+                  "poisoned, the MLF spiking classifier trained on it (before), DataElixir run with the shipped "
+                  "DDPM (trained on the clean split, except where the scenario says otherwise), and a new "
+                  "classifier trained on the purified split (after); the test split measures clean accuracy and "
+                  "the attack success rate (ASR). Identification: poisoned training images whose label changed "
+                  "(TPR) and clean ones whose label changed (FPR), for the paper's rule (used) and the majority "
+                  "variant.", "",
+                  "| scenario | t* | clean before % | ASR before % | clean after % | ASR after % | targets found | "
+                  "TPR % (paper's rule) | FPR % (paper's rule) | TPR % (majority) | FPR % (majority) | pipeline s |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        for r in poison["rows"]:
+            a, m = r["any"]["identification"], r["majority"]["identification"]
+            parts.append(f"| {r['scenario']} | {r['t_star']} | {pct(r['before']['clean_accuracy'])} | "
+                         f"{pct(r['before']['attack_success_rate'])} | {pct(r['after']['clean_accuracy'])} | "
+                         f"{pct(r['after']['attack_success_rate'])} | {r['detection']['targets']} | {pct(a['tpr'])} | "
+                         f"{pct(a['fpr'])} | {pct(m['tpr'])} | {pct(m['fpr'])} | {r['seconds']['pipeline']:.0f} |")
+        parts.append("")
+        if poison.get("round_trip_curve"):
+            t_stars = [c["t_star"] for c in poison["round_trip_curve"]]
+            parts += figure(viz.precomputed_slider(lambda t: widgets.t_star_demo(poison["round_trip_curve"], int(t)),
+                                                   t_stars, "t*", fmt="{:.0f}"), "poisoning-t-star")
     ab = load("ablation.json")
     if ab:
         parts += ["## Loss ablation", "", f"Command: `{ab['command']}`", "",

@@ -118,7 +118,8 @@ NOTES = {
             "the fixed-randomness test separates the purifier's work from its randomness.",
             "A certificate is a guarantee for the smoothed classifier, against every attack, in an L2 ball; on "
             "8x8 images an L-inf ball of eps needs R >= 8 eps. An empirical figure is an upper bound.",
-            "The fair certified baseline is a classifier trained on noise; the lesson says it has not been run.",
+            "The fair certified baseline is a classifier trained on noise; at this scale it ties the consistency "
+            "purifier at every sigma and radius (the lesson's cell checks it).",
         ],
         "mistakes": [
             "Exercise 2: using the share of votes instead of its lower confidence bound, alpha / 2 (two-sided), "

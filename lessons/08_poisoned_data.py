@@ -98,6 +98,7 @@ for name, model in (("clean model", clean_model), ("backdoored model", backdoore
     print(f"{name:>17}: clean accuracy {before[name]['clean_accuracy']:.1%}, "
           f"attack success rate {before[name]['attack_success_rate']:.1%}")
 assert before["backdoored model"]["attack_success_rate"] > before["clean model"]["attack_success_rate"] + 0.5
+assert abs(before["backdoored model"]["clean_accuracy"] - before["clean model"]["clean_accuracy"]) < 0.02
 
 # %% [markdown]
 # The backdoored model is about as accurate as the clean one on clean
@@ -174,9 +175,9 @@ for rule in dataelixir.RULES:
 # %% [markdown]
 # Two **transition rules**. The paper's counts a sample when *any*
 # intermediary's label differs; on 8x8 digits, where a few noisy
-# intermediaries of almost any image get misread, that catches many clean
-# images too. snnlab's default asks for the *majority* of intermediaries.
-# Both are kept, and reported, everywhere below.
+# intermediaries of many images get misread, that catches clean images too.
+# A stricter variant asks for the *majority* of intermediaries. Both are
+# kept, and reported, everywhere below.
 #
 # **Which label is the target?** For each label, collect the intermediaries'
 # labels of its transitioned samples. A clean class's samples drift a little,
@@ -225,33 +226,40 @@ assert verdict.ok
 
 # %%
 # NBVAL_CHECK_OUTPUT
-moved = dataelixir.transitioned(split.labels, predictions, settings.rule)
+moved = dataelixir.transitioned(split.labels, predictions, "any")  # detection always uses the paper's rule
 found = dataelixir.target_label_detection(split.labels, predictions, moved)
 index = anomaly_index(torch.tensor(found["kl"], dtype=torch.float64))
 assert torch.allclose(index, torch.tensor(found["anomaly_index"], dtype=torch.float64), atol=1e-4)
 viz.bar_chart({str(c): v for c, v in enumerate(found["anomaly_index"])},
               "Anomaly index of each label's KL (above 2: a target)", "anomaly index").show()
-print(f"targets found: {found['targets']} (the attacker's: {split.target})")
-assert found["targets"] == [split.target]
+print(f"labels flagged as targets: {found['targets']} (the attacker's: {split.target})")
+assert split.target in found["targets"]
 
 # %% [markdown]
-# **Relabel and select.** Each transitioned sample of a target label gets
-# the most common label of its intermediaries, and as its image one of the
-# intermediaries with that label (ranked by distance to the original, the
-# one at the 0.8 quantile: far enough to have lost the trigger, not the
-# farthest). Everything else stays as it was. How well did that identify
-# the poisoned images?
+# The attacker's label stands out. Other labels may cross 2 as well: at 8x8
+# some clean digits (a 5 that looks like a 9, an 8 like a 1) drift under
+# noise too. The next step has to keep those from being relabelled.
+#
+# **Relabel and select.** In a flagged label, a transitioned sample whose
+# intermediaries all agree on one new label gets that label, and as its
+# image one of those intermediaries (ranked by distance to the original,
+# the one at the 0.8 quantile: far enough to have lost the trigger, not the
+# farthest). A sample whose intermediaries disagree is **suspicious**: a
+# *benign* model, trained on the purified split without the suspicious
+# samples, labels it (about 20 s). Everything else stays as it was. The
+# majority variant relabels by the most common label and has no benign
+# model. How well did each identify the poisoned images?
 
 # %%
 # NBVAL_CHECK_OUTPUT
 purified = dataelixir.purify_dataset(split.images, split.labels, backdoored, ddpm, settings,
-                                     poisoned=split.poisoned, true_labels=split.true_labels)
+                                     poisoned=split.poisoned, true_labels=split.true_labels,
+                                     inters=inters, predictions=predictions)
 for rule in dataelixir.RULES:
     r = purified.report[rule]
-    print(f"rule {rule!r:>10}: targets {r['targets']}, poisoned images identified (TPR) "
-          f"{r['identification']['tpr']:.0%}, clean images misidentified (FPR) {r['identification']['fpr']:.1%}")
-print(f"relabelled poisoned images given back their true class: "
-      f"{purified.report[settings.rule]['relabelled_to_true_label']:.0%}")
+    print(f"rule {rule!r:>10}: suspicious {r['suspicious']:.0%}; poisoned images identified (TPR) "
+          f"{r['identification']['tpr']:.0%}, clean images misidentified (FPR) {r['identification']['fpr']:.1%}; "
+          f"identified poisoned images given back their true class: {r['identified_given_true_label']:.0%}")
 
 # %% [markdown]
 # ## 4. Before and after
@@ -263,7 +271,8 @@ print(f"relabelled poisoned images given back their true class: "
 # `benchmarks/poisoning.py` (with `RETRAIN = True` the cell below also runs
 # it once, for this split). The cell prints the command and the table: each
 # scenario's clean accuracy and ASR before (the backdoored model) and after
-# (retrained on the purified split).
+# (retrained on the purified split), and how well the paper's rule, which
+# was used, identified the poisoned images.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -272,7 +281,7 @@ print(f"command: {saved['command']} ({saved['wall_s'] / 60:.0f} min)")
 print(f"{'scenario':>44} {'t*':>3} {'clean before':>12} {'ASR before':>10} {'clean after':>11} {'ASR after':>9} "
       f"{'TPR':>5} {'FPR':>6}")
 for r in saved["rows"]:
-    ident = r["majority"]["identification"]
+    ident = r[r["rule"]]["identification"]
     print(f"{r['scenario']:>44} {r['t_star']:>3} {r['before']['clean_accuracy']:12.1%} "
           f"{r['before']['attack_success_rate']:10.1%} {r['after']['clean_accuracy']:11.1%} "
           f"{r['after']['attack_success_rate']:9.1%} {ident['tpr']:5.0%} {ident['fpr']:6.1%}")
@@ -316,7 +325,7 @@ viz.precomputed_slider(lambda i: widgets.poisoning_demo(saved["rows"], scenarios
 # *Estimated timing to here from start of lesson: 38 min.*
 #
 # A defence is judged by the attacks that adapt to it. DataElixir rests on
-# three assumptions, and each scenario of the table breaks one:
+# three assumptions, and the other scenarios of the table each test one:
 #
 # - the diffusion model removes the trigger but keeps the digit (a **blended
 #   trigger on the strokes** lives where the digit is);
@@ -331,28 +340,35 @@ viz.precomputed_slider(lambda i: widgets.poisoning_demo(saved["rows"], scenarios
 # still succeeds on more than half of the triggered images after
 # purification, and for each say which assumption failed. Then check your
 # answer against the step that went wrong: were the targets found, and were
-# the poisoned images identified?
+# the poisoned images identified? Which scenarios held, against your
+# expectation?
 
 # %% tags=["solution", "hide-input"]
 # Solution
 broken = [r for r in saved["rows"] if r["t_star"] == 10 and r["after"]["attack_success_rate"] > 0.5]
 for r in broken:
-    m = r["majority"]
-    step = ("the target label was not found" if not m["targets"] or (r["target"] != "all-to-all"
-            and r["target"] not in m["targets"]) else
-            f"the target was found but only {m['identification']['tpr']:.0%} of the poisoned images were identified")
+    targets, ident = r["detection"]["targets"], r[r["rule"]]["identification"]
+    if r["target"] == "all-to-all":  # every label is a target
+        step = f"labels {targets} of the ten targets were flagged; {ident['tpr']:.0%} of the poisoned images identified"
+    elif r["target"] not in targets:
+        step = f"the target label was not found (flagged: {targets})"
+    else:
+        step = f"the target was found but only {ident['tpr']:.0%} of the poisoned images were identified"
     print(f"{r['scenario']}: ASR after {r['after']['attack_success_rate']:.0%}; {step}")
 held = [r["scenario"] for r in saved["rows"] if r["t_star"] == 10 and r not in broken]
 print(f"held (ASR after at most 50%): {', '.join(held)}")
-assert any(r["scenario"] == "badnets" for r in saved["rows"] if r["t_star"] == 10 and r not in broken)
+# the summary below names these
+assert {r["scenario"] for r in broken} == {"badnets 2% poison", "badnets 5% poison", "badnets all-to-all",
+                                           "badnets, DDPM trained on poisoned data"}
 
 # %% [markdown] tags=["solution"]
-# Read each line against the three assumptions. A scenario whose target was
-# not found broke the second (nothing stood out); one whose target was found
-# but whose poisoned images were not identified broke the first or the third
-# (the DDPM kept the trigger, so the label never transitioned). Only the
-# plain BadNets patch, which the clean DDPM erases, is the case the method
-# was built for.
+# Read each broken line against the three assumptions. A scenario whose
+# target was not found broke the second (nothing stood out); one whose
+# target was found but whose poisoned images were not identified broke the
+# first or the third (the DDPM kept the trigger, so the label never
+# transitioned). A scenario that held tells you the attack was not adaptive
+# *enough* at this scale, not that the defence is safe against it: a trigger
+# on the strokes that survives the DDPM is the next thing to try.
 #
 # **Think!** The victim who runs DataElixir must get a diffusion model from
 # somewhere. Why is "train it on the same data" the worst choice, and what
@@ -373,7 +389,7 @@ assert any(r["scenario"] == "badnets" for r in saved["rows"] if r["t_star"] == 1
 # ## Summary
 # - A backdoor is a training-time attack: a trigger and a target label in a share of the training data; clean accuracy hides it, the attack success rate shows it.
 # - DataElixir noises and denoises each training image with a DDPM, watches the backdoored model's labels move, finds the target label as the outlier by KL and the median/MAD anomaly index, then relabels and retrains.
-# - The paper's "any label differs" rule flags many clean digits at this scale; snnlab's default asks for the majority, and reports both.
-# - It breaks when the trigger survives denoising (on the strokes), when no label stands out (all-to-all, low rates), and when the diffusion model saw the poison.
+# - The paper's "any label differs" rule counts some clean digits as transitioned too, and its benign model sorts them out; the majority variant needs no benign model but identified fewer poisoned images here. Both are reported.
+# - In the saved run it broke where no label stood out (2% and 5% poison, all-to-all) and where the diffusion model saw the poison; the blended trigger on the strokes did not break it at this scale.
 #
 # Further reading: the book's references page (Zhou et al., AAAI 2024; Gu et al., 2017; Chen et al., 2017). Next: the capstone.

@@ -150,3 +150,32 @@ def test_static_sliders_move_their_labels_and_marker_lines(pretrained, digits_te
     first, last = _step_layouts(fig)
     assert first["title.text"] != last["title.text"]
     assert first[changing] and first[changing] != last[changing]
+
+
+def test_lesson_7_and_8_demos_from_the_saved_results(pretrained, digits_test):
+    """The saved-result demos over every slider value, and one clear error for a value never saved."""
+    from snnlab import poisoning, results
+
+    family, poison = results.load("purifiers.json"), results.load("poisoning.json")
+    sweep = next(r["eot_sweep"] for r in family["rows"] if "eot_sweep" in r)
+    for eot in sorted({r["eot"] for r in sweep}):
+        assert f"EOT {eot}:" in widgets.eot_demo(sweep, eot).layout.title.text
+    for sigma in sorted({c["sigma"] for c in family["certified"]}):
+        fig = widgets.certified_demo(family["certified"], sigma)
+        assert len(fig.data) == sum(c["sigma"] == sigma for c in family["certified"])
+    titles = {widgets.t_star_demo(poison["round_trip_curve"], c["t_star"]).layout.title.text
+              for c in poison["round_trip_curve"]}
+    assert len(titles) == len(poison["round_trip_curve"])
+    for r in poison["rows"]:
+        fig = widgets.poisoning_demo(poison["rows"], r["scenario"], r["t_star"])
+        assert [b.y[1] for b in fig.data] == [100 * r["before"]["attack_success_rate"],
+                                             100 * r["after"]["attack_success_rate"]]
+    for bad in (lambda: widgets.eot_demo(sweep, 3), lambda: widgets.certified_demo(family["certified"], 0.3),
+                lambda: widgets.t_star_demo(poison["round_trip_curve"], 7),
+                lambda: widgets.poisoning_demo(poison["rows"], "sticker", 10)):
+        with pytest.raises(ValueError, match="saved|the sweep has"):
+            bad()
+    defense, _ = pretrained
+    x, y = digits_test
+    fig = widgets.trigger_demo(defense.classifier, x, y, poisoning.Trigger(), 0)
+    assert "with the badnets trigger" in "".join(a.text for a in fig.layout.annotations)
