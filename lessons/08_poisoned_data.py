@@ -230,10 +230,12 @@ moved = dataelixir.transitioned(split.labels, predictions, "any")  # detection a
 found = dataelixir.target_label_detection(split.labels, predictions, moved)
 index = anomaly_index(torch.tensor(found["kl"], dtype=torch.float64))
 assert torch.allclose(index, torch.tensor(found["anomaly_index"], dtype=torch.float64), atol=1e-4)
-viz.bar_chart({str(c): v for c, v in enumerate(found["anomaly_index"])},
-              "Anomaly index of each label's KL (above 2: a target)", "anomaly index").show()
 print(f"labels flagged as targets: {found['targets']} (the attacker's: {split.target})")
 assert split.target in found["targets"]
+
+# %%
+viz.bar_chart({str(c): v for c, v in enumerate(found["anomaly_index"])},
+              "Anomaly index of each label's KL (above 2: a target)", "anomaly index").show()
 
 # %% [markdown]
 # The attacker's label stands out. Other labels may cross 2 as well: at 8x8

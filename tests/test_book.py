@@ -15,7 +15,7 @@ ROOT = os.path.join(os.path.dirname(__file__), os.pardir)
 ARTIFACTS = os.path.join(os.path.dirname(__file__), "artifacts")
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 LESSONS = ["01_spiking_neurons", "02_classifier_and_attacks", "03_noise_estimator", "04_unet_purification",
-           "05_detector_thresholds", "06_honest_evaluation", "07_purifiers_compared"]
+           "05_detector_thresholds", "06_honest_evaluation", "07_purifiers_compared", "08_poisoned_data"]
 
 
 @pytest.fixture(scope="module")
