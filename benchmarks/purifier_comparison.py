@@ -29,7 +29,7 @@ first ``--limit`` test images:
   sigma), and for the classifier trained on noise of that sigma, ``--n`` draws, n0 = 100,
   alpha = 0.001;
 - training time (from the manifests) and inference time relative to the bare classifier (median of
-  ``torch.utils.benchmark`` runs on the test images, timed right after the bare classifier).
+  ``torch.utils.benchmark`` runs on the test images, the bare classifier timed right after each model).
 """
 from __future__ import annotations
 
@@ -72,7 +72,8 @@ def train_seconds(name: str) -> float | None:
 @torch.no_grad()
 def relative_cost(model, classifier, images) -> float:
     """Inference time of ``model`` over that of ``classifier`` on ``images`` (medians of
-    ``torch.utils.benchmark`` blocked runs, the classifier timed right before, so both see the same load)."""
+    ``torch.utils.benchmark`` blocked runs, the classifier timed right after the model, so both see the same
+    load)."""
     def median(m):
         return Timer("m(x)", globals={"m": m, "x": images}, num_threads=torch.get_num_threads()).blocked_autorange(
             min_run_time=1.0).median

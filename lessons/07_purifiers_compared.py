@@ -421,4 +421,4 @@ assert verdicts.count("tie") == len(verdicts)  # the sentence below says so
 # - Randomized smoothing certifies an L2 radius; on 8x8 images an L-inf ball of eps needs R >= 8 eps. A certificate is a guarantee; an empirical figure is an upper bound.
 # - A purifier's certified accuracy means little without the classifier trained on Gaussian noise beside it; the cell of §4 compares them.
 #
-# Further reading: the book's references page. Next: the capstone.
+# Further reading: the book's references page. Next: lesson 8, poisoned training data; then the capstone.

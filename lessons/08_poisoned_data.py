@@ -48,7 +48,7 @@ from snnlab.poisoning import Trigger
 
 viz.notebook_setup()
 torch.set_num_threads(2)
-RETRAIN = False  # set True to poison, train and purify from scratch (about 2 minutes on 2 cores, into runs/)
+RETRAIN = False  # set True to retrain everything into runs/: the clean defence, the poisoned model, the DDPM (about 8 minutes on 2 cores)
 
 # %% [markdown]
 # ## 1. The threat model: the attacker edits the training data
@@ -332,8 +332,8 @@ viz.precomputed_slider(lambda i: widgets.poisoning_demo(saved["rows"], scenarios
 # - the diffusion model removes the trigger but keeps the digit (a **blended
 #   trigger on the strokes** lives where the digit is);
 # - the target label stands out among the labels (**all-to-all** makes every
-#   label a target, so none is an outlier; a **lower poison rate** makes the
-#   target's KL less extreme);
+#   label a target, so there is no single outlier to find; a **lower poison
+#   rate** makes the target's KL less extreme);
 # - the diffusion model never saw the trigger (**a DDPM trained on the
 #   poisoned data** learns to restore it).
 #
@@ -392,6 +392,6 @@ assert {r["scenario"] for r in broken} == {"badnets 2% poison", "badnets 5% pois
 # - A backdoor is a training-time attack: a trigger and a target label in a share of the training data; clean accuracy hides it, the attack success rate shows it.
 # - DataElixir noises and denoises each training image with a DDPM, watches the backdoored model's labels move, finds the target label as the outlier by KL and the median/MAD anomaly index, then relabels and retrains.
 # - The paper's "any label differs" rule counts some clean digits as transitioned too, and its benign model sorts them out; the majority variant needs no benign model but identified fewer poisoned images here. Both are reported.
-# - In the saved run it broke where no label stood out (2% and 5% poison, all-to-all) and where the diffusion model saw the poison; the blended trigger on the strokes did not break it at this scale.
+# - In the saved run it broke where the target did not stand out (2% and 5% poison), where every label is a target (all-to-all: one label flagged, few poisoned images found) and where the diffusion model saw the poison; the blended trigger on the strokes did not break it at this scale.
 #
 # Further reading: the book's references page (Zhou et al., AAAI 2024; Gu et al., 2017; Chen et al., 2017). Next: the capstone.

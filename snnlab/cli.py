@@ -84,6 +84,15 @@ def _purifier(text: str) -> str:
     return text
 
 
+def _device(text: str) -> str:
+    from .devices import resolve_device
+
+    try:
+        return str(resolve_device(text))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def _sigma(text: str) -> float:
     try:
         value = float(text)
@@ -94,11 +103,13 @@ def _sigma(text: str) -> float:
     return value
 
 
-def _class(text: str) -> int:
+def _target(text: str):
+    if text == "all-to-all":
+        return text
     try:
         return int(text)
     except ValueError:
-        raise ValueError(f"--target must be a class number or all-to-all, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"--target must be a class number or all-to-all, got {text!r}") from None
 
 
 def format_purification(report: dict) -> str:
@@ -119,14 +130,20 @@ def format_purification(report: dict) -> str:
     return "\n".join(lines)
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
-    return value
+def _whole(low: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected {'a positive number' if low == 1 else f'{low} or more'}, "
+                                             f"got {value}")
+        return value
+    return parse
+
+
+_positive, _count = _whole(1), _whole(0)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -138,7 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     def common(p):
         p.add_argument("--dataset", default="digits", choices=list(DATASETS),
                        help="dataset (default: digits, embedded, no download)")
-        p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: cpu)")
+        p.add_argument("--device", type=_device, default="cpu",
+                       help="torch device: cpu, cuda, cuda:N, mps, or auto (CUDA, then MPS, then CPU) (default: cpu)")
         p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
         p.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -220,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ratio", type=float, default=0.2, help="blended mixing ratio in (0, 1] (default 0.2)")
     p.add_argument("--strokes-only", action="store_true", help="blended: mix the pattern only into the strokes")
     p.add_argument("--rate", type=float, default=0.1, help="share of training images poisoned, in (0, 1) (default 0.1)")
-    p.add_argument("--target", default="0", help="a class (all-to-one) or all-to-all (y -> y + 1) (default 0)")
+    p.add_argument("--target", type=_target, default=0, help="a class (all-to-one) or all-to-all (y -> y + 1) (default 0)")
     p.add_argument("--epochs", type=_positive, default=None, help="classifier epochs (default 40)")
 
     d = sub.add_parser("purify-dataset", help="DataElixir: find and repair the poisoned training images with a DDPM",
@@ -244,7 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="which samples of a target label are relabelled: those with any intermediary changing label "
                    "(the paper's rule, default) or with the majority changing (stricter)")
     d.add_argument("--ddpm", default=None, help="folder with diffusion/ddpm.pt (default: the shipped DDPM)")
-    d.add_argument("--epochs", type=int, default=None, help="retraining epochs (default 40; 0 skips retraining)")
+    d.add_argument("--epochs", type=_count, default=None,
+                   help="epochs of the benign model and of the retrained classifier (default 40); 0 skips the "
+                   "retraining (the benign model then trains 40)")
 
     c = sub.add_parser("capstone", help="grade a capstone submission: re-measure every claim of its table",
                        description="Grade a 'break or defend' submission: a .py file defining build_defense() "
@@ -336,7 +356,7 @@ def main(argv=None) -> int:
         if args.command == "poison":
             from .poisoning import Trigger, poison_into
 
-            target = args.target if args.target == "all-to-all" else _class(args.target)
+            target = args.target
             out = args.out or os.path.join("runs", "poisoned")
             trigger = Trigger(args.trigger, args.size, args.ratio, strokes_only=args.strokes_only)
             report = poison_into(out, trigger, args.rate, target, args.dataset, args.seed, args.epochs, args.device,

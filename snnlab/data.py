@@ -130,6 +130,22 @@ def _torchvision_dataset(name: str, train: bool, root: str, download: bool):
     return cls(root, train=train, download=download)
 
 
+def open_torchvision(name: str, train: bool, root: str | None = None, download: bool = False):
+    """The torchvision dataset ``name`` (train or test part) from ``root`` (default ``~/.snnlab/data``); one
+    ValueError naming the fix when its files are missing offline."""
+    info = dataset_info(name)
+    root = os.path.expanduser(root or os.path.join("~", ".snnlab", "data"))
+    try:
+        return _torchvision_dataset(name, train, root, download)
+    except (RuntimeError, FileNotFoundError, OSError) as err:
+        how = (
+            f"download Tiny-ImageNet and unpack it so that {root}/tiny-imagenet-200/train exists"
+            if name == "tiny-imagenet"
+            else f"pass download=True (CLI: --download) when online, or put the {info.source} files under {root}"
+        )
+        raise ValueError(f"dataset {name!r} not found under {root} ({err.__class__.__name__}: {err}); {how}") from None
+
+
 def _to_tensors(dataset, limit: int | None):
     """Whole torchvision dataset -> (images float (N, C, H, W) in [0, 1], labels long (N,))."""
     data = getattr(dataset, "data", None)
@@ -172,7 +188,7 @@ def load_dataset(name: str = "digits", split: str = "test", root: str | None = N
         >>> images.shape, labels.shape
         (torch.Size([360, 1, 8, 8]), torch.Size([360]))
     """
-    info = dataset_info(name)
+    dataset_info(name)  # a ValueError naming the choices for an unknown name
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose one of: {', '.join(SPLITS)}")
     if limit is not None and limit < 1:
@@ -181,16 +197,7 @@ def load_dataset(name: str = "digits", split: str = "test", root: str | None = N
         images, labels = _load_digits(split)
         return (images[:limit], labels[:limit]) if limit else (images, labels)
 
-    root = os.path.expanduser(root or os.path.join("~", ".snnlab", "data"))
-    try:
-        dataset = _torchvision_dataset(name, split != "test", root, download)
-    except (RuntimeError, FileNotFoundError, OSError) as err:
-        how = (
-            f"download Tiny-ImageNet and unpack it so that {root}/tiny-imagenet-200/train exists"
-            if name == "tiny-imagenet"
-            else f"pass download=True (CLI: --download) when online, or put the {info.source} files under {root}"
-        )
-        raise ValueError(f"dataset {name!r} not found under {root} ({err.__class__.__name__}: {err}); {how}") from None
+    dataset = open_torchvision(name, split != "test", root, download)
     if split == "test":
         return _to_tensors(dataset, limit)
     images, labels = _to_tensors(dataset, None)

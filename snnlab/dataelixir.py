@@ -265,7 +265,7 @@ def purify_into(poisoned: str, out: str, settings: ElixirSettings | None = None,
     import json
     import os
 
-    from .checkpoints import save_json
+    from .checkpoints import save_json, sha256
     from .data import dataset_info
     from .diffusion import load_ddpm
     from .poisoning import PoisonedSplit, claim_folder, load_split, measure, save_split
@@ -273,11 +273,14 @@ def purify_into(poisoned: str, out: str, settings: ElixirSettings | None = None,
     from .train import _finish
 
     settings = settings or ElixirSettings()
-    claim_folder(out, {"poisoned": os.path.abspath(poisoned), "settings": asdict(settings), "dataset": dataset,
-                       "epochs": epochs, "ddpm": ddpm.source if ddpm is not None else "shipped"})
+    if epochs is not None and epochs < 0:
+        raise ValueError(f"epochs must be 0 (no retraining) or more, got {epochs}")
     split = load_split(os.path.join(poisoned, "split.pt"))
     model = load_classifier_file(os.path.join(poisoned, "classifier.pt"), device)
     ddpm = ddpm or load_ddpm(dataset, device)
+    claim_folder(out, {"poisoned_split": sha256(os.path.join(poisoned, "split.pt")),  # the content, not the path
+                       "backdoored": sha256(os.path.join(poisoned, "classifier.pt")), "settings": asdict(settings),
+                       "dataset": dataset, "epochs": epochs, "ddpm": ddpm.source})
     start = time.perf_counter()
     result = purify_dataset(split.images, split.labels, model, ddpm, settings, dataset_info(dataset).classes,
                             split.poisoned, split.true_labels, dataset, device, progress)

@@ -107,12 +107,12 @@ class DDPM(nn.Module):
         check_images(images)
         if not 1 <= keep <= t_star:
             raise ValueError(f"keep must lie in 1..t_star ({t_star}), got {keep}")
-        x = self.noise(images, t_star, generator)
+        x = self.noise(images.to(next(self.parameters()).device), t_star, generator)
         states = []
         for t in range(t_star, 0, -1):
             x = self.step(x, t, generator)
             if t <= keep:
-                states.append(((x + 1) / 2).clamp(0, 1))
+                states.append(((x + 1) / 2).clamp(0, 1).to(images.device))
         return states[-1], torch.stack(states, 1)
 
 
@@ -135,42 +135,31 @@ def train_ddpm_into(out: str, dataset: str = "digits", seed: int = 0, epochs: in
     """Train the DDPM into ``OUT/diffusion/ddpm.pt``, recorded in that folder's manifest.json; returns the
     manifest. On ``dataset``'s clean train split, or with ``poisoned`` (a ``snnlab poison`` folder) on that
     poisoned split: the adaptive case where the attacker's data reached the diffusion model too."""
-    import time
-
-    from . import __version__
-    from .checkpoints import record_run, recorded
     from .data import load_dataset
-    from .train import _finish, check_seed
+    from .train import train_recorded
 
-    where = os.path.join(out, "diffusion")
-    os.makedirs(where, exist_ok=True)
-    path = os.path.join(where, "ddpm.pt")
-    if check_seed(path, seed) and (manifest := recorded(where, "ddpm.pt")):
-        return manifest
     if poisoned:
         from .poisoning import load_split
 
         images, data = load_split(os.path.join(poisoned, "split.pt")).images, f"poisoned split {poisoned}"
     else:
         images, data = load_dataset(dataset, "train")[0], "clean train split"
-    start = time.perf_counter()
-    train_ddpm(images, dataset, seed, epochs, path, device, progress)
-    _finish(path)
-    return record_run(where, "ddpm.pt", {
-        "command": command or f"python -m snnlab.diffusion --out {out}", "dataset": dataset, "seed": seed,
-        "data": data, "train_seconds": round(time.perf_counter() - start, 1),
-        "snnlab_version": __version__, "torch_version": torch.__version__})
+    return train_recorded(
+        os.path.join(out, "diffusion"), "ddpm.pt", {"dataset": dataset, "seed": seed, "epochs": epochs, "data": data},
+        lambda path: train_ddpm(images, dataset, seed, epochs, path, device, progress),
+        command or f"python -m snnlab.diffusion --out {out}")
 
 
 def load_ddpm(dataset: str = "digits", device: str = "cpu", folder: str | None = None) -> DDPM:
-    """The DDPM trained on ``dataset``'s clean train split, checked against its manifest: the shipped one
-    or ``folder/diffusion/ddpm.pt``."""
+    """The DDPM in ``folder/diffusion/ddpm.pt`` (trained on whatever data its manifest records), or by default
+    the shipped one, trained on ``dataset``'s clean train split; checked against its manifest."""
     from .checkpoints import verify_recorded
     from .pretrained import PRETRAINED_DIR
     from .purifiers import load_checkpoint_file
 
     where = os.path.join(folder or os.path.join(PRETRAINED_DIR, dataset), "diffusion")
-    path = verify_recorded(where, "ddpm.pt", f"train one with `python -m snnlab.diffusion --out {folder or 'runs/' + dataset}`")
+    path = verify_recorded(where, "ddpm.pt", f"train one with `python -m snnlab.diffusion --out {folder or 'runs/digits'}` "
+                                             "(digits only)")
     ddpm = DDPM(load_checkpoint_file("consistency", path, device)).eval()
     ddpm.source = os.path.abspath(path)
     return ddpm

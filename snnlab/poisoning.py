@@ -114,17 +114,22 @@ def poison(images: torch.Tensor, labels: torch.Tensor, trigger: Trigger, rate: f
 
 @torch.no_grad()
 def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
-    """``model``'s classes for ``images``, in batches: ``(N,)``."""
+    """``model``'s classes for ``images`` (batches moved to the model's device): ``(N,)`` on the CPU."""
+    from .evaluate import predict_batched
+
+    device = next(model.parameters(), torch.empty(0)).device  # a parameterless model runs on the CPU
     model.eval()
-    return torch.cat([model(images[i:i + batch_size]).argmax(1) for i in range(0, len(images), batch_size)])
+    return predict_batched(lambda x: model(x.to(device)).cpu(), images, batch_size).argmax(1)
 
 
 def attack_success_rate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, trigger: Trigger,
-                        target=0, classes: int = 10) -> float:
-    """Share of triggered test images, of classes whose label the attack changes, classified as their target."""
+                        target=0, classes: int = 10, then=None) -> float:
+    """Share of triggered test images, of classes whose label the attack changes, classified as their target.
+    ``then``, when given, maps the triggered images before the model sees them (e.g. a DDPM round trip)."""
     goal = target_labels(labels, target, classes)
     keep = goal != labels  # (N,)
-    return (predict(model, trigger.apply(images[keep])) == goal[keep]).float().mean().item()
+    triggered = trigger.apply(images[keep])
+    return (predict(model, triggered if then is None else then(triggered)) == goal[keep]).float().mean().item()
 
 
 def clean_accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
@@ -242,9 +247,8 @@ def load_backdoored(dataset: str = "digits", retrain: bool = False, out: str = "
     from .data import dataset_info, load_dataset
     from .pretrained import PRETRAINED_DIR, load_classifier_file
 
-    if retrain:
-        if not os.path.exists(os.path.join(out, "report.json")):
-            poison_into(out, Trigger("badnets", 2), 0.1, 0, dataset, device=device)
+    if retrain:  # claim_folder refuses a folder holding another run; a finished one resumes at once
+        poison_into(out, Trigger("badnets", 2), 0.1, 0, dataset, device=device)
         return load_classifier_file(os.path.join(out, "classifier.pt"), device), load_split(os.path.join(out, "split.pt"))
     folder = os.path.join(PRETRAINED_DIR, dataset, "poisoning")
     path = verify_recorded(folder, "classifier.pt", "train one with `snnlab poison --out runs/poisoned` and use retrain=True")

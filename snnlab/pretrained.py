@@ -15,6 +15,7 @@ from .checkpoints import CheckpointError, load_checkpoint, load_state, verify_ma
 from .classifier import ClassifierConfig, SpikingResNet
 from .defense import JointDefense
 from .detector import Detector
+from .devices import resolve_device
 from .purifiers.snn import Purifier, PurifierConfig
 
 PRETRAINED_DIR = os.path.join(os.path.dirname(__file__), "pretrained")
@@ -50,7 +51,7 @@ def load_classifier_file(path: str, device: str = "cpu") -> SpikingResNet:
     payload = load_checkpoint(path, "classifier")
     model = SpikingResNet(_config(ClassifierConfig, payload, path))
     load_state(model, payload["state_dict"], path)
-    return model.to(device).eval()
+    return model.to(resolve_device(device)).eval()
 
 
 def load_models(folder: str, device: str = "cpu", with_substitute: bool = False):
@@ -58,14 +59,14 @@ def load_models(folder: str, device: str = "cpu", with_substitute: bool = False)
 
     With ``with_substitute=True`` returns ``(defense, substitute)``.
     """
+    device = resolve_device(device)
     verify_manifest(folder, read_manifest(folder))
-    models = {}
-    for name, cls, cfg_cls in (("classifier", SpikingResNet, ClassifierConfig), ("purifier", Purifier, PurifierConfig)):
-        path = os.path.join(folder, f"{name}.pt")
-        payload = load_checkpoint(path, name)
-        model = cls(_config(cfg_cls, payload, path))
-        load_state(model, payload["state_dict"], path)
-        models[name] = model.to(device).eval()
+    models = {"classifier": load_classifier_file(os.path.join(folder, "classifier.pt"), device)}
+    path = os.path.join(folder, "purifier.pt")
+    payload = load_checkpoint(path, "purifier")
+    purifier = Purifier(_config(PurifierConfig, payload, path))
+    load_state(purifier, payload["state_dict"], path)
+    models["purifier"] = purifier.to(device).eval()
     det_path = os.path.join(folder, "detector.json")
     try:
         with open(det_path) as f:

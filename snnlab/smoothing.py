@@ -155,6 +155,10 @@ def _noise_dir(dataset: str, folder: str | None) -> str:
     return os.path.join(folder or os.path.join(PRETRAINED_DIR, dataset), "smoothing")
 
 
+def _noise_hint(sigma: float, folder: str | None) -> str:
+    return f"train one with `snnlab train --noise-sigma {sigma:g}" + (f" --out {folder}`" if folder else "`")
+
+
 def train_noise_classifier_into(sigma: float, out: str, dataset: str = "digits", seed: int = 0,
                                 device: str = "cpu", progress: bool = True, epochs: int | None = None,
                                 command: str | None = None) -> dict:
@@ -162,30 +166,18 @@ def train_noise_classifier_into(sigma: float, out: str, dataset: str = "digits",
     classifier Cohen et al. certify, into ``OUT/smoothing/noise-sigmaS.pt`` (resumable), recorded in that
     folder's manifest.json; returns the manifest. Same architecture and schedule as the shipped classifier.
     """
-    import time
-
-    from . import __version__
-    from .checkpoints import record_run, recorded
-    from .train import ClassifierTraining, _finish, check_seed, train_classifier
+    from .train import ClassifierTraining, train_classifier, train_recorded
 
     if not sigma > 0:
         raise ValueError(f"sigma must be positive, got {sigma}")
-    where = _noise_dir(dataset, out)
-    os.makedirs(where, exist_ok=True)
-    name = noise_filename(sigma)
-    path = os.path.join(where, name)
-    if check_seed(path, seed) and (manifest := recorded(where, name)):
-        return manifest  # finished and recorded: keep its record (and its training time)
     settings = ClassifierTraining(seed=seed, noise_sigma=sigma)
     if epochs is not None:
         settings.epochs = epochs
-    start = time.perf_counter()
-    train_classifier(dataset, settings, path, device, progress)
-    _finish(path)
-    return record_run(where, name, {
-        "command": command or f"snnlab train --noise-sigma {sigma:g} --seed {seed} --out {out}",
-        "dataset": dataset, "seed": seed, "sigma": sigma, "train_seconds": round(time.perf_counter() - start, 1),
-        "snnlab_version": __version__, "torch_version": torch.__version__})
+    return train_recorded(
+        _noise_dir(dataset, out), noise_filename(sigma),
+        {"dataset": dataset, "seed": seed, "sigma": sigma, "epochs": epochs},
+        lambda path: train_classifier(dataset, settings, path, device, progress),
+        command or f"snnlab train --noise-sigma {sigma:g} --seed {seed} --out {out}")
 
 
 def load_noise_classifier(sigma: float, dataset: str = "digits", device: str = "cpu", folder: str | None = None):
@@ -194,16 +186,14 @@ def load_noise_classifier(sigma: float, dataset: str = "digits", device: str = "
     from .checkpoints import verify_recorded
     from .pretrained import load_classifier_file
 
-    hint = f"train one with `snnlab train --noise-sigma {sigma:g}" + (f" --out {folder}`" if folder else "`")
-    return load_classifier_file(verify_recorded(_noise_dir(dataset, folder), noise_filename(sigma), hint), device)
+    path = verify_recorded(_noise_dir(dataset, folder), noise_filename(sigma), _noise_hint(sigma, folder))
+    return load_classifier_file(path, device)
 
 
 def noise_run(sigma: float, dataset: str = "digits", folder: str | None = None) -> dict:
     """The manifest record (command, seed, training seconds) of :func:`load_noise_classifier`'s model."""
-    from .checkpoints import CheckpointError, recorded
+    from .checkpoints import recorded, verify_recorded
 
     where, name = _noise_dir(dataset, folder), noise_filename(sigma)
-    manifest = recorded(where, name)
-    if manifest is None:
-        raise CheckpointError(f"no {name} recorded in {where}; train one with `snnlab train --noise-sigma {sigma:g}`")
-    return manifest["runs"][name[:-3]]
+    verify_recorded(where, name, _noise_hint(sigma, folder))
+    return recorded(where, name)["runs"][name[:-3]]

@@ -26,9 +26,10 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from . import __version__
-from .checkpoints import load_checkpoint, load_state, save_checkpoint
+from .checkpoints import load_checkpoint, load_state, save_checkpoint, save_json
 from .classifier import ClassifierConfig, SpikingResNet
 from .data import load_dataset
+from .devices import resolve_device
 from .losses import PurifierLoss
 from .purifiers.snn import Purifier, PurifierConfig
 
@@ -125,6 +126,7 @@ def train_classifier(dataset: str = "digits", settings: ClassifierTraining | Non
     train split.
     """
     settings = settings or ClassifierTraining()
+    device = resolve_device(device)
     if settings.noise_sigma < 0 or (settings.noise_sigma > 0 and settings.adversarial is not None):
         raise ValueError(f"noise_sigma must be >= 0 and cannot be combined with adversarial training, "
                          f"got noise_sigma={settings.noise_sigma}, adversarial={settings.adversarial!r}")
@@ -214,6 +216,7 @@ def train_purifier(classifier: nn.Module, dataset: str = "digits", settings: Pur
     classifier into the purifier.
     """
     settings = settings or PurifierTraining()
+    device = resolve_device(device)
     generator = seed_everything(settings.seed)
     images, labels = data if data is not None else load_dataset(dataset, "train")
     classifier = classifier.to(device).eval()
@@ -254,18 +257,48 @@ def calibrate_detector(purifier: nn.Module, dataset: str = "digits", fpr: float 
     return Detector(purifier).calibrate(images, fpr)
 
 
-def check_seed(path: str, seed: int) -> bool:
-    """Whether ``path`` holds a *finished* run; a ValueError when it was trained (or begun) with another seed.
+def train_recorded(where: str, filename: str, request: dict, train, command: str) -> dict:
+    """Train one separately recorded model into ``where/filename`` (``train(path)`` does the training,
+    resumably) and record it in ``where/manifest.json`` with ``request`` (dataset, seed, epochs, data...),
+    the command, the training seconds and the versions; returns the manifest.
 
-    Training into an existing file resumes it, so a different seed would silently be ignored."""
-    if not os.path.exists(path):
-        return False
-    state = load_checkpoint(path)
-    trained = state.get("training", {}).get("seed")
-    if trained != seed:
-        raise ValueError(f"{path} was trained with seed {trained}, not {seed}; delete it (or choose another --out) "
-                         f"to train with seed {seed}")
-    return "optimizer" not in state
+    The purifier family, the noise-trained classifiers and the DDPM go through here. A run is tied to its
+    request: ``request`` is written beside a run before it starts, so an interrupted run resumes only with
+    the same request; a finished, recorded run with the same request is returned as recorded (its training
+    time kept); a file holding another request is a ValueError naming what differs, never resumed or
+    returned in its place."""
+    import json
+    import time
+
+    from .checkpoints import record_run, recorded
+
+    os.makedirs(where, exist_ok=True)
+    path, stem = os.path.join(where, filename), os.path.splitext(filename)[0]
+    pending = os.path.join(where, f".{stem}.request.json")
+    manifest = recorded(where, filename) if os.path.exists(path) else None
+    held = None
+    if manifest is not None:
+        held = manifest["runs"].get(stem, {})
+    elif os.path.exists(pending):
+        with open(pending) as f:
+            held = json.load(f)
+    if held is not None:
+        request = json.loads(json.dumps(request))  # as it reads back from JSON (tuples become lists)
+        differ = sorted(k for k in request if k in held and held[k] != request[k])
+        if differ:
+            raise ValueError(f"{path} was trained with other settings ({'; '.join(f'{k} {held[k]!r}, not {request[k]!r}' for k in differ)}); "
+                             "delete it or choose another --out")
+        if manifest is not None and "optimizer" not in load_checkpoint(path):
+            return manifest  # finished and recorded: keep its record and training time
+    save_json(pending, request)
+    start = time.perf_counter()
+    train(path)
+    _finish(path)
+    manifest = record_run(where, filename, {"command": command, **request,
+                                            "train_seconds": round(time.perf_counter() - start, 1),
+                                            "snnlab_version": __version__, "torch_version": torch.__version__})
+    os.remove(pending)
+    return manifest
 
 
 def _finish(path: str) -> None:
@@ -289,7 +322,7 @@ def train_all(dataset: str = "digits", out: str = "runs/digits", seed: int = 0, 
     import time
 
     from .attacks import train_substitute
-    from .checkpoints import save_json, sha256
+    from .checkpoints import sha256
     from .data import dataset_info
 
     os.makedirs(out, exist_ok=True)

@@ -75,3 +75,23 @@ def test_evaluate_ensemble_rows_in_the_json(tmp_path):
     assert worst["attack"] == "ensemble (light)" and [p["label"] for p in worst["parts"]][0] == "apgd-ce [model]"
     assert worst["correct_or_flagged"] <= rows[("grey-box", "defense")]["correct_or_flagged"]
     assert ("ensemble", "classifier") in rows
+
+
+def test_device_choice_is_checked_in_one_line(capsys):
+    import torch
+
+    from snnlab.cli import build_parser
+    from snnlab.devices import resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    auto = resolve_device("auto")
+    assert auto.type == ("cuda" if torch.cuda.is_available() else auto.type) and auto.type in ("cuda", "mps", "cpu")
+    assert build_parser().parse_args(["evaluate", "--device", "auto"]).device == str(auto)
+    for bad, words in [("tpu", "unknown device"), ("cuda:99", "not available")] + (
+            [] if torch.cuda.is_available() else [("cuda", "not available")]):
+        with pytest.raises(ValueError, match=words):
+            resolve_device(bad)
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["evaluate", "--device", bad])
+        err = capsys.readouterr().err
+        assert words in err and len(err.strip().splitlines()) == 1, err

@@ -201,7 +201,6 @@ def test_poison_and_purify_dataset_from_the_cli(tmp_path, capsys):
     assert len(poisoning.load_split(str(purified / "split.pt")).labels) == n
     for argv, message in [
         (["poison", "--rate", "2", "--out", str(tmp_path / "x")], "poison rate must lie in (0, 1)"),
-        (["poison", "--target", "seven", "--out", str(tmp_path / "x")], "--target must be a class number"),
         (["poison", "--size", "9", "--out", str(tmp_path / "x")], "does not fit 8x8"),
         (["purify-dataset", "--poisoned", str(tmp_path / "nothing")], "make a poisoned split with `snnlab poison"),
         (["purify-dataset", "--poisoned", str(poisoned), "--t-star", "3"], "keep must lie in 1..t_star"),
@@ -210,5 +209,12 @@ def test_poison_and_purify_dataset_from_the_cli(tmp_path, capsys):
         (["poison", "--out", str(poisoned), "--rate", "0.2"], "holds a run with other settings"),
     ]:
         assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "nothing-purified").exists()  # a failed run leaves nothing behind
+    for argv, message in [(["poison", "--target", "seven"], "--target must be a class number"),
+                          (["purify-dataset", "--poisoned", str(poisoned), "--epochs", "-1"], "expected 0 or more")]:
+        with pytest.raises(SystemExit):
+            main(argv)
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1, err

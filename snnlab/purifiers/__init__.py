@@ -22,13 +22,13 @@ Each module says where it departs from its paper.
 """
 from __future__ import annotations
 
-import json
 import os
 
 from torch import nn
 
 from .consistency import ConsistencyConfig, ConsistencyPurifier, ConsistencyTraining, train_consistency
 from .masking import MaskingConfig, MaskingPurifier, MaskingTraining, train_masking
+from ..devices import resolve_device
 from .snn import Purifier, PurifierConfig
 from .surgery import SurgeryConfig, SurgeryPurifier, SurgeryTraining, train_surgery
 
@@ -105,7 +105,7 @@ def load_checkpoint_file(name: str, path: str, device: str = "cpu", classifier: 
     load_state(model, payload["state_dict"], path)
     if hasattr(model, "attach"):
         model.attach(classifier)
-    return model.to(device).eval()
+    return model.to(resolve_device(device)).eval()
 
 
 def load(name: str, dataset: str = "digits", device: str = "cpu", folder: str | None = None) -> nn.Module:
@@ -161,28 +161,14 @@ def train_into(name: str, classifier: nn.Module, out: str, dataset: str = "digit
                device: str = "cpu", progress: bool = True, epochs: int | None = None,
                command: str | None = None) -> dict:
     """Train purifier ``name`` into ``OUT/purifiers/NAME.pt`` (resumable) and record it in that folder's
-    manifest.json (SHA-256, seed, command, training seconds); returns the manifest."""
-    import time
-
-    import torch
-
-    from .. import __version__
-    from ..checkpoints import record_run, recorded
-    from ..train import _finish, check_seed
+    manifest.json (SHA-256, seed, epochs, command, training seconds); returns the manifest. See
+    :func:`snnlab.train.train_recorded` for what happens when the file already exists."""
+    from ..train import train_recorded
 
     check_name(name)
     if name == "snn":
         raise ValueError("the snn purifier trains with the whole defence: run `snnlab train` without --purifier")
-    where = os.path.join(out, "purifiers")
-    os.makedirs(where, exist_ok=True)
-    path = os.path.join(where, f"{name}.pt")
-    if check_seed(path, seed) and (manifest := recorded(where, f"{name}.pt")):
-        return manifest  # finished and recorded: keep its record (and its training time)
-    start = time.perf_counter()
-    train(name, classifier, dataset, path, device, progress, seed, epochs)
-    _finish(path)
-    seconds = time.perf_counter() - start
-    return record_run(where, f"{name}.pt", {
-        "command": command or f"snnlab train --purifier {name} --seed {seed} --out {out}", "dataset": dataset,
-        "seed": seed, "train_seconds": round(seconds, 1), "snnlab_version": __version__,
-        "torch_version": torch.__version__})
+    return train_recorded(
+        os.path.join(out, "purifiers"), f"{name}.pt", {"dataset": dataset, "seed": seed, "epochs": epochs},
+        lambda path: train(name, classifier, dataset, path, device, progress, seed, epochs),
+        command or f"snnlab train --purifier {name} --seed {seed} --out {out}")

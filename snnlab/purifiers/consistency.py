@@ -38,6 +38,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..devices import resolve_device
 from ..data import check_images, dataset_info
 
 SIGMA_DATA = 0.5  # sd: the data's standard deviation on [-1, 1] (consistency-model default)
@@ -170,6 +171,7 @@ def train_consistency(classifier: nn.Module | None = None, dataset: str = "digit
     from ..train import _batches, _optimizer, _resume, _save, frozen, seed_everything
 
     settings = settings or ConsistencyTraining()
+    device = resolve_device(device)
     generator = seed_everything(settings.seed)
     images, _ = data if data is not None else load_dataset(dataset, "train")
     purifier = ConsistencyPurifier(config or ConsistencyConfig.for_dataset(dataset)).to(device)

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..devices import resolve_device
 from ..data import check_images, dataset_info
 
 
@@ -126,6 +127,7 @@ def train_masking(classifier: nn.Module, dataset: str = "digits", settings: Mask
     if classifier is None:
         raise ValueError("the masking purifier trains on FGSM examples: pass the classifier they attack")
     settings = settings or MaskingTraining()
+    device = resolve_device(device)
     generator = seed_everything(settings.seed)
     images, labels = data if data is not None else load_dataset(dataset, "train")
     purifier = MaskingPurifier(config or MaskingConfig.for_dataset(dataset)).to(device)

@@ -33,6 +33,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..devices import resolve_device
 from ..data import check_images, dataset_info
 
 
@@ -132,6 +133,7 @@ def train_surgery(classifier: nn.Module, dataset: str = "digits", settings: Surg
     if classifier is None:
         raise ValueError("the surgery purifier needs the classifier (saliency, FGSM examples, alignment)")
     settings = settings or SurgeryTraining()
+    device = resolve_device(device)
     generator = seed_everything(settings.seed)
     images, labels = data if data is not None else load_dataset(dataset, "train")
     classifier = classifier.to(device).eval()
