@@ -177,7 +177,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train only a classifier on Gaussian-noised images of this std (Cohen et al.; the base "
                    "classifier randomized smoothing certifies best) into OUT/smoothing/noise-sigmaS.pt")
     t.add_argument("--epochs", type=_positive, default=None,
-                   help="with --purifier or --noise-sigma: training epochs (default: its own)")
+                   help="with --purifier, --noise-sigma or --stream: training epochs (default: its own)")
+    t.add_argument("--stream", action="store_true",
+                   help="train only the classifier, streaming the dataset through a DataLoader with augmentation "
+                   "(for datasets too large to hold in memory) into OUT/classifier.pt; implied by --nproc > 1, "
+                   "by torchrun, and by --fake-data")
+    t.add_argument("--nproc", type=_positive, default=1,
+                   help="with the streamed classifier: train on N processes with DistributedDataParallel, launched "
+                   "through torchrun (gloo on CPUs, NCCL on GPUs; one GPU per process); the same as "
+                   "`torchrun --nproc-per-node N -m snnlab train ...`")
+    t.add_argument("--batch-size", type=_positive, default=None, help="with --stream: the global batch (default 64)")
+    t.add_argument("--workers", type=_count, default=2, help="with --stream: DataLoader worker processes (default 2)")
+    t.add_argument("--limit", type=_positive, default=None, help="with --stream: the first N training images only")
+    t.add_argument("--fake-data", action="store_true",
+                   help="with --stream: torchvision's FakeData shaped like --dataset, no files (smoke tests)")
+    t.add_argument("--root", default=None, help="with --stream: the dataset folder (default ~/.snnlab/data)")
 
     def models_arg(p):
         p.add_argument("--models", default=None,
@@ -314,6 +328,49 @@ def _evaluate(args):
     return defense, ev
 
 
+def _train_streamed(args, argv, command) -> int:
+    """``snnlab train --stream``: the classifier on a streamed dataset, on one process or, under torchrun, many."""
+    import subprocess
+
+    from torch.utils.data import Subset
+
+    from .classifier import ClassifierConfig
+    from .distributed import fit, setup
+    from .loaders import image_dataset
+    from .train import ClassifierTraining
+
+    if args.nproc > 1 and "WORLD_SIZE" not in os.environ:  # relaunch this command under torchrun
+        rest = [a for i, a in enumerate(argv) if a != "--nproc" and (i == 0 or argv[i - 1] != "--nproc")
+                and not a.startswith("--nproc=")]
+        launch = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(args.nproc),
+                  "--standalone", "-m", "snnlab", *rest, "--stream"]
+        return subprocess.run(launch).returncode
+    if args.purifier != "snn" or args.noise_sigma is not None:
+        raise ValueError("--stream trains the classifier only; --purifier and --noise-sigma use the in-memory path")
+    name = ("fake-" + args.dataset) if args.fake_data else args.dataset
+    if args.fake_data and name not in ("fake-cifar10", "fake-tiny-imagenet"):
+        raise ValueError("--fake-data has the shapes of cifar10 and tiny-imagenet; choose one of them")
+    dataset = image_dataset(name, "train", args.root)
+    if args.limit:
+        dataset = Subset(dataset, range(min(args.limit, len(dataset))))
+    settings = ClassifierTraining(seed=args.seed)
+    settings.epochs = args.epochs or settings.epochs
+    settings.batch_size = args.batch_size or settings.batch_size
+    out = args.out or os.path.join("runs", args.dataset)
+    proc = setup(args.device)
+    if proc.rank == 0:
+        os.makedirs(out, exist_ok=True)
+    model, losses = fit(dataset, ClassifierConfig.for_dataset(args.dataset), settings, os.path.join(out, "classifier.pt"),
+                        args.device, not args.quiet, args.workers)
+    if proc.rank == 0:
+        print(json.dumps({"dataset": name, "processes": proc.world, "device": str(proc.device), "images": len(dataset),
+                          "steps": len(losses), "last_loss": losses[-1] if losses else None, "command": command}))
+        print(f"classifier written to {os.path.join(out, 'classifier.pt')}")
+    if torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+    return 0
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     torch.set_num_threads(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
@@ -331,6 +388,9 @@ def main(argv=None) -> int:
             print(json.dumps(manifest["runs"][name[:-3]]))
             print(f"classifier written to {os.path.join(out, 'smoothing', name)}")
             return 0
+        if args.command == "train" and (args.stream or args.nproc > 1 or args.fake_data
+                                        or int(os.environ.get("WORLD_SIZE", "1")) > 1):
+            return _train_streamed(args, argv if argv is not None else sys.argv[1:], command)
         if args.command == "train" and args.purifier != "snn":
             from . import purifiers
 

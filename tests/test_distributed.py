@@ -1,0 +1,130 @@
+"""Training with DistributedDataParallel on 2 CPU processes (gloo), on FakeData shaped like CIFAR-10."""
+import os
+import socket
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+from torch.nn import functional as F
+from torch.utils.data import Subset
+
+from snnlab.classifier import ClassifierConfig, SpikingResNet
+from snnlab.train import ClassifierTraining
+
+CONFIG = ClassifierConfig(in_channels=3, image_size=32, classes=10, steps=2, stem=8, stages=[8, 16], blocks=1,
+                          se_reduction=4)
+SETTINGS = ClassifierTraining(epochs=2, batch_size=16, lr=1e-3, seed=0)
+
+
+def data():
+    from snnlab.loaders import image_dataset
+
+    return Subset(image_dataset("fake-cifar10", "train", augment=False), range(48))  # 3 global batches per epoch
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _worker(rank, world, port, checkpoint, max_epochs, out):
+    os.environ.update(WORLD_SIZE=str(world), RANK=str(rank), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    from snnlab.distributed import fit
+
+    _, losses = fit(data(), CONFIG, SETTINGS, checkpoint, device="cpu", progress=False, max_epochs=max_epochs)
+    if rank == 0:
+        torch.save(losses, out)
+    torch.distributed.destroy_process_group()
+
+
+def run(world, tmp_path, checkpoint=None, max_epochs=None):
+    out = str(tmp_path / f"losses-{world}.pt")
+    mp.spawn(_worker, args=(world, _free_port(), checkpoint, max_epochs, out), nprocs=world)
+    return torch.load(out)
+
+
+def reference_losses(world):
+    """One process doing by hand what DDP over ``world`` processes does: each global batch split the way the
+    DistributedSampler splits it, each part through the model with its own BatchNorm statistics, the mean
+    of the parts' losses as the step's loss."""
+    from snnlab.loaders import make_loader
+
+    torch.manual_seed(SETTINGS.seed)
+    model = SpikingResNet(CONFIG).train()
+    dataset, per = data(), SETTINGS.batch_size // world
+    steps = len(dataset) // SETTINGS.batch_size
+    optimizer = torch.optim.AdamW(model.parameters(), lr=SETTINGS.lr, weight_decay=SETTINGS.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, SETTINGS.epochs * steps)
+    loaders = [make_loader(dataset, per, seed=SETTINGS.seed, rank=r, world=world) for r in range(world)]
+    losses = []
+    for epoch in range(SETTINGS.epochs):
+        for loader in loaders:
+            loader.sampler.set_epoch(epoch)
+        for parts in zip(*(list(loader)[:steps] for loader in loaders)):
+            loss = sum(F.cross_entropy(model(x), y) for x, y in parts) / world
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            losses.append(loss.item())
+    return losses
+
+
+def test_two_processes_follow_the_same_global_batch_as_one(tmp_path):
+    ddp = run(2, tmp_path)
+    expected = reference_losses(2)
+    assert len(ddp) == len(expected) == 6
+    assert torch.allclose(torch.tensor(ddp), torch.tensor(expected), rtol=1e-4, atol=1e-5), (ddp, expected)
+
+
+def test_one_process_is_the_plain_loop_and_checks_its_batch():
+    from snnlab.distributed import fit
+
+    _, losses = fit(data(), CONFIG, SETTINGS, device="cpu", progress=False)
+    assert torch.allclose(torch.tensor(losses), torch.tensor(reference_losses(1)), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="do not fill one batch"):
+        fit(Subset(data(), range(8)), CONFIG, SETTINGS, device="cpu", progress=False)
+
+
+def test_a_checkpoint_written_by_two_processes_resumes_in_one(tmp_path):
+    from snnlab.checkpoints import load_checkpoint
+    from snnlab.distributed import fit
+
+    checkpoint = str(tmp_path / "classifier.pt")
+    first = run(2, tmp_path, checkpoint, max_epochs=1)
+    state = load_checkpoint(checkpoint, "classifier")
+    assert state["epoch"] == 1 and state["world_size"] == 2 and len(first) == 3
+    model, rest = fit(data(), CONFIG, SETTINGS, checkpoint, device="cpu", progress=False)
+    assert len(rest) == 3  # only the second epoch ran, on the schedule where the first stopped
+    state = load_checkpoint(checkpoint, "classifier")
+    assert state["epoch"] == 2 and state["world_size"] == 1 and state["scheduler"]["last_epoch"] == 6
+    assert all(torch.isfinite(torch.tensor(rest)))
+
+
+def test_snnlab_train_nproc_2_runs_a_cifar_shaped_model_under_torchrun(tmp_path, capsys):
+    """The full CIFAR-10 classifier (ResNet-20-like widths), CI-sized: 32 FakeData images, one epoch, two
+    gloo processes launched through torchrun by `snnlab train --nproc 2`."""
+    from snnlab.checkpoints import load_checkpoint
+    from snnlab.cli import main
+    from snnlab.pretrained import load_classifier_file
+
+    out = tmp_path / "cifar"
+    assert main(["train", "--dataset", "cifar10", "--fake-data", "--nproc", "2", "--epochs", "1", "--limit", "32",
+                 "--batch-size", "16", "--workers", "0", "--out", str(out), "--quiet"]) == 0
+    state = load_checkpoint(str(out / "classifier.pt"), "classifier")
+    assert state["world_size"] == 2 and state["epoch"] == 1 and state["config"]["stages"] == [64, 128, 256]
+    model = load_classifier_file(str(out / "classifier.pt"))
+    assert model(torch.rand(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_streamed_training_errors_are_one_line(capsys):
+    from snnlab.cli import main
+
+    assert main(["train", "--dataset", "mnist", "--fake-data", "--epochs", "1"]) == 2
+    assert "--fake-data has the shapes of cifar10 and tiny-imagenet" in capsys.readouterr().err
+    assert main(["train", "--dataset", "cifar10", "--stream", "--root", "/nonexistent", "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "not found under /nonexistent" in err and len(err.strip().splitlines()) == 1
