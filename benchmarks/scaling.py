@@ -17,12 +17,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import tempfile
 import time
 
 import torch
-import torch.multiprocessing as mp
 from torch.utils.data import Subset
 
 from snnlab import results
@@ -52,23 +50,19 @@ def _train(images, batch, threads, device="cpu", bf16=False) -> float:
     return time.perf_counter() - start
 
 
-def _worker(rank, world, port, images, batch, out):
-    os.environ.update(WORLD_SIZE=str(world), RANK=str(rank), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
-                      MASTER_PORT=str(port))
+def _worker(rank, images, batch, out):
     seconds = _train(images, batch, 1)
     if rank == 0:
         with open(out, "w") as f:
             json.dump(seconds, f)
-    torch.distributed.destroy_process_group()
 
 
 def _processes(world, images, batch) -> float:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    from snnlab.distributed import launch
+
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "seconds.json")
-        mp.spawn(_worker, args=(world, port, images, batch, out), nprocs=world)
+        launch(_worker, world, images, batch, out)
         with open(out) as f:
             return json.load(f)
 

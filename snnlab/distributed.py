@@ -126,3 +126,27 @@ def fit(dataset, config: ClassifierConfig, settings, checkpoint: str | None = No
             dist.barrier()  # nobody reads a checkpoint rank 0 is still writing
     return model.eval(), losses
 
+
+
+def _entry(rank: int, fn, world: int, port: int, args: tuple) -> None:
+    os.environ.update(WORLD_SIZE=str(world), RANK=str(rank), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port))
+    try:
+        fn(rank, *args)
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def launch(fn, world: int, *args) -> None:
+    """Run ``fn(rank, *args)`` in ``world`` local processes joined as torchrun would join them (a free port on
+    127.0.0.1), for tests and benchmarks; ``fn`` must be importable (a module-level function). Training
+    runs use torchrun (``snnlab train --nproc N``)."""
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(_entry, args=(fn, world, port, args), nprocs=world)

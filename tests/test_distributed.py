@@ -1,10 +1,6 @@
 """Training with DistributedDataParallel on 2 CPU processes (gloo), on FakeData shaped like CIFAR-10."""
-import os
-import socket
-
 import pytest
 import torch
-import torch.multiprocessing as mp
 from torch.nn import functional as F
 from torch.utils.data import Subset
 
@@ -22,27 +18,20 @@ def data():
     return Subset(image_dataset("fake-cifar10", "train", augment=False), range(48))  # 3 global batches per epoch
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _worker(rank, world, port, checkpoint, max_epochs, out):
-    os.environ.update(WORLD_SIZE=str(world), RANK=str(rank), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
-                      MASTER_PORT=str(port))
+def _worker(rank, checkpoint, max_epochs, out):
     torch.set_num_threads(1)
     from snnlab.distributed import fit
 
     _, losses = fit(data(), CONFIG, SETTINGS, checkpoint, device="cpu", progress=False, max_epochs=max_epochs)
     if rank == 0:
         torch.save(losses, out)
-    torch.distributed.destroy_process_group()
 
 
 def run(world, tmp_path, checkpoint=None, max_epochs=None):
+    from snnlab.distributed import launch
+
     out = str(tmp_path / f"losses-{world}.pt")
-    mp.spawn(_worker, args=(world, _free_port(), checkpoint, max_epochs, out), nprocs=world)
+    launch(_worker, world, checkpoint, max_epochs, out)
     return torch.load(out)
 
 
