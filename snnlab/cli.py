@@ -192,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--fake-data", action="store_true",
                    help="with --stream: torchvision's FakeData shaped like --dataset, no files (smoke tests)")
     t.add_argument("--root", default=None, help="with --stream: the dataset folder (default ~/.snnlab/data)")
+    t.add_argument("--pgd-eps", type=float, default=None,
+                   help="with --stream: PGD adversarial training at this L-inf radius (Madry et al., 10 steps; the "
+                   "multi-step baseline the seed paper argues against); default: plain training")
 
     def models_arg(p):
         p.add_argument("--models", default=None,
@@ -354,6 +357,10 @@ def _train_streamed(args, argv, command) -> int:
     if args.limit:
         dataset = Subset(dataset, range(min(args.limit, len(dataset))))
     settings = ClassifierTraining(seed=args.seed)
+    if args.pgd_eps is not None:
+        if not 0 < args.pgd_eps <= 1:
+            raise ValueError(f"--pgd-eps must lie in (0, 1] (pixels are in [0, 1]), got {args.pgd_eps}")
+        settings.adversarial, settings.eps = "pgd", args.pgd_eps
     settings.epochs = args.epochs or settings.epochs
     settings.batch_size = args.batch_size or settings.batch_size
     out = args.out or os.path.join("runs", args.dataset)

@@ -13,6 +13,8 @@ trains the MLF spiking classifier on a streamed dataset (:mod:`snnlab.loaders`) 
   the epoch; the data order is the seeded sampler's), so a run written with one world size resumes
   with another.
 - bf16 autocast on GPUs that support it; gradient clipping when ``clip`` is set.
+- PGD adversarial training (``settings.adversarial='pgd'``, the baseline of :mod:`snnlab.train`): each
+  process attacks its own share of the batch with torchattacks' PGD before the step.
 
 No home-made process pool or parameter averaging: the process group, DDP and the sampler are
 ``torch.distributed``'s.
@@ -68,6 +70,9 @@ def fit(dataset, config: ClassifierConfig, settings, checkpoint: str | None = No
     every step this call ran.
     """
     proc = setup(device)
+    if settings.adversarial not in (None, "pgd") or settings.noise_sigma:
+        raise ValueError(f"the streamed path trains plainly or with PGD (adversarial='pgd'), got "
+                         f"adversarial={settings.adversarial!r}, noise_sigma={settings.noise_sigma}")
     if settings.batch_size % proc.world:
         raise ValueError(f"the global batch of {settings.batch_size} does not split over {proc.world} processes; "
                          f"choose a multiple of {proc.world}")
@@ -94,6 +99,12 @@ def fit(dataset, config: ClassifierConfig, settings, checkpoint: str | None = No
     loader = make_loader(dataset, settings.batch_size // proc.world, seed=settings.seed, workers=workers,
                          rank=proc.rank, world=proc.world)
     autocast = bf16 and proc.device.type == "cuda" and torch.cuda.is_bf16_supported()
+    attack = None
+    if settings.adversarial == "pgd":  # Madry et al., as snnlab.train: each process attacks its own part of the batch
+        import torchattacks
+
+        attack = torchattacks.PGD(model, eps=settings.eps, alpha=2.5 * settings.eps / settings.pgd_steps,
+                                  steps=settings.pgd_steps, random_start=True)
     last = settings.epochs if max_epochs is None else min(settings.epochs, start + max_epochs)
     bar = tqdm(range(start, last), desc=f"train classifier ({proc.world} process{'es' if proc.world > 1 else ''})",
                disable=not progress or proc.rank != 0, initial=start, total=settings.epochs)
@@ -103,6 +114,9 @@ def fit(dataset, config: ClassifierConfig, settings, checkpoint: str | None = No
         loader.sampler.set_epoch(epoch)
         for x, y in itertools.islice(loader, steps):
             x, y = x.to(proc.device, non_blocking=True), y.to(proc.device, non_blocking=True)
+            if attack is not None:
+                x = attack(x, y)  # on the local model, in eval mode, in fp32; no gradient crosses processes
+                net.train()
             with torch.autocast(proc.device.type, dtype=torch.bfloat16, enabled=autocast):
                 loss = F.cross_entropy(net(x), y)
             optimizer.zero_grad(set_to_none=True)

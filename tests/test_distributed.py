@@ -117,3 +117,34 @@ def test_streamed_training_errors_are_one_line(capsys):
     assert main(["train", "--dataset", "cifar10", "--stream", "--root", "/nonexistent", "--epochs", "1"]) == 2
     err = capsys.readouterr().err
     assert "not found under /nonexistent" in err and len(err.strip().splitlines()) == 1
+    assert main(["train", "--dataset", "cifar10", "--fake-data", "--pgd-eps", "8", "--epochs", "1"]) == 2
+    assert "--pgd-eps must lie in (0, 1]" in capsys.readouterr().err
+
+
+def _pgd_worker(rank, out):
+    import dataclasses
+
+    torch.set_num_threads(1)
+    from snnlab.distributed import fit
+
+    losses = {}
+    for adversarial in (None, "pgd"):
+        settings = dataclasses.replace(SETTINGS, epochs=1, adversarial=adversarial, eps=8 / 255, pgd_steps=3)
+        losses[str(adversarial)] = fit(data(), CONFIG, settings, None, device="cpu", progress=False)[1]
+    if rank == 0:
+        torch.save(losses, out)
+
+
+def test_pgd_adversarial_training_runs_distributed_and_its_examples_are_harder(tmp_path):
+    import dataclasses
+
+    from snnlab.distributed import fit, launch
+
+    out = str(tmp_path / "pgd.pt")
+    launch(_pgd_worker, 2, out)
+    losses = torch.load(out)
+    assert len(losses["pgd"]) == len(losses["None"]) == 3
+    # the first step starts from the same weights: the PGD batch must cost more than the clean one
+    assert losses["pgd"][0] > losses["None"][0]
+    with pytest.raises(ValueError, match="plainly or with PGD"):
+        fit(data(), CONFIG, dataclasses.replace(SETTINGS, adversarial="fgsm"), device="cpu", progress=False)
