@@ -93,6 +93,14 @@ def white_box_worst(target, images, labels, eps, grey, steps, eot, k):
     return worst
 
 
+def report(row: dict, keys) -> None:
+    """One progress line on stderr: ``keys`` of ``row``, then its clean, grey-box and white-box accuracy."""
+    print(json.dumps({k: row[k] for k in keys}), f"clean {row['clean']['accuracy']['mean']:.3f}",
+          " ".join(f"eps {e}: grey {row['grey_box'][e]['accuracy']['mean']:.3f} "
+                   f"white {row['white_box'][e]['accuracy']['mean']:.3f}" for e in row["grey_box"]),
+          file=sys.stderr, flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, default=100)
@@ -136,11 +144,7 @@ def main():
             row["fixed_randomness"] = stochastic.fixed_randomness(defense, sweep_x, sweep_y, 0.1, k=args.k)
         row["seconds"] = round(time.perf_counter() - t0, 1)
         rows.append(row)
-        print(json.dumps({k: row[k] for k in ("purifier", "arrangement", "random", "threshold", "seconds")}),
-              f"clean {row['clean']['accuracy']['mean']:.3f}",
-              " ".join(f"eps {e}: grey {row['grey_box'][e]['accuracy']['mean']:.3f} "
-                       f"white {row['white_box'][e]['accuracy']['mean']:.3f}" for e in row["grey_box"]),
-              file=sys.stderr, flush=True)
+        report(row, ("purifier", "arrangement", "random", "threshold", "seconds"))
     sigmas = [float(s) for s in args.sigmas.split(",")]
     noise_trained = {sigma: smoothing.load_noise_classifier(sigma) for sigma in sigmas}
     baselines = []
@@ -156,10 +160,7 @@ def main():
             row["white_box"][str(eps)] = white_box_worst(model, images, labels, eps, adv, args.steps, 1, 1)
         row["seconds"] = round(time.perf_counter() - t0, 1)
         baselines.append(row)
-        print(json.dumps({k: row[k] for k in ("model", "seconds")}), f"clean {row['clean']['accuracy']['mean']:.3f}",
-              " ".join(f"eps {e}: grey {row['grey_box'][e]['accuracy']['mean']:.3f} "
-                       f"white {row['white_box'][e]['accuracy']['mean']:.3f}" for e in row["grey_box"]),
-              file=sys.stderr, flush=True)
+        report(row, ("model", "seconds"))
     consistency = purifiers.load("consistency")
     radii = [0.0, 0.25, 0.5, 0.75, 1.0]
     certified = []

@@ -107,13 +107,18 @@ def verify_manifest(folder: str, manifest: dict) -> None:
             )
 
 
-def recorded(folder: str, filename: str) -> dict | None:
-    """``folder/manifest.json`` when it records ``filename`` (see :func:`record_run`), else None."""
+def _manifest(folder: str) -> dict:
+    """``folder/manifest.json`` of separately recorded runs, or an empty one when there is none yet."""
     path = os.path.join(folder, "manifest.json")
     if not os.path.exists(path):
-        return None
+        return {"sha256": {}, "runs": {}}
     with open(path) as f:
-        manifest = json.load(f)
+        return json.load(f)
+
+
+def recorded(folder: str, filename: str) -> dict | None:
+    """``folder/manifest.json`` when it records ``filename`` (see :func:`record_run`), else None."""
+    manifest = _manifest(folder)
     return manifest if filename in manifest.get("sha256", {}) else None
 
 
@@ -121,16 +126,13 @@ def record_run(folder: str, filename: str, run: dict) -> dict:
     """Add ``folder/filename`` to ``folder/manifest.json`` (its SHA-256 and ``run``: seed, command, timing...).
 
     The manifest of a folder of separately trained models (the purifier family, the noise-trained
-    classifiers): ``{"sha256": {file: hash}, "runs": {stem: run}}``. Returns the manifest.
+    classifiers, the DDPM, the backdoored classifier): ``{"sha256": {file: hash}, "runs": {stem: run}}``.
+    Returns the manifest.
     """
-    path = os.path.join(folder, "manifest.json")
-    manifest = {"sha256": {}, "runs": {}}
-    if os.path.exists(path):
-        with open(path) as f:
-            manifest = json.load(f)
+    manifest = _manifest(folder)
     manifest["sha256"][filename] = sha256(os.path.join(folder, filename))
     manifest["runs"][os.path.splitext(filename)[0]] = run
-    save_json(path, manifest)
+    save_json(os.path.join(folder, "manifest.json"), manifest)
     return manifest
 
 
@@ -138,11 +140,10 @@ def verify_recorded(folder: str, filename: str, hint: str) -> str:
     """The path of ``folder/filename`` once checked against ``folder/manifest.json`` (see :func:`record_run`);
     a CheckpointError ending in ``hint`` (how to make one) when it is not recorded there."""
     try:
-        with open(os.path.join(folder, "manifest.json")) as f:
-            manifest = json.load(f)
+        manifest = recorded(folder, filename)
     except (OSError, json.JSONDecodeError) as err:
         raise CheckpointError(f"no {filename} in {folder} ({type(err).__name__}); {hint}") from None
-    if filename not in manifest.get("sha256", {}):
+    if manifest is None:
         raise CheckpointError(f"no {filename} in {folder}; {hint}")
     verify_manifest(folder, {"sha256": {filename: manifest["sha256"][filename]}})
     return os.path.join(folder, filename)

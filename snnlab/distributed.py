@@ -35,6 +35,7 @@ from .checkpoints import load_checkpoint, load_state, save_checkpoint
 from .classifier import ClassifierConfig, SpikingResNet
 from .devices import resolve_device
 from .loaders import make_loader
+from .train import _optimizer
 
 
 @dataclass
@@ -81,8 +82,7 @@ def fit(dataset, config: ClassifierConfig, settings, checkpoint: str | None = No
     steps = len(dataset) // settings.batch_size  # per epoch, the same for every world size
     if steps < 1:
         raise ValueError(f"{len(dataset)} images do not fill one batch of {settings.batch_size}")
-    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, settings.epochs * steps)
+    optimizer, scheduler = _optimizer(model, settings, steps)  # AdamW, cosine over every step, as snnlab.train
     start = 0
     if checkpoint and os.path.exists(checkpoint):
         state = load_checkpoint(checkpoint, "classifier")
