@@ -483,6 +483,10 @@ def _anomaly_two_sided(kl):
     return anomaly_index_reference(kl).abs()
 
 
+def _anomaly_clamped(kl):
+    return anomaly_index_reference(kl).clamp(min=0)
+
+
 def _anomaly_std(kl):
     return (kl - kl.quantile(0.5)) / kl.std()
 
@@ -503,6 +507,7 @@ def check_anomaly_index(anomaly_index) -> Verdict:
         [(_anomaly_unscaled, "scale the MAD by 1.4826, which makes it estimate the standard deviation of normal "
                              "data, so 'above 2' means 'two standard deviations'."),
          (_anomaly_two_sided, "keep the sign: a label whose KL lies far *below* the median is not a target."),
+         (_anomaly_clamped, "keep the sign, do not clamp at 0: the index of a value below the median is negative."),
          (_anomaly_std, "use the median absolute deviation, not the standard deviation: the target's own outlying "
                         "KL inflates the standard deviation and hides itself."),
          (_anomaly_mean, "subtract the median, not the mean: the outlier drags the mean towards itself."),

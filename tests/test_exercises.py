@@ -31,7 +31,7 @@ CASES = {
                          [(E._radius_point_estimate, "lower confidence"), (E._radius_two_sided, "one-sided"),
                           (E._radius_no_abstain, "abstain"), (E._radius_no_sigma, "multiply by sigma")]),
     "anomaly_index": (E.check_anomaly_index, E.anomaly_index_reference,
-                      [(E._anomaly_unscaled, "1.4826"), (E._anomaly_two_sided, "keep the sign"),
+                      [(E._anomaly_unscaled, "1.4826"), (E._anomaly_two_sided, "keep the sign"), (E._anomaly_clamped, "do not clamp"),
                        (E._anomaly_std, "median absolute deviation"), (E._anomaly_mean, "not the mean"),
                        (E._anomaly_lower_median, "quantile(0.5)")]),
 }
