@@ -177,13 +177,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train only a classifier on Gaussian-noised images of this std (Cohen et al.; the base "
                    "classifier randomized smoothing certifies best) into OUT/smoothing/noise-sigmaS.pt")
     t.add_argument("--epochs", type=_positive, default=None,
-                   help="with --purifier, --noise-sigma or --stream: training epochs (default: its own)")
+                   help="with --purifier, --noise-sigma or --stream: training epochs (default: its own; with "
+                   "--stream, of both models unless --classifier-epochs or --purifier-epochs say otherwise)")
     t.add_argument("--stream", action="store_true",
-                   help="train only the classifier, streaming the dataset through a DataLoader with augmentation "
-                   "(for datasets too large to hold in memory) into OUT/classifier.pt; implied by --nproc > 1, "
-                   "by torchrun, and by --fake-data")
+                   help="stream the dataset through a DataLoader with augmentation (for datasets too large to hold "
+                   "in memory) and train the classifier, then the purifier on FGSM examples, then calibrate the "
+                   "detector, into OUT (no substitute model: the transfer attack needs the in-memory path); "
+                   "implied by --nproc > 1, by torchrun, and by --fake-data")
     t.add_argument("--nproc", type=_positive, default=1,
-                   help="with the streamed classifier: train on N processes with DistributedDataParallel, launched "
+                   help="with --stream: train on N processes with DistributedDataParallel, launched "
                    "through torchrun (gloo on CPUs, NCCL on GPUs; one GPU per process); the same as "
                    "`torchrun --nproc-per-node N -m snnlab train ...`")
     t.add_argument("--batch-size", type=_positive, default=None, help="with --stream: the global batch (default 64)")
@@ -332,15 +334,19 @@ def _evaluate(args):
 
 
 def _train_streamed(args, argv, command) -> int:
-    """``snnlab train --stream``: the classifier on a streamed dataset, on one process or, under torchrun, many."""
+    """``snnlab train --stream``: the classifier, then the purifier on FGSM examples, on a streamed dataset, on one
+    process or, under torchrun, many; then (rank 0) the detector's threshold and the manifest, as `snnlab train`."""
     import subprocess
 
     from torch.utils.data import Subset
 
+    from . import __version__
+    from .checkpoints import sha256
     from .classifier import ClassifierConfig
-    from .distributed import fit, setup
+    from .distributed import calibrate, fit, fit_purifier, setup
     from .loaders import image_dataset
-    from .train import ClassifierTraining
+    from .purifiers.snn import PurifierConfig
+    from .train import ClassifierTraining, PurifierTraining, _finish
 
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:  # relaunch this command under torchrun
         rest = [a for i, a in enumerate(argv) if a != "--nproc" and (i == 0 or argv[i - 1] != "--nproc")
@@ -349,30 +355,54 @@ def _train_streamed(args, argv, command) -> int:
                   "--standalone", "-m", "snnlab", *rest, "--stream"]
         return subprocess.run(launch).returncode
     if args.purifier != "snn" or args.noise_sigma is not None:
-        raise ValueError("--stream trains the classifier only; --purifier and --noise-sigma use the in-memory path")
+        raise ValueError("--stream trains the seed paper's defence (classifier, SNN purifier, detector); --purifier "
+                         "and --noise-sigma use the in-memory path")
     name = ("fake-" + args.dataset) if args.fake_data else args.dataset
     if args.fake_data and name not in ("fake-cifar10", "fake-tiny-imagenet"):
         raise ValueError("--fake-data has the shapes of cifar10 and tiny-imagenet; choose one of them")
     dataset = image_dataset(name, "train", args.root)
     if args.limit:
         dataset = Subset(dataset, range(min(args.limit, len(dataset))))
-    settings = ClassifierTraining(seed=args.seed)
+    classifier_settings, purifier_settings = ClassifierTraining(seed=args.seed), PurifierTraining(seed=args.seed)
     if args.pgd_eps is not None:
         if not 0 < args.pgd_eps <= 1:
             raise ValueError(f"--pgd-eps must lie in (0, 1] (pixels are in [0, 1]), got {args.pgd_eps}")
-        settings.adversarial, settings.eps = "pgd", args.pgd_eps
-    settings.epochs = args.epochs or settings.epochs
-    settings.batch_size = args.batch_size or settings.batch_size
+        classifier_settings.adversarial, classifier_settings.eps = "pgd", args.pgd_eps
+    classifier_settings.epochs = args.classifier_epochs or args.epochs or classifier_settings.epochs
+    purifier_settings.epochs = args.purifier_epochs or args.epochs or purifier_settings.epochs
+    for settings in (classifier_settings, purifier_settings):
+        settings.batch_size = args.batch_size or settings.batch_size
     out = args.out or os.path.join("runs", args.dataset)
+    paths = {name: os.path.join(out, name) for name in ("classifier.pt", "purifier.pt", "detector.json")}
     proc = setup(args.device)
     if proc.rank == 0:
         os.makedirs(out, exist_ok=True)
-    model, losses = fit(dataset, ClassifierConfig.for_dataset(args.dataset), settings, os.path.join(out, "classifier.pt"),
-                        args.device, not args.quiet, args.workers)
+    timings, start = {}, time.perf_counter()
+    classifier, losses = fit(dataset, ClassifierConfig.for_dataset(args.dataset), classifier_settings,
+                             paths["classifier.pt"], args.device, not args.quiet, args.workers)
+    timings["classifier_s"], start = time.perf_counter() - start, time.perf_counter()
+    purifier, purifier_losses = fit_purifier(dataset, classifier, PurifierConfig.for_dataset(args.dataset),
+                                             purifier_settings, paths["purifier.pt"], args.device, not args.quiet,
+                                             args.workers)
+    timings["purifier_s"] = time.perf_counter() - start
     if proc.rank == 0:
+        calibration = image_dataset(name, "calibration", args.root)
+        detector = calibrate(purifier, calibration, args.fpr, workers=args.workers)
+        save_json(paths["detector.json"], {"threshold": detector.threshold, "fpr": args.fpr,
+                                           "calibration_split": "calibration", "n_calibration": len(calibration),
+                                           "score": "linf"})
+        for path in (paths["classifier.pt"], paths["purifier.pt"]):
+            _finish(path)  # the optimizer state goes; a finished run is not retrained
+        save_json(os.path.join(out, "manifest.json"), {
+            "dataset": args.dataset, "data": name, "train_images": len(dataset), "seed": args.seed,
+            "command": command, "processes": proc.world, "device": str(proc.device),
+            "snnlab_version": __version__, "torch_version": torch.__version__,
+            "train_seconds": {k: round(v, 1) for k, v in timings.items()},
+            "sha256": {file: sha256(path) for file, path in paths.items()}})
         print(json.dumps({"dataset": name, "processes": proc.world, "device": str(proc.device), "images": len(dataset),
-                          "steps": len(losses), "last_loss": losses[-1] if losses else None, "command": command}))
-        print(f"classifier written to {os.path.join(out, 'classifier.pt')}")
+                          "classifier_steps": len(losses), "purifier_steps": len(purifier_losses),
+                          "threshold": detector.threshold, "command": command}))
+        print(f"models written to {out}")
     if torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
     return 0

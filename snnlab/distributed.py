@@ -1,7 +1,8 @@
-"""Training the classifier at dataset scale, on one process or many, with PyTorch's own engine.
+"""Training at dataset scale, on one process or many, with PyTorch's own engine.
 
-Launched by ``torchrun --nproc-per-node N`` (or called directly for one process), :func:`fit`
-trains the MLF spiking classifier on a streamed dataset (:mod:`snnlab.loaders`) with
+Launched by ``torchrun --nproc-per-node N`` (or called directly for one process), :func:`fit` trains
+the MLF spiking classifier and :func:`fit_purifier` the SNN purifier (on FGSM examples against the
+trained classifier, as :mod:`snnlab.train`) on a streamed dataset (:mod:`snnlab.loaders`) with
 ``DistributedDataParallel`` and a ``DistributedSampler``: NCCL on GPUs, gloo on CPUs.
 
 - The **global batch** is ``settings.batch_size``; each of the ``world`` processes takes
@@ -10,11 +11,13 @@ trains the MLF spiking classifier on a streamed dataset (:mod:`snnlab.loaders`) 
   needs GPUs) and synchronised on CUDA.
 - Only rank 0 writes the checkpoint (atomically, after every epoch) and shows a progress bar.
   A checkpoint holds no per-process state (the weights, AdamW's state, the schedule position and
-  the epoch; the data order is the seeded sampler's), so a run written with one world size resumes
-  with another.
+  the epoch; the data order is the seeded sampler's, the purifier's eps and clean rows come from a
+  generator seeded by seed and epoch), so a run written with one world size resumes with another.
 - bf16 autocast on GPUs that support it; gradient clipping when ``clip`` is set.
-- PGD adversarial training (``settings.adversarial='pgd'``, the baseline of :mod:`snnlab.train`): each
-  process attacks its own share of the batch with torchattacks' PGD before the step.
+- The attacks that make training data run in each process on its own share of the batch, in fp32:
+  FGSM for the purifier, PGD for adversarial training (``settings.adversarial='pgd'``, the baseline
+  of :mod:`snnlab.train`).
+- :func:`calibrate` sets the detector's threshold on a streamed calibration split.
 
 No home-made process pool or parameter averaging: the process group, DDP and the sampler are
 ``torch.distributed``'s.
@@ -31,11 +34,15 @@ from torch.nn import functional as F
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
+from torch import nn
+
+from . import __version__
 from .checkpoints import load_checkpoint, load_state, save_checkpoint
 from .classifier import ClassifierConfig, SpikingResNet
 from .devices import resolve_device
 from .loaders import make_loader
-from .train import _optimizer
+from .purifiers.snn import Purifier, PurifierConfig
+from .train import _optimizer, frozen
 
 
 @dataclass
@@ -74,72 +81,160 @@ def fit(dataset, config: ClassifierConfig, settings, checkpoint: str | None = No
     if settings.adversarial not in (None, "pgd") or settings.noise_sigma:
         raise ValueError(f"the streamed path trains plainly or with PGD (adversarial='pgd'), got "
                          f"adversarial={settings.adversarial!r}, noise_sigma={settings.noise_sigma}")
-    if settings.batch_size % proc.world:
-        raise ValueError(f"the global batch of {settings.batch_size} does not split over {proc.world} processes; "
-                         f"choose a multiple of {proc.world}")
     torch.manual_seed(settings.seed)  # the same initial weights in every process
     model = SpikingResNet(config).to(proc.device)
-    steps = len(dataset) // settings.batch_size  # per epoch, the same for every world size
-    if steps < 1:
-        raise ValueError(f"{len(dataset)} images do not fill one batch of {settings.batch_size}")
-    optimizer, scheduler = _optimizer(model, settings, steps)  # AdamW, cosine over every step, as snnlab.train
-    start = 0
-    if checkpoint and os.path.exists(checkpoint):
-        state = load_checkpoint(checkpoint, "classifier")
-        load_state(model, state["state_dict"], checkpoint)
-        if "optimizer" in state:
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-        start = state.get("epoch", state.get("epochs", 0))
-    net = model
-    if proc.world > 1:
-        if proc.device.type == "cuda":
-            net = torch.nn.SyncBatchNorm.convert_sync_batchnorm(net)
-        net = DistributedDataParallel(net, device_ids=[proc.device.index] if proc.device.type == "cuda" else None)
-    loader = make_loader(dataset, settings.batch_size // proc.world, seed=settings.seed, workers=workers,
-                         rank=proc.rank, world=proc.world)
-    autocast = bf16 and proc.device.type == "cuda" and torch.cuda.is_bf16_supported()
     attack = None
     if settings.adversarial == "pgd":  # Madry et al., as snnlab.train: each process attacks its own part of the batch
         import torchattacks
 
         attack = torchattacks.PGD(model, eps=settings.eps, alpha=2.5 * settings.eps / settings.pgd_steps,
                                   steps=settings.pgd_steps, random_start=True)
+
+    def loss(net, x, y, draws, autocast):
+        if attack is not None:
+            x = attack(x, y)  # on the local model, in eval mode, in fp32; no gradient crosses processes
+            net.train()
+        with autocast:
+            return F.cross_entropy(net(x), y)
+
+    losses = _train(proc, "classifier", model, model, dataset, settings, loss, checkpoint, progress, workers, clip,
+                    bf16, max_epochs, {"config": asdict(config)})
+    return model.eval(), losses
+
+
+class _Estimate(nn.Module):
+    """The purifier seen through DDP: ``forward`` is ``estimate``, so both outputs carry synchronised gradients."""
+
+    def __init__(self, purifier: Purifier):
+        super().__init__()
+        self.purifier = purifier
+
+    def forward(self, images):  # (N, C, H, W) -> ((N, C, H, W) purified, (N, C, H, W) noise map)
+        return self.purifier.estimate(images)
+
+
+def fit_purifier(dataset, classifier: nn.Module, config: PurifierConfig, settings, checkpoint: str | None = None,
+                 device: str = "auto", progress: bool = True, workers: int = 0, clip: float | None = None,
+                 bf16: bool = True, max_epochs: int | None = None):
+    """Train the SNN purifier (NeSNN + RecSNN, composite loss) on FGSM examples against ``classifier`` (frozen),
+    as :func:`snnlab.train.train_purifier` does, in this process group.
+
+    Per global batch one eps is drawn uniformly from ``settings.eps_range`` and one clean/adversarial mask over
+    the whole global batch (``settings.clean_fraction`` kept clean), from a generator seeded by the seed and the
+    epoch, the same in every process; each process makes the FGSM examples of its own part against its own
+    copy of the classifier (fp32, torchattacks) and takes its part of the mask. ``settings``: a
+    :class:`snnlab.train.PurifierTraining`. Returns ``(purifier, losses)`` as :func:`fit`.
+    """
+    import torchattacks
+
+    proc = setup(device)
+    classifier = classifier.to(proc.device).eval()
+    torch.manual_seed(settings.seed)
+    purifier = Purifier(config).to(proc.device)
+    loss_fn, (lo, hi) = settings.loss, settings.eps_range
+    local = settings.batch_size // max(proc.world, 1)
+    part = slice(proc.rank * local, (proc.rank + 1) * local)  # this process's rows of the global batch
+
+    def loss(net, x, y, draws, autocast):
+        eps = lo + (hi - lo) * torch.rand((), generator=draws).item()
+        keep = (torch.rand(settings.batch_size, generator=draws) < settings.clean_fraction)[part]  # (local,)
+        adv = torchattacks.FGSM(classifier, eps=eps)(x, y)
+        x_adv = torch.where(keep.to(x.device)[:, None, None, None], x, adv)
+        with autocast:
+            x_hat, sigma_hat = net(x_adv)
+            logits_hat = logits_clean = None
+            if loss_fn.w_kl > 0:
+                logits_hat = classifier(x_hat)
+                with torch.no_grad():
+                    logits_clean = classifier(x)
+            return loss_fn(x_hat, x, sigma_hat, (x_adv - x).abs(), logits_hat, logits_clean)
+
+    with frozen(classifier):
+        losses = _train(proc, "purifier", purifier, _Estimate(purifier), dataset, settings, loss, checkpoint,
+                        progress, workers, clip, bf16, max_epochs,
+                        {"config": asdict(config), "loss_weights": asdict(loss_fn)})
+    return purifier.eval(), losses
+
+
+def _train(proc: Process, kind: str, model: nn.Module, trained: nn.Module, dataset, settings, loss, checkpoint,
+           progress, workers, clip, bf16, max_epochs, record) -> list:
+    """The loop :func:`fit` and :func:`fit_purifier` share: resume, DDP, the sharded loader, the step, the
+    checkpoint. ``trained`` is ``model`` or a view of it whose ``forward`` the loss calls;
+    ``loss(net, x, y, draws, autocast)`` is this process's part of the global batch's mean loss, with ``net``
+    the (DDP-wrapped) ``trained``, ``draws`` a generator seeded by seed and epoch, the same in every process,
+    and ``autocast`` the bf16 context. Returns the global batch's mean loss per step."""
+    if settings.batch_size % proc.world:
+        raise ValueError(f"the global batch of {settings.batch_size} does not split over {proc.world} processes; "
+                         f"choose a multiple of {proc.world}")
+    steps = len(dataset) // settings.batch_size  # per epoch, the same for every world size
+    if steps < 1:
+        raise ValueError(f"{len(dataset)} images do not fill one batch of {settings.batch_size}")
+    optimizer, scheduler = _optimizer(model, settings, steps)  # AdamW, cosine over every step, as snnlab.train
+    start = 0
+    if checkpoint and os.path.exists(checkpoint):
+        state = load_checkpoint(checkpoint, kind)
+        load_state(model, state["state_dict"], checkpoint)
+        if "optimizer" in state:
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+        start = state.get("epoch", state.get("epochs", 0))
+    net = trained
+    if proc.world > 1:
+        if proc.device.type == "cuda":
+            net = torch.nn.SyncBatchNorm.convert_sync_batchnorm(net)
+        net = DistributedDataParallel(net, device_ids=[proc.device.index] if proc.device.type == "cuda" else None)
+    loader = make_loader(dataset, settings.batch_size // proc.world, seed=settings.seed, workers=workers,
+                         rank=proc.rank, world=proc.world)
+    autocast = torch.autocast(proc.device.type, dtype=torch.bfloat16,
+                              enabled=bf16 and proc.device.type == "cuda" and torch.cuda.is_bf16_supported())
     last = settings.epochs if max_epochs is None else min(settings.epochs, start + max_epochs)
-    bar = tqdm(range(start, last), desc=f"train classifier ({proc.world} process{'es' if proc.world > 1 else ''})",
+    bar = tqdm(range(start, last), desc=f"train {kind} ({proc.world} process{'es' if proc.world > 1 else ''})",
                disable=not progress or proc.rank != 0, initial=start, total=settings.epochs)
     losses = []
     for epoch in bar:
         net.train()
         loader.sampler.set_epoch(epoch)
+        draws = torch.Generator().manual_seed(settings.seed * 1_000_003 + epoch)  # no state to checkpoint
         for x, y in itertools.islice(loader, steps):
             x, y = x.to(proc.device, non_blocking=True), y.to(proc.device, non_blocking=True)
-            if attack is not None:
-                x = attack(x, y)  # on the local model, in eval mode, in fp32; no gradient crosses processes
-                net.train()
-            with torch.autocast(proc.device.type, dtype=torch.bfloat16, enabled=autocast):
-                loss = F.cross_entropy(net(x), y)
+            value = loss(net, x, y, draws, autocast)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()  # DDP averages the gradients over the processes here
+            value.backward()  # DDP averages the gradients over the processes here
             if clip is not None:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
             optimizer.step()
             scheduler.step()
-            mean = loss.detach().float()
+            mean = value.detach().float()
             if proc.world > 1:
                 dist.all_reduce(mean)
                 mean /= proc.world
             losses.append(mean.item())
-        bar.set_postfix(loss=f"{losses[-1]:.3f}")
+        bar.set_postfix(loss=f"{losses[-1]:.4f}")
         if checkpoint and proc.rank == 0:
-            save_checkpoint(checkpoint, {"kind": "classifier", "config": asdict(config), "state_dict": model.state_dict(),
+            save_checkpoint(checkpoint, {"kind": kind, **record, "state_dict": model.state_dict(),
                                          "epoch": epoch + 1, "epochs": settings.epochs,
                                          "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                                         "training": asdict(settings), "world_size": proc.world})
+                                         "training": {k: v for k, v in asdict(settings).items() if k != "loss"},
+                                         "world_size": proc.world, "snnlab_version": __version__})
         if proc.world > 1:
             dist.barrier()  # nobody reads a checkpoint rank 0 is still writing
-    return model.eval(), losses
+    return losses
 
+
+def calibrate(purifier: nn.Module, dataset, fpr: float = 0.01, batch_size: int = 256, workers: int = 0):
+    """A :class:`~snnlab.detector.Detector` calibrated at false-positive rate ``fpr`` on ``dataset`` (the streamed
+    calibration split), scored batch by batch on the purifier's device; run it on one process."""
+    from torch.utils.data import DataLoader
+
+    from .detector import Detector, detection_threshold
+
+    detector = Detector(purifier.eval())
+    device = next(purifier.parameters()).device
+    with torch.no_grad():
+        scores = torch.cat([detector.score(x.to(device)).cpu()
+                            for x, _ in DataLoader(dataset, batch_size=batch_size, num_workers=workers)])  # (N,)
+    detector.threshold, detector.fpr = detection_threshold(scores, fpr), fpr
+    return detector
 
 
 def _entry(rank: int, fn, world: int, port: int, args: tuple) -> None:
