@@ -181,7 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "--stream, of both models unless --classifier-epochs or --purifier-epochs say otherwise)")
     t.add_argument("--stream", action="store_true",
                    help="stream the dataset through a DataLoader with augmentation (for datasets too large to hold "
-                   "in memory) and train the classifier, then the purifier on FGSM examples, then calibrate the "
+                   "in memory) and train the classifier, then the purifier on FGSM examples, with the dataset's "
+                   "recipe (snnlab.recipes: the MLF DS-ResNet code's CIFAR-10 settings), then calibrate the "
                    "detector, into OUT (no substitute model: the transfer attack needs the in-memory path); "
                    "implied by --nproc > 1, by torchrun, and by --fake-data")
     t.add_argument("--nproc", type=_positive, default=1,
@@ -337,16 +338,16 @@ def _train_streamed(args, argv, command) -> int:
     """``snnlab train --stream``: the classifier, then the purifier on FGSM examples, on a streamed dataset, on one
     process or, under torchrun, many; then (rank 0) the detector's threshold and the manifest, as `snnlab train`."""
     import subprocess
+    from dataclasses import asdict
 
     from torch.utils.data import Subset
 
     from . import __version__
     from .checkpoints import sha256
-    from .classifier import ClassifierConfig
     from .distributed import calibrate, fit, fit_purifier, setup
     from .loaders import image_dataset
-    from .purifiers.snn import PurifierConfig
-    from .train import ClassifierTraining, PurifierTraining, _finish
+    from .recipes import recipe
+    from .train import _finish
 
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:  # relaunch this command under torchrun
         rest = [a for i, a in enumerate(argv) if a != "--nproc" and (i == 0 or argv[i - 1] != "--nproc")
@@ -363,7 +364,9 @@ def _train_streamed(args, argv, command) -> int:
     dataset = image_dataset(name, "train", args.root)
     if args.limit:
         dataset = Subset(dataset, range(min(args.limit, len(dataset))))
-    classifier_settings, purifier_settings = ClassifierTraining(seed=args.seed), PurifierTraining(seed=args.seed)
+    plan = recipe(args.dataset)  # the MLF DS-ResNet code's CIFAR-10 settings; see snnlab.recipes
+    classifier_settings, purifier_settings = plan.classifier, plan.purifier
+    classifier_settings.seed = purifier_settings.seed = args.seed
     if args.pgd_eps is not None:
         if not 0 < args.pgd_eps <= 1:
             raise ValueError(f"--pgd-eps must lie in (0, 1] (pixels are in [0, 1]), got {args.pgd_eps}")
@@ -378,12 +381,11 @@ def _train_streamed(args, argv, command) -> int:
     if proc.rank == 0:
         os.makedirs(out, exist_ok=True)
     timings, start = {}, time.perf_counter()
-    classifier, losses = fit(dataset, ClassifierConfig.for_dataset(args.dataset), classifier_settings,
-                             paths["classifier.pt"], args.device, not args.quiet, args.workers)
+    classifier, losses = fit(dataset, plan.network, classifier_settings, paths["classifier.pt"], args.device,
+                             not args.quiet, args.workers, plan.clip)
     timings["classifier_s"], start = time.perf_counter() - start, time.perf_counter()
-    purifier, purifier_losses = fit_purifier(dataset, classifier, PurifierConfig.for_dataset(args.dataset),
-                                             purifier_settings, paths["purifier.pt"], args.device, not args.quiet,
-                                             args.workers)
+    purifier, purifier_losses = fit_purifier(dataset, classifier, plan.purifier_network, purifier_settings,
+                                             paths["purifier.pt"], args.device, not args.quiet, args.workers, plan.clip)
     timings["purifier_s"] = time.perf_counter() - start
     if proc.rank == 0:
         calibration = image_dataset(name, "calibration", args.root)
@@ -395,7 +397,9 @@ def _train_streamed(args, argv, command) -> int:
             _finish(path)  # the optimizer state goes; a finished run is not retrained
         save_json(os.path.join(out, "manifest.json"), {
             "dataset": args.dataset, "data": name, "train_images": len(dataset), "seed": args.seed,
-            "command": command, "processes": proc.world, "device": str(proc.device),
+            "command": command, "processes": proc.world, "device": str(proc.device), "recipe": args.dataset,
+            "classifier_training": asdict(classifier_settings),
+            "purifier_training": {k: v for k, v in asdict(purifier_settings).items() if k != "loss"},
             "snnlab_version": __version__, "torch_version": torch.__version__,
             "train_seconds": {k: round(v, 1) for k, v in timings.items()},
             "sha256": {file: sha256(path) for file, path in paths.items()}})

@@ -7,8 +7,8 @@ processes:
 
 - :func:`image_dataset`: a split of a torchvision dataset (or Tiny-ImageNet's ImageFolder tree),
   images as float32 ``(C, H, W)`` in [0, 1], with the standard augmentation on the train split of
-  32x32 and 64x64 data (random crop with 4 or 8 pixels of padding, horizontal flip; none for digits
-  or 28x28 data); ``name='fake-cifar10'`` / ``'fake-tiny-imagenet'`` give torchvision's ``FakeData``
+  32x32 and 64x64 data (random crop with 4 or 8 pixels of padding, horizontal flip except on SVHN;
+  none for digits or 28x28 data); ``name='fake-cifar10'`` / ``'fake-tiny-imagenet'`` give torchvision's ``FakeData``
   with those shapes, for tests and benchmarks with no download;
 - :func:`make_loader`: a ``DataLoader`` with a ``DistributedSampler`` (one shard per process under
   torchrun, the whole split otherwise), seeded, so every process sees its own part of the same
@@ -24,17 +24,18 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
 from .data import SPLIT_SEED, SPLITS, dataset_info, open_torchvision
 
+NO_FLIP = ("svhn",)  # house-number digits: a flipped digit is another glyph
 FAKE = {"fake-cifar10": ("cifar10", 512, 256), "fake-tiny-imagenet": ("tiny-imagenet", 256, 128)}  # shape, train/test sizes
 
 
-def augmentation(size: int, train: bool):
+def augmentation(size: int, train: bool, flip: bool = True):
     """The torchvision transform for a split of ``size`` x ``size`` images: to float [0, 1]; on the train split of
-    32x32 and 64x64 data also a random crop with ``size // 8`` pixels of padding and a horizontal flip."""
+    32x32 and 64x64 data also a random crop with ``size // 8`` pixels of padding and (``flip``) a horizontal flip."""
     from torchvision import transforms
 
     steps = []
     if train and size >= 32:
-        steps += [transforms.RandomCrop(size, padding=size // 8), transforms.RandomHorizontalFlip()]
+        steps += [transforms.RandomCrop(size, padding=size // 8)] + ([transforms.RandomHorizontalFlip()] if flip else [])
     return transforms.Compose(steps + [transforms.ToTensor()])  # PIL uint8 -> float32 (C, H, W) in [0, 1]
 
 
@@ -53,7 +54,7 @@ def image_dataset(name: str, split: str = "train", root: str | None = None, down
     info = dataset_info(fake[0] if fake else name)
     if name == "digits":
         raise ValueError("digits is small enough to load whole: use snnlab.load_dataset('digits', split)")
-    transform = augmentation(info.size, train=split == "train" and augment)
+    transform = augmentation(info.size, train=split == "train" and augment, flip=name not in NO_FLIP)
     if fake:
         count = fake[1] if split != "test" else fake[2]
         dataset = datasets.FakeData(count, (info.channels, info.size, info.size), info.classes, transform,

@@ -52,6 +52,10 @@ class ClassifierTraining:
     eps: float = 0.1  # PGD training radius (L-infinity)
     pgd_steps: int = 10  # PGD training steps (step size 2.5 * eps / steps, random start)
     noise_sigma: float = 0.0  # > 0: Gaussian-noise training (Cohen et al.), the randomized-smoothing baseline
+    optimizer: str = "adamw"  # 'adamw', or 'sgd' (momentum, as the MLF DS-ResNet code trains on CIFAR-10)
+    momentum: float = 0.9  # with 'sgd'
+    schedule: str = "cosine"  # 'cosine' to 0 over every step, or 'step': lr x 0.1 every step_epochs epochs
+    step_epochs: int = 40  # with schedule 'step'
 
 
 @dataclass
@@ -108,8 +112,22 @@ def _save(checkpoint, kind, model, optimizer, scheduler, generator, epoch, setti
 
 
 def _optimizer(model, settings, steps_per_epoch):
-    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, settings.epochs * steps_per_epoch)
+    """The optimizer and the per-step schedule ``settings`` names: AdamW (default) or SGD with momentum;
+    cosine annealing to 0 over the run (default) or x 0.1 every ``step_epochs`` epochs."""
+    name, schedule = getattr(settings, "optimizer", "adamw"), getattr(settings, "schedule", "cosine")
+    if name == "adamw":
+        optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    elif name == "sgd":
+        optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum,
+                                    weight_decay=settings.weight_decay)
+    else:
+        raise ValueError(f"unknown optimizer {name!r}; choose 'adamw' or 'sgd'")
+    if schedule == "cosine":
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, settings.epochs * steps_per_epoch)
+    elif schedule == "step":
+        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, settings.step_epochs * steps_per_epoch, 0.1)
+    else:
+        raise ValueError(f"unknown schedule {schedule!r}; choose 'cosine' or 'step'")
     return optimizer, scheduler
 
 

@@ -1,0 +1,63 @@
+"""The per-dataset training recipes of the streamed path, and the optimizer settings they need."""
+import pytest
+import torch
+
+from snnlab.recipes import RECIPES, recipe
+from snnlab.train import ClassifierTraining, _optimizer
+
+
+def test_every_paper_dataset_has_a_recipe_that_builds_its_networks():
+    from snnlab.classifier import SpikingResNet
+    from snnlab.data import dataset_info
+    from snnlab.purifiers.snn import Purifier
+
+    assert set(RECIPES) == {"cifar10", "cifar100", "svhn", "tiny-imagenet"}
+    for name, plan in RECIPES.items():
+        info = dataset_info(name)
+        assert plan.network.classes == info.classes and plan.network.image_size == info.size
+        assert plan.purifier_network.image_size == info.size and plan.sources and plan.ours
+        x = torch.rand(1, info.channels, info.size, info.size)
+        assert SpikingResNet(plan.network).eval()(x).shape == (1, info.classes)
+        assert Purifier(plan.purifier_network).eval()(x).shape == x.shape
+
+
+def test_the_step_schedule_divides_the_learning_rate_by_ten_every_step_epochs():
+    settings = recipe("cifar10").classifier
+    assert settings.optimizer == "sgd" and settings.schedule == "step" and settings.lr == 0.1
+    optimizer, scheduler = _optimizer(torch.nn.Linear(2, 2), settings, steps_per_epoch=3)
+    assert isinstance(optimizer, torch.optim.SGD) and optimizer.defaults["momentum"] == 0.9
+    rates = []
+    for _ in range(settings.epochs * 3):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert rates[0] == pytest.approx(0.1) and rates[40 * 3 - 1] == pytest.approx(0.1)
+    assert rates[40 * 3] == pytest.approx(0.01) and rates[80 * 3] == pytest.approx(0.001)
+    with pytest.raises(ValueError, match="unknown optimizer 'adam'"):
+        _optimizer(torch.nn.Linear(2, 2), ClassifierTraining(optimizer="adam"), 3)
+    with pytest.raises(ValueError, match="unknown schedule"):
+        _optimizer(torch.nn.Linear(2, 2), ClassifierTraining(schedule="linear"), 3)
+
+
+def test_recipe_returns_a_copy_and_names_the_choices():
+    plan = recipe("svhn")
+    plan.classifier.epochs, plan.network.stages[0] = 1, 7
+    assert recipe("svhn").classifier.epochs == 110 and recipe("svhn").network.stages[0] == 64
+    assert not plan.flip and recipe("cifar10").flip
+    with pytest.raises(ValueError, match="recipes exist for cifar10, cifar100, svhn, tiny-imagenet"):
+        recipe("digits")
+    with pytest.raises(ValueError, match="unknown dataset"):
+        recipe("imagenet")
+
+
+def test_svhn_is_not_flipped_and_cifar_is():
+    from torchvision import transforms
+
+    from snnlab.loaders import augmentation
+
+    def kinds(t):
+        return [type(step) for step in t.transforms]
+
+    assert transforms.RandomHorizontalFlip in kinds(augmentation(32, True))
+    assert transforms.RandomHorizontalFlip not in kinds(augmentation(32, True, flip=False))
+    assert transforms.RandomCrop in kinds(augmentation(32, True, flip=False))
