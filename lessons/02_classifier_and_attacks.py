@@ -23,6 +23,7 @@
 # 4. read an accuracy-vs-epsilon curve, and write FGSM yourself.
 #
 # **Estimated time:** 50 minutes with the exercises (the notebook itself runs in about 25 seconds on 2 CPU cores).
+# The notebook runs on the GPU when there is one (on Colab: *Runtime > Change runtime type*), else on the CPU.
 # New to adversarial examples? Read the book's short primer first.
 
 # %% tags=["hide-input"]
@@ -46,6 +47,8 @@ from snnlab.neurons import record_spikes
 viz.notebook_setup()
 torch.set_num_threads(2)
 RETRAIN = False  # set True to train every model from scratch (about 5 minutes on 2 cores)
+DEVICE = snnlab.resolve_device("auto")  # the GPU when there is one, else the CPU
+print("running on", DEVICE)
 
 # %% [markdown]
 # ## 1. The classifier
@@ -63,7 +66,7 @@ RETRAIN = False  # set True to train every model from scratch (about 5 minutes o
 # snnlab. To train them yourself, set `RETRAIN = True` in the setup cell.
 
 # %%
-defense, substitute = snnlab.load_or_train("digits", retrain=RETRAIN, with_substitute=True)
+defense, substitute = snnlab.load_or_train("digits", retrain=RETRAIN, with_substitute=True, device=DEVICE)
 classifier = defense.classifier
 print(classifier.config)
 print(f"{sum(p.numel() for p in classifier.parameters()):,} parameters")
@@ -73,7 +76,7 @@ print(f"{sum(p.numel() for p in classifier.parameters()):,} parameters")
 
 # %%
 # NBVAL_CHECK_OUTPUT
-images, labels = snnlab.load_dataset("digits", "test")
+images, labels = snnlab.load_dataset("digits", "test", device=DEVICE)
 with torch.no_grad():
     clean_acc = (classifier(images).argmax(1) == labels).float().mean().item()
 print(f"clean test accuracy: {100 * clean_acc:.1f}%")

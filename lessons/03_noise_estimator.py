@@ -22,6 +22,7 @@
 # 3. explain the asymmetric loss and why under-estimating noise should cost more.
 #
 # **Estimated time:** 35 minutes with the exercises (the notebook itself runs in about 10 seconds on 2 CPU cores).
+# The notebook runs on the GPU when there is one (on Colab: *Runtime > Change runtime type*), else on the CPU.
 
 # %% tags=["hide-input"]
 # Setup: installs snnlab only when running on Colab.
@@ -41,6 +42,8 @@ from snnlab.attacks import AttackSpec, run_attack
 viz.notebook_setup()
 torch.set_num_threads(2)
 RETRAIN = False  # set True to retrain every model from scratch (about 5 minutes on 2 cores)
+DEVICE = snnlab.resolve_device("auto")  # the GPU when there is one, else the CPU
+print("running on", DEVICE)
 
 # %% [markdown]
 # ## 1. What NeSNN does
@@ -58,7 +61,7 @@ RETRAIN = False  # set True to retrain every model from scratch (about 5 minutes
 # the true noise map is $\sigma = |x_{adv} - x|$ per pixel (zero on clean images).
 
 # %%
-defense = snnlab.load_or_train("digits", retrain=RETRAIN)
+defense = snnlab.load_or_train("digits", retrain=RETRAIN, device=DEVICE)
 classifier, purifier = defense.classifier, defense.purifier
 print(purifier.nesnn)
 
@@ -70,7 +73,7 @@ print(purifier.nesnn)
 # Attack a few test digits with FGSM at $\epsilon = 0.15$ and compare.
 
 # %%
-images, labels = snnlab.load_dataset("digits", "test")
+images, labels = snnlab.load_dataset("digits", "test", device=DEVICE)
 x, y = images[:6], labels[:6]
 adv = run_attack(AttackSpec("fgsm", 0.15), classifier, x, y)
 with torch.no_grad():

@@ -23,6 +23,7 @@
 # 4. measure how much accuracy purification recovers at each epsilon.
 #
 # **Estimated time:** 45 minutes with the exercises (the notebook itself runs in about 25 seconds on 2 CPU cores).
+# The notebook runs on the GPU when there is one (on Colab: *Runtime > Change runtime type*), else on the CPU.
 
 # %% tags=["hide-input"]
 # Setup: installs snnlab only when running on Colab.
@@ -44,6 +45,8 @@ from snnlab.purifier import unet_depth
 viz.notebook_setup()
 torch.set_num_threads(2)
 RETRAIN = False  # set True to retrain every model from scratch (about 5 minutes on 2 cores)
+DEVICE = snnlab.resolve_device("auto")  # the GPU when there is one, else the CPU
+print("running on", DEVICE)
 
 # %% [markdown]
 # ## 1. The architecture
@@ -62,7 +65,7 @@ for size in [8, 28, 32, 64]:
     print(f"{size}x{size} image -> {unet_depth(size)} downsamplings")
 
 # %%
-defense = snnlab.load_or_train("digits", retrain=RETRAIN)
+defense = snnlab.load_or_train("digits", retrain=RETRAIN, device=DEVICE)
 classifier, purifier = defense.classifier, defense.purifier
 print(purifier.recsnn)
 print(f"purifier parameters: {sum(p.numel() for p in purifier.parameters()):,}")
@@ -102,7 +105,7 @@ def bounded_correction(images, sigma, raw):
 verdict = exercises.check_bounded_correction(bounded_correction)
 print(verdict)
 assert verdict.ok
-test_images = snnlab.load_dataset("digits", "test")[0][:64]
+test_images = snnlab.load_dataset("digits", "test", device=DEVICE)[0][:64]
 with torch.no_grad():
     sigma = purifier.nesnn(test_images)
     rebuilt = bounded_correction(test_images, sigma, purifier.recsnn(test_images, sigma))
@@ -115,7 +118,7 @@ with torch.no_grad():
 # *Estimated timing to here from start of lesson: 12 min.*
 
 # %%
-images, labels = snnlab.load_dataset("digits", "test")
+images, labels = snnlab.load_dataset("digits", "test", device=DEVICE)
 x, y = images[:8], labels[:8]
 adv = run_attack(AttackSpec("pgd", 0.2, 20), classifier, x, y)
 with torch.no_grad():

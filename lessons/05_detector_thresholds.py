@@ -23,6 +23,7 @@
 # 4. trade false positives against detection, clean accuracy and robust accuracy with a threshold slider.
 #
 # **Estimated time:** 40 minutes with the exercises (the notebook itself runs in about 20 seconds on 2 CPU cores).
+# The notebook runs on the GPU when there is one (on Colab: *Runtime > Change runtime type*), else on the CPU.
 
 # %% tags=["hide-input"]
 # Setup: installs snnlab only when running on Colab.
@@ -43,6 +44,8 @@ from snnlab.detector import Detector, auroc, detection_threshold, roc
 viz.notebook_setup()
 torch.set_num_threads(2)
 RETRAIN = False  # set True to retrain all models from scratch (about 5 minutes on 2 cores)
+DEVICE = snnlab.resolve_device("auto")  # the GPU when there is one, else the CPU
+print("running on", DEVICE)
 
 # %% [markdown]
 # ## 1. The score
@@ -59,8 +62,8 @@ RETRAIN = False  # set True to retrain all models from scratch (about 5 minutes 
 # accuracy.
 
 # %%
-defense = snnlab.load_or_train("digits", retrain=RETRAIN)
-images, labels = snnlab.load_dataset("digits", "test")
+defense = snnlab.load_or_train("digits", retrain=RETRAIN, device=DEVICE)
+images, labels = snnlab.load_dataset("digits", "test", device=DEVICE)
 adv = {eps: run_attack(AttackSpec("pgd", eps, 20), defense.classifier, images, labels) for eps in (0.05, 0.1, 0.2)}
 clean_scores = defense.detector.score(images)
 adv_scores = {eps: defense.detector.score(a) for eps, a in adv.items()}
@@ -79,7 +82,7 @@ viz.score_histogram(clean_scores, {f"PGD eps={e}": s for e, s in adv_scores.item
 
 # %%
 # NBVAL_CHECK_OUTPUT
-calibration, _ = snnlab.load_dataset("digits", "calibration")
+calibration, _ = snnlab.load_dataset("digits", "calibration", device=DEVICE)
 cal_scores = defense.detector.score(calibration)
 for fpr in [0.0, 0.01, 0.05]:
     t = detection_threshold(cal_scores, fpr)
@@ -125,7 +128,11 @@ print(verdict)
 assert verdict.ok
 mine = float(threshold_at_fpr(cal_scores, 0.01))
 print(f"your threshold at 1% on the calibration split: {mine:.4f}; shipped: {defense.detector.threshold:.4f}")
-assert abs(mine - defense.detector.threshold) < 1e-6
+from snnlab.detector import detection_threshold
+
+assert abs(mine - detection_threshold(cal_scores, 0.01)) < 1e-6  # the library's rule on the same scores
+if DEVICE.type == "cpu":  # the shipped threshold was calibrated on the CPU; a GPU's kernels can move a score a little
+    assert abs(mine - defense.detector.threshold) < 1e-6
 
 # %% [markdown]
 # ## 3. ROC and AUROC

@@ -27,6 +27,7 @@
 # 6. write BPDA's backward pass yourself.
 #
 # **Estimated time:** 75 minutes with the exercises (the notebook itself runs in under a minute on 2 CPU cores; the full tables come from saved benchmark runs).
+# The notebook runs on the GPU when there is one (on Colab: *Runtime > Change runtime type*), else on the CPU.
 
 # %% tags=["hide-input"]
 # Setup: installs snnlab only when running on Colab.
@@ -51,6 +52,8 @@ from snnlab.evaluate import defend_batched, format_table
 viz.notebook_setup()
 torch.set_num_threads(2)
 RETRAIN = False  # set True to retrain all models from scratch (about 5 minutes on 2 cores)
+DEVICE = snnlab.resolve_device("auto")  # the GPU when there is one, else the CPU
+print("running on", DEVICE)
 
 
 # %% [markdown]
@@ -88,8 +91,8 @@ RETRAIN = False  # set True to retrain all models from scratch (about 5 minutes 
 # </details>
 
 # %%
-defense = snnlab.load_or_train("digits", retrain=RETRAIN)
-images, labels = snnlab.load_dataset("digits", "test")
+defense = snnlab.load_or_train("digits", retrain=RETRAIN, device=DEVICE)
+images, labels = snnlab.load_dataset("digits", "test", device=DEVICE)
 
 # %% [markdown]
 # ## 2. Grey-box vs end to end, live
@@ -461,7 +464,7 @@ print("robust accuracy measured on:", eff["robust_eval"])
 
 # %% tags=["solution", "hide-input"]
 # Solution
-substitute = snnlab.load_pretrained("digits", with_substitute=True)[1]
+substitute = snnlab.load_pretrained("digits", device=DEVICE, with_substitute=True)[1]
 results = {}
 for name, target in (("classifier", defense.classifier), ("defence", defense)):
     results[name] = sanity_checks(target, x, y, eps=0.1, large_eps=0.5, steps=10, substitute=substitute)

@@ -28,6 +28,7 @@
 # 4. certify a prediction with randomized smoothing, write the certified radius yourself, and say what an $L_2$ certificate covers in the $L_\infty$ threat model.
 #
 # **Estimated time:** 55 minutes with the exercises (the notebook itself runs in under a minute on 2 CPU cores; the comparison table and the certification curves come from a saved benchmark run).
+# The notebook runs on the GPU when there is one (on Colab: *Runtime > Change runtime type*), else on the CPU.
 
 # %% tags=["hide-input"]
 # Setup: installs snnlab only when running on Colab.
@@ -46,6 +47,8 @@ from snnlab import purifiers, results, smoothing, viz, widgets
 viz.notebook_setup()
 torch.set_num_threads(2)
 RETRAIN = False  # set True to retrain the defence and the purifier family (about 8 minutes on 2 cores)
+DEVICE = snnlab.resolve_device("auto")  # the GPU when there is one, else the CPU
+print("running on", DEVICE)
 
 # %% [markdown]
 # ## 1. Four purifiers, one interface
@@ -65,14 +68,14 @@ RETRAIN = False  # set True to retrain the defence and the purifier family (abou
 # | `surgery` | PSSR (Fu et al., 2024), **our interpretation** | removes the 15% most salient pixels (the classifier's input gradient) and inpaints them; only the paper's abstract is public | no |
 
 # %%
-defense = snnlab.load_or_train("digits", retrain=RETRAIN)  # with RETRAIN, the whole defence goes to runs/digits
+defense = snnlab.load_or_train("digits", retrain=RETRAIN, device=DEVICE)  # with RETRAIN, the whole defence goes to runs/digits
 classifier = defense.classifier
 if RETRAIN:
     for name in ("consistency", "masking", "surgery"):
-        purifiers.train_into(name, classifier, "runs/digits")
-models = {name: purifiers.load(name, folder="runs/digits") if RETRAIN else purifiers.load(name)
+        purifiers.train_into(name, classifier, "runs/digits", device=DEVICE)
+models = {name: purifiers.load(name, device=DEVICE, folder="runs/digits" if RETRAIN else None)
           for name in purifiers.NAMES}
-images, labels = snnlab.load_dataset("digits", "test")
+images, labels = snnlab.load_dataset("digits", "test", device=DEVICE)
 for name, model in models.items():
     print(f"{name:>12}: {sum(p.numel() for p in model.parameters()):>7,} parameters, "
           f"{'random' if purifiers.is_random(model) else 'deterministic'}")
@@ -143,7 +146,7 @@ for r in saved["rows"] + saved["baselines"]:
 # clean images nearly alone.
 
 # %%
-calibration, _ = snnlab.load_dataset("digits", "calibration")
+calibration, _ = snnlab.load_dataset("digits", "calibration", device=DEVICE)
 torch.manual_seed(0)
 with torch.no_grad():
     moves = {name: (calibration - model(calibration)).abs().flatten(1).amax(1).median().item()

@@ -30,6 +30,7 @@
 # 4. name the cases that break it, and explain why the data the diffusion model saw decides the result.
 #
 # **Estimated time:** 50 minutes with the exercises (the notebook runs in under a minute on 2 CPU cores from the shipped models; the retraining figures come from a saved benchmark run, and `RETRAIN = True` redoes everything).
+# The notebook runs on the GPU when there is one (on Colab: *Runtime > Change runtime type*), else on the CPU.
 
 # %% tags=["hide-input"]
 # Setup: installs snnlab only when running on Colab.
@@ -49,6 +50,8 @@ from snnlab.poisoning import Trigger
 viz.notebook_setup()
 torch.set_num_threads(2)
 RETRAIN = False  # set True to retrain everything into runs/: the clean defence, the poisoned model, the DDPM (about 8 minutes on 2 cores)
+DEVICE = snnlab.resolve_device("auto")  # the GPU when there is one, else the CPU
+print("running on", DEVICE)
 
 # %% [markdown]
 # ## 1. The threat model: the attacker edits the training data
@@ -71,7 +74,7 @@ RETRAIN = False  # set True to retrain everything into runs/: the clean defence,
 # target.
 
 # %%
-images, labels = snnlab.load_dataset("digits", "test")
+images, labels = snnlab.load_dataset("digits", "test", device=DEVICE)
 triggers = {"badnets": Trigger("badnets", 2), "blended": Trigger("blended", ratio=0.2),
             "blended on strokes": Trigger("blended", ratio=0.2, strokes_only=True)}
 viz.image_rows({"clean": images[:6], **{name: t.apply(images[:6]) for name, t in triggers.items()}}).show()
@@ -88,8 +91,8 @@ viz.image_rows({"clean": images[:6], **{name: t.apply(images[:6]) for name, t in
 
 # %%
 # NBVAL_CHECK_OUTPUT
-backdoored, split = poisoning.load_backdoored("digits", retrain=RETRAIN)
-clean_model = snnlab.load_or_train("digits", retrain=RETRAIN).classifier
+backdoored, split = poisoning.load_backdoored("digits", retrain=RETRAIN, device=DEVICE)
+clean_model = snnlab.load_or_train("digits", retrain=RETRAIN, device=DEVICE).classifier
 print(f"poisoned training images: {int(split.poisoned.sum())} of {len(split.labels)} "
       f"(rate {split.rate}, trigger {split.trigger.kind}, target {split.target})")
 before = {}
@@ -151,8 +154,8 @@ viz.precomputed_slider(lambda i: widgets.trigger_demo(backdoored, images, labels
 
 # %%
 if RETRAIN:
-    diffusion.train_ddpm_into("runs/digits")  # on the clean training split
-ddpm = diffusion.load_ddpm("digits", folder="runs/digits" if RETRAIN else None)
+    diffusion.train_ddpm_into("runs/digits", device=DEVICE)  # on the clean training split
+ddpm = diffusion.load_ddpm("digits", device=DEVICE, folder="runs/digits" if RETRAIN else None)
 settings = dataelixir.ElixirSettings(t_star=10, rounds=3, keep=5)
 first = int(torch.nonzero(split.poisoned)[0])
 inters = dataelixir.intermediaries(ddpm, split.images[first:first + 1], settings.t_star, settings.rounds,
@@ -269,7 +272,7 @@ viz.bar_chart({str(c): v for c, v in enumerate(found["anomaly_index"])},
 # NBVAL_CHECK_OUTPUT
 purified = dataelixir.purify_dataset(split.images, split.labels, backdoored, ddpm, settings,
                                      poisoned=split.poisoned, true_labels=split.true_labels,
-                                     inters=inters, predictions=predictions)
+                                     inters=inters, predictions=predictions, device=DEVICE)
 for rule in dataelixir.RULES:
     r = purified.report[rule]
     print(f"rule {rule!r:>10}: suspicious {r['suspicious']:.0%}; poisoned images identified (TPR) "
@@ -305,7 +308,7 @@ for r in saved["rows"]:
 from snnlab.cli import format_purification
 
 if RETRAIN:
-    report = dataelixir.purify_into("runs/poisoned", "runs/poisoned-purified", settings, ddpm)
+    report = dataelixir.purify_into("runs/poisoned", "runs/poisoned-purified", settings, ddpm, device=DEVICE)
     print(format_purification(report))
 
 # %% [markdown]

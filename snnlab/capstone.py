@@ -173,7 +173,9 @@ def grade(model: nn.Module, claims, limit: int = 100, ensemble: str = "full", st
 
     if ensemble not in ("light", "full"):
         raise ValueError(f"unknown ensemble {ensemble!r}; choose light or full")
-    images, labels = load_dataset("digits", "test", limit=limit)
+    from .devices import follow
+
+    images, labels = follow(model, *load_dataset("digits", "test", limit=limit))  # on the model's device
     n = len(labels)
     grade = Grade()
     grade.criteria.append(_answers(model, images))

@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from .data import check_images, dataset_info
+from .devices import follow
 from .neurons import MLF, encode
 
 
@@ -141,6 +142,7 @@ class SpikingResNet(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         check_images(images, self.config.in_channels, self.config.image_size)
+        images = follow(self, images)  # CPU data works with a model on the GPU
         steps = self.config.steps
         x = encode(images, steps, self.config.encoding)  # (T, N, C, H, W)
         x = self.stem_mlf(unfold(self.stem(fold(x)), steps))  # (T, N, stem, H, W)

@@ -155,8 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     def common(p):
         p.add_argument("--dataset", default="digits", choices=list(DATASETS),
                        help="dataset (default: digits, embedded, no download)")
-        p.add_argument("--device", type=_device, default="cpu",
-                       help="torch device: cpu, cuda, cuda:N, mps, or auto (CUDA, then MPS, then CPU) (default: cpu)")
+        p.add_argument("--device", type=_device, default="auto",
+                       help="torch device: cpu, cuda, cuda:N, mps, or auto (CUDA, then MPS, then CPU) (default: auto)")
         p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
         p.add_argument("--quiet", action="store_true", help="no progress bars")
 

@@ -171,7 +171,7 @@ def _to_tensors(dataset, limit: int | None):
 
 
 def load_dataset(name: str = "digits", split: str = "test", root: str | None = None,
-                 download: bool = False, limit: int | None = None):
+                 download: bool = False, limit: int | None = None, device="cpu"):
     """Load a dataset split as ``(images (N, C, H, W) float32 in [0, 1], labels (N,) long)``.
 
     Args:
@@ -181,6 +181,7 @@ def load_dataset(name: str = "digits", split: str = "test", root: str | None = N
         root: folder holding torchvision data (default ``~/.snnlab/data``); unused for digits.
         download: let torchvision download the files (needs internet).
         limit: keep only the first ``limit`` examples of the split.
+        device: where the tensors go (default the CPU; ``"auto"`` or the models' device to compute there).
 
     Example::
 
@@ -188,6 +189,14 @@ def load_dataset(name: str = "digits", split: str = "test", root: str | None = N
         >>> images.shape, labels.shape
         (torch.Size([360, 1, 8, 8]), torch.Size([360]))
     """
+    from .devices import resolve_device
+
+    device = resolve_device(device)
+    images, labels = _load_split(name, split, root, download, limit)
+    return images.to(device), labels.to(device)
+
+
+def _load_split(name, split, root, download, limit):
     dataset_info(name)  # a ValueError naming the choices for an unknown name
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose one of: {', '.join(SPLITS)}")

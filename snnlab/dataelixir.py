@@ -206,7 +206,7 @@ def identification_rates(identified: torch.Tensor, poisoned: torch.Tensor) -> di
 def purify_dataset(images: torch.Tensor, labels: torch.Tensor, model: nn.Module, ddpm: DDPM,
                    settings: ElixirSettings | None = None, classes: int = 10,
                    poisoned: torch.Tensor | None = None, true_labels: torch.Tensor | None = None,
-                   dataset: str = "digits", device: str = "cpu", progress: bool = False,
+                   dataset: str = "digits", device: str = "auto", progress: bool = False,
                    inters: torch.Tensor | None = None, predictions: torch.Tensor | None = None) -> PurifiedSplit:
     """Steps 1-4 on a (possibly poisoned) split with its backdoored ``model``, for both rules (the one in
     ``settings`` gives the returned split; the 'any' rule trains the benign model, ``settings.benign_epochs``).
@@ -256,7 +256,7 @@ def purify_dataset(images: torch.Tensor, labels: torch.Tensor, model: nn.Module,
 
 
 def purify_into(poisoned: str, out: str, settings: ElixirSettings | None = None, ddpm: DDPM | None = None,
-                dataset: str = "digits", epochs: int | None = None, device: str = "cpu", progress: bool = True,
+                dataset: str = "digits", epochs: int | None = None, device: str = "auto", progress: bool = True,
                 command: str | None = None) -> dict:
     """``snnlab purify-dataset``: DataElixir on the split in folder ``poisoned`` (written by ``snnlab poison``)
     with its backdoored classifier and ``ddpm`` (default: the shipped one, trained on the clean split).

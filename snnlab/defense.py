@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from .data import check_images
+from .devices import follow
 from .detector import Detector, linf_score
 
 
@@ -61,6 +62,7 @@ class JointDefense(nn.Module):
     def defend(self, images: torch.Tensor) -> DefenseOutput:
         """Run the joint defence and return logits, flags, scores and purified images."""
         check_images(images, name="images")
+        images = follow(self, images)  # outputs on the models' device
         purified = self.purifier(images)  # (N, C, H, W)
         scores = linf_score(images, purified).detach()  # (N,)
         flags = scores > self.detector.threshold  # (N,) bool

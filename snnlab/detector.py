@@ -16,6 +16,8 @@ import math
 import numpy as np
 import torch
 
+from .devices import follow
+
 
 def linf_score(images: torch.Tensor, purified: torch.Tensor) -> torch.Tensor:
     """``||images - purified||_inf`` per image: ``(N, C, H, W), (N, C, H, W) -> (N,)``."""
@@ -83,6 +85,7 @@ class Detector:
     @torch.no_grad()
     def score(self, images: torch.Tensor) -> torch.Tensor:
         """``(N, C, H, W) -> (N,)`` L-infinity distance to the purified image."""
+        images = follow(self.purifier, images)  # the score on the purifier's device
         return linf_score(images, self.purifier(images))
 
     def flags(self, images: torch.Tensor) -> torch.Tensor:

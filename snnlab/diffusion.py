@@ -117,7 +117,7 @@ class DDPM(nn.Module):
 
 
 def train_ddpm(images: torch.Tensor, dataset: str = "digits", seed: int = 0, epochs: int | None = None,
-               checkpoint: str | None = None, device: str = "cpu", progress: bool = True) -> DDPM:
+               checkpoint: str | None = None, device: str = "auto", progress: bool = True) -> DDPM:
     """Train the DDPM's denoiser on ``images`` (``(N, C, H, W)`` on [0, 1]; the data decides what it
     restores: train it on poisoned data and it learns the trigger too). The consistency purifier's
     trainer without a classifier: x-prediction over sigma in [0.01, 1.25], seeded and resumable."""
@@ -130,7 +130,7 @@ def train_ddpm(images: torch.Tensor, dataset: str = "digits", seed: int = 0, epo
 
 
 def train_ddpm_into(out: str, dataset: str = "digits", seed: int = 0, epochs: int | None = None,
-                    device: str = "cpu", progress: bool = True, command: str | None = None,
+                    device: str = "auto", progress: bool = True, command: str | None = None,
                     poisoned: str | None = None) -> dict:
     """Train the DDPM into ``OUT/diffusion/ddpm.pt``, recorded in that folder's manifest.json; returns the
     manifest. On ``dataset``'s clean train split, or with ``poisoned`` (a ``snnlab poison`` folder) on that
@@ -150,7 +150,7 @@ def train_ddpm_into(out: str, dataset: str = "digits", seed: int = 0, epochs: in
         command or f"python -m snnlab.diffusion --out {out}")
 
 
-def load_ddpm(dataset: str = "digits", device: str = "cpu", folder: str | None = None) -> DDPM:
+def load_ddpm(dataset: str = "digits", device: str = "auto", folder: str | None = None) -> DDPM:
     """The DDPM in ``folder/diffusion/ddpm.pt`` (trained on whatever data its manifest records), or by default
     the shipped one, trained on ``dataset``'s clean train split; checked against its manifest."""
     from .checkpoints import verify_recorded

@@ -32,6 +32,7 @@ from .attacks.adaptive import AdaptivePGD
 from .attacks import AttackSpec, default_steps, eps_grid, run_attack
 from .attacks.ensemble import PRESETS, Ensemble
 from .data import load_dataset
+from .devices import follow
 from .detector import auroc
 
 
@@ -115,6 +116,7 @@ def evaluate(defense, dataset: str = "digits", attacks=("fgsm", "pgd"), eps=None
         data: ``(images, labels)`` to use instead of the test split.
     """
     images, labels = data if data is not None else load_dataset(dataset, "test", limit=limit)
+    images, labels = follow(defense, images, labels)  # everything on the defence's device
     eps = tuple(eps) if eps is not None else eps_grid(dataset)
     if "transfer" in threat_models and substitute is None:
         raise ValueError("the 'transfer' threat model needs a substitute model (load_pretrained gives one)")

@@ -137,7 +137,7 @@ def clean_accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor)
 
 
 def train_on(images: torch.Tensor, labels: torch.Tensor, dataset: str = "digits", seed: int = 0,
-             epochs: int | None = None, checkpoint: str | None = None, device: str = "cpu", progress: bool = True):
+             epochs: int | None = None, checkpoint: str | None = None, device: str = "auto", progress: bool = True):
     """The MLF spiking classifier trained (as :func:`snnlab.train.train_classifier`, same recipe) on
     ``(images, labels)``: a poisoned split, a purified one, or part of one."""
     from .train import ClassifierTraining, train_classifier
@@ -207,7 +207,7 @@ def claim_folder(out: str, request: dict) -> None:
 
 
 def poison_into(out: str, trigger: Trigger, rate: float = 0.1, target=0, dataset: str = "digits", seed: int = 0,
-                epochs: int | None = None, device: str = "cpu", progress: bool = True,
+                epochs: int | None = None, device: str = "auto", progress: bool = True,
                 command: str | None = None) -> dict:
     """``snnlab poison``: poison ``dataset``'s train split into ``OUT/split.pt``, train the spiking classifier on it
     into ``OUT/classifier.pt`` (resumable), measure it into ``OUT/report.json``; returns the report."""
@@ -235,7 +235,7 @@ def poison_into(out: str, trigger: Trigger, rate: float = 0.1, target=0, dataset
     return report
 
 
-def load_backdoored(dataset: str = "digits", retrain: bool = False, out: str = "runs/poisoned", device: str = "cpu"):
+def load_backdoored(dataset: str = "digits", retrain: bool = False, out: str = "runs/poisoned", device: str = "auto"):
     """Lesson 8's backdoored classifier (BadNets 2x2 corner, 10% poison, all-to-one target 0) and its poisoned
     split, as ``(model, split)``: the shipped model (checked against its manifest; the split rebuilt from the
     settings in its report.json, which is deterministic), or with ``retrain=True`` both made afresh with

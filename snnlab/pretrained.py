@@ -46,7 +46,7 @@ def read_manifest(folder: str) -> dict:
         raise CheckpointError(f"{path} is corrupt ({err}); retrain with `snnlab train --out {folder}`") from None
 
 
-def load_classifier_file(path: str, device: str = "cpu") -> SpikingResNet:
+def load_classifier_file(path: str, device: str = "auto") -> SpikingResNet:
     """A spiking classifier from a checkpoint file written by :func:`snnlab.train.train_classifier` (eval mode)."""
     payload = load_checkpoint(path, "classifier")
     model = SpikingResNet(_config(ClassifierConfig, payload, path))
@@ -54,7 +54,7 @@ def load_classifier_file(path: str, device: str = "cpu") -> SpikingResNet:
     return model.to(resolve_device(device)).eval()
 
 
-def load_models(folder: str, device: str = "cpu", with_substitute: bool = False):
+def load_models(folder: str, device: str = "auto", with_substitute: bool = False):
     """Load the defence in ``folder`` (checked against its manifest); returns a JointDefense in eval mode.
 
     With ``with_substitute=True`` returns ``(defense, substitute)``.
@@ -85,7 +85,7 @@ def load_models(folder: str, device: str = "cpu", with_substitute: bool = False)
     return defense, substitute.to(device).eval()
 
 
-def load_pretrained(name: str = "digits", device: str = "cpu", with_substitute: bool = False):
+def load_pretrained(name: str = "digits", device: str = "auto", with_substitute: bool = False):
     """The shipped, pretrained defence for dataset ``name`` (a JointDefense; see :func:`load_models`).
 
     Example::
@@ -103,7 +103,7 @@ def load_pretrained(name: str = "digits", device: str = "cpu", with_substitute: 
 
 
 def load_or_train(dataset: str = "digits", retrain: bool = False, out: str | None = None,
-                  with_substitute: bool = False, seed: int = 0, device: str = "cpu"):
+                  with_substitute: bool = False, seed: int = 0, device: str = "auto"):
     """The lessons' entry point: the shipped models, or with ``retrain=True`` every model trained
     from scratch into ``out`` (default ``runs/DATASET``; about 5 minutes for digits on 2 CPU cores).
 

@@ -22,7 +22,7 @@ def report_figures(defense, evaluation: Evaluation, images: torch.Tensor, labels
     key = example_key or (max(keys, key=lambda k: (k[1] == "pgd", k[2])) if keys else None)
     if key is not None:
         adv = evaluation.examples[key][:n_examples]
-        clean = images[:n_examples]
+        clean = images[:n_examples].to(adv.device)
         with torch.no_grad():
             out = defense.defend(adv)
             clean_pred = defense.classifier(clean).argmax(1)

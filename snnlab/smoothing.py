@@ -160,7 +160,7 @@ def _noise_hint(sigma: float, folder: str | None) -> str:
 
 
 def train_noise_classifier_into(sigma: float, out: str, dataset: str = "digits", seed: int = 0,
-                                device: str = "cpu", progress: bool = True, epochs: int | None = None,
+                                device: str = "auto", progress: bool = True, epochs: int | None = None,
                                 command: str | None = None) -> dict:
     """Train the spiking classifier on Gaussian-noised images (std ``sigma``, clamped to [0, 1]), the base
     classifier Cohen et al. certify, into ``OUT/smoothing/noise-sigmaS.pt`` (resumable), recorded in that
@@ -180,7 +180,7 @@ def train_noise_classifier_into(sigma: float, out: str, dataset: str = "digits",
         command or f"snnlab train --noise-sigma {sigma:g} --seed {seed} --out {out}")
 
 
-def load_noise_classifier(sigma: float, dataset: str = "digits", device: str = "cpu", folder: str | None = None):
+def load_noise_classifier(sigma: float, dataset: str = "digits", device: str = "auto", folder: str | None = None):
     """The spiking classifier trained on Gaussian noise of std ``sigma`` (eval mode), checked against its
     manifest: from ``folder/smoothing`` (a ``snnlab train --noise-sigma`` output) or the shipped ones."""
     from .checkpoints import verify_recorded

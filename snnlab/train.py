@@ -132,7 +132,7 @@ def _optimizer(model, settings, steps_per_epoch):
 
 
 def train_classifier(dataset: str = "digits", settings: ClassifierTraining | None = None,
-                     checkpoint: str | None = None, device: str = "cpu", progress: bool = True,
+                     checkpoint: str | None = None, device: str = "auto", progress: bool = True,
                      config: ClassifierConfig | None = None, data=None) -> SpikingResNet:
     """Train the MLF-SE spiking ResNet on ``dataset``'s train split and return it (in eval mode).
 
@@ -211,13 +211,14 @@ def frozen(model: nn.Module | None):
 
 
 def fgsm_batches(classifier: nn.Module, images: torch.Tensor, labels: torch.Tensor, settings,
-                 generator: torch.Generator, device: str = "cpu"):
+                 generator: torch.Generator, device: str = "auto"):
     """One shuffled epoch of ``(x, y, x_adv)`` batches, the purifiers' training data.
 
     Per batch, eps is drawn uniformly from ``settings.eps_range``, and ``x_adv`` is FGSM at that eps against
     ``classifier``, with ``settings.clean_fraction`` of the rows left clean (:func:`fgsm_batch`).
     """
     lo, hi = settings.eps_range
+    device = resolve_device(device)
     for idx in _batches(len(labels), settings.batch_size, generator):
         x, y = images[idx].to(device), labels[idx].to(device)
         eps = lo + (hi - lo) * torch.rand((), generator=generator).item()
@@ -225,7 +226,7 @@ def fgsm_batches(classifier: nn.Module, images: torch.Tensor, labels: torch.Tens
 
 
 def train_purifier(classifier: nn.Module, dataset: str = "digits", settings: PurifierTraining | None = None,
-                   checkpoint: str | None = None, device: str = "cpu", progress: bool = True,
+                   checkpoint: str | None = None, device: str = "auto", progress: bool = True,
                    config: PurifierConfig | None = None, data=None) -> Purifier:
     """Train NeSNN + RecSNN with the composite loss on FGSM examples against ``classifier`` (frozen).
 
@@ -327,7 +328,7 @@ def _finish(path: str) -> None:
     save_checkpoint(path, keep)
 
 
-def train_all(dataset: str = "digits", out: str = "runs/digits", seed: int = 0, device: str = "cpu",
+def train_all(dataset: str = "digits", out: str = "runs/digits", seed: int = 0, device: str = "auto",
               classifier_epochs: int | None = None, purifier_epochs: int | None = None,
               fpr: float = 0.01, progress: bool = True, command: str | None = None) -> dict:
     """Train every model of the defence into ``out`` and write a SHA-256 manifest.
@@ -343,6 +344,7 @@ def train_all(dataset: str = "digits", out: str = "runs/digits", seed: int = 0, 
     from .checkpoints import sha256
     from .data import dataset_info
 
+    device = resolve_device(device)
     os.makedirs(out, exist_ok=True)
     timings = {}
     cls_settings = ClassifierTraining(seed=seed)

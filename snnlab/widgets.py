@@ -16,6 +16,7 @@ from plotly.subplots import make_subplots
 
 from . import viz
 from .attacks import AttackSpec, run_attack
+from .devices import follow
 from .attacks.surrogates import SHORT
 from .losses import asymmetric
 from .neurons import MLF_THRESHOLDS, lif_trace, mlf_trace
@@ -87,7 +88,7 @@ def mlf_demo(current: float = 1.0, levels: int = 3, steps: int = 20) -> go.Figur
 
 def _one_attacked(classifier, images, labels, eps: float, index: int, attack: str, steps: int = 10):
     """``(x, y, adversarial x)`` for image ``index``: ``x`` itself at eps 0."""
-    x, y = images[index:index + 1], labels[index:index + 1]
+    x, y = follow(classifier, images[index:index + 1], labels[index:index + 1])  # on the model's device
     adv = x if eps == 0 else run_attack(AttackSpec(attack, float(eps), steps), classifier, x, y)
     return x, y, adv
 
@@ -107,10 +108,10 @@ def attack_demo(classifier, images, labels, eps: float = 0.1, index: int = 0, at
                                         f"perturbation (eps {eps:.3g})",
                                         f"adversarial: {p_adv.argmax()} ({100 * p_adv.max():.0f}%)",
                                         "accuracy vs eps"])
-    delta = (adv - x)[0, 0].numpy()[::-1]
-    fig.add_trace(go.Heatmap(z=x[0, 0].numpy()[::-1], colorscale="gray", zmin=0, zmax=1, showscale=False), 1, 1)
+    delta = (adv - x)[0, 0].cpu().numpy()[::-1]
+    fig.add_trace(go.Heatmap(z=x[0, 0].cpu().numpy()[::-1], colorscale="gray", zmin=0, zmax=1, showscale=False), 1, 1)
     fig.add_trace(go.Heatmap(z=delta, colorscale="RdBu", zmin=-0.3, zmax=0.3, showscale=False), 1, 2)
-    fig.add_trace(go.Heatmap(z=adv[0, 0].numpy()[::-1], colorscale="gray", zmin=0, zmax=1, showscale=False), 1, 3)
+    fig.add_trace(go.Heatmap(z=adv[0, 0].cpu().numpy()[::-1], colorscale="gray", zmin=0, zmax=1, showscale=False), 1, 3)
     if curve:
         es = sorted(curve)
         fig.add_trace(go.Scatter(x=es, y=[100 * curve[e] for e in es], mode="lines+markers",
@@ -172,11 +173,13 @@ class ThresholdSweep:
     @classmethod
     @torch.no_grad()
     def compute(cls, defense, images, labels, adversarial):
+        images, labels, adversarial = follow(defense, images, labels, adversarial)  # computed on its device
         out_c, out_a = defense.defend(images), defense.defend(adversarial)
         clf = defense.classifier
-        return cls(out_c.scores, out_a.scores,
-                   clf(images).argmax(1) == labels, clf(out_c.purified).argmax(1) == labels,
-                   clf(adversarial).argmax(1) == labels, clf(out_a.purified).argmax(1) == labels)
+        fields = (out_c.scores, out_a.scores,
+                  clf(images).argmax(1) == labels, clf(out_c.purified).argmax(1) == labels,
+                  clf(adversarial).argmax(1) == labels, clf(out_a.purified).argmax(1) == labels)
+        return cls(*(f.cpu() for f in fields))  # kept on the CPU for the sliders
 
 
 def threshold_stats(sweep: ThresholdSweep, threshold: float) -> dict:

@@ -48,6 +48,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..data import check_images
+from ..devices import follow
 from ..detector import linf_score
 from .surrogates import attack_surrogate, surrogate as as_surrogate
 
@@ -242,11 +243,12 @@ class AdaptivePGD:
 
     def __call__(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         check_images(images)
+        images, labels = follow(self.defense, images, labels)
         self.defense.eval()
-        generator = torch.Generator(device=images.device).manual_seed(self.seed)
+        generator = torch.Generator().manual_seed(self.seed)  # on the CPU: the same draws on every device
         best = BestIterate(images, self.defense.detector.threshold, evade=self.detector_aware)
         for _ in range(self.restarts):
-            noise = torch.rand(images.shape, generator=generator, device=images.device) * 2 - 1
+            noise = torch.rand(images.shape, generator=generator).to(images.device) * 2 - 1
             adv = (images + self.eps * noise).clamp(0, 1)
             for step in range(self.steps):
                 grad = torch.zeros_like(images)

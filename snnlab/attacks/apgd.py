@@ -29,6 +29,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..data import check_images
+from ..devices import follow
 from .adaptive import BestIterate, attack_view, auto_eot, is_defense, project
 from .objectives import LOSSES, classification_loss
 
@@ -132,7 +133,7 @@ class APGD:
         """One APGD run on the images ``index`` of the batch; updates ``best``."""
         x, y = images[index], labels[index]  # (n, C, H, W), (n,)
         t = targets[index] if targets is not None else None
-        noise = torch.rand(x.shape, generator=generator, device=x.device) * 2 - 1
+        noise = torch.rand(x.shape, generator=generator).to(x.device) * 2 - 1
         noise = noise / noise.flatten(1).abs().amax(1).clamp_min(1e-12)[:, None, None, None]
         adv = project(x + self.eps * noise, x, self.eps)
         step = torch.full((len(x), 1, 1, 1), 2 * self.eps, device=x.device)
@@ -168,8 +169,9 @@ class APGD:
         check_images(images)
         if labels.shape != images.shape[:1]:
             raise ValueError(f"labels must have shape ({images.shape[0]},), got {tuple(labels.shape)}")
+        images, labels = follow(self.target, images, labels)
         self.target.eval()
-        generator = torch.Generator(device=images.device).manual_seed(self.seed)
+        generator = torch.Generator().manual_seed(self.seed)  # on the CPU: the same draws on every device
         best = BestIterate(images, self.threshold, self.evade)
         ranked = None
         if self.loss == "dlr-targeted":

@@ -37,6 +37,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..data import check_images
+from ..devices import follow
 from .adaptive import AdaptivePGD, is_defense
 from .apgd import APGD
 from .orthogonal import OrthogonalPGD
@@ -246,6 +247,7 @@ class Ensemble:
         check_images(images)
         if labels.shape != images.shape[:1]:
             raise ValueError(f"labels must have shape ({images.shape[0]},), got {tuple(labels.shape)}")
+        images, labels = follow(self.target, images, labels)  # on the target's device
         start = time.perf_counter()
         self.target.eval()
         logits, flags = self._judge(images)
@@ -259,7 +261,7 @@ class Ensemble:
         for member in bar:
             bar.set_postfix_str(member.label)
             still = cof if (member.goal == "evade" and cof is not None) else correct
-            index = still.nonzero()[:, 0] if self.cascade else torch.arange(len(images))
+            index = still.nonzero()[:, 0] if self.cascade else torch.arange(len(images), device=images.device)
             t0 = time.perf_counter()
             adv = images.clone()
             if len(index):

@@ -34,6 +34,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..data import check_images
+from ..devices import follow
 from ..detector import linf_score
 from .adaptive import BestIterate, decaying_step, is_defense, project
 from .objectives import smooth_score
@@ -118,15 +119,16 @@ class OrthogonalPGD:
 
     def __call__(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         check_images(images)
+        images, labels = follow(self.defense, images, labels)
         self.defense.eval()
-        generator = torch.Generator(device=images.device).manual_seed(self.seed)
+        generator = torch.Generator().manual_seed(self.seed)  # on the CPU: the same draws on every device
         best = BestIterate(images, self.defense.detector.threshold, evade=True)
         for _ in range(self.restarts):
             index = best.open()
             if len(index) == 0:
                 break
             x, y = images[index], labels[index]
-            adv = project(x + self.eps * (torch.rand(x.shape, generator=generator, device=x.device) * 2 - 1),
+            adv = project(x + self.eps * (torch.rand(x.shape, generator=generator).to(x.device) * 2 - 1),
                           x, self.eps)
             for step in range(self.steps + 1):
                 g_class, g_detect, judged, scores, correct, flagged = self._gradients(adv, y)

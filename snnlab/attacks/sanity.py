@@ -38,7 +38,8 @@ class Check:
 
 @torch.no_grad()
 def _accuracy(target, images, labels) -> float:
-    return (target(images).argmax(1) == labels).float().mean().item()
+    logits = target(images)
+    return (logits.argmax(1) == labels.to(logits.device)).float().mean().item()
 
 
 def measure(target: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: float = 0.1,
@@ -47,8 +48,8 @@ def measure(target: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: 
     def pgd(radius=eps, n=steps, restarts=1):
         return _accuracy(target, APGD(target, eps=radius, steps=n, restarts=restarts, seed=seed)(images, labels), labels)
 
-    generator = torch.Generator(device=images.device).manual_seed(seed)
-    noise = (torch.rand(images.shape, generator=generator, device=images.device) * 2 - 1) * eps
+    generator = torch.Generator().manual_seed(seed)
+    noise = (torch.rand(images.shape, generator=generator).to(images.device) * 2 - 1) * eps
     figures = {
         "clean": _accuracy(target, images, labels),
         "fgsm": _accuracy(target, run_attack(AttackSpec("fgsm", eps), target, images, labels, seed=seed), labels),

@@ -62,9 +62,10 @@ def judge(target, images, labels):
 
     if is_defense(target):
         logits, flags, _, _ = defend_batched(target, images)
-        correct = logits.argmax(1) == labels
+        correct = logits.argmax(1) == labels.to(logits.device)
         return correct, correct | flags
-    return predict_batched(target, images).argmax(1) == labels, None
+    logits = predict_batched(target, images)
+    return logits.argmax(1) == labels.to(logits.device), None
 
 
 def _runs(target, images, labels, k: int, seed: int) -> list:
@@ -73,12 +74,9 @@ def _runs(target, images, labels, k: int, seed: int) -> list:
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
     k = k if is_random(target) else 1
-    state = torch.get_rng_state()
-    torch.manual_seed(seed)
-    try:
+    with torch.random.fork_rng():  # the CPU's and the GPUs' random states come back afterwards
+        torch.manual_seed(seed)
         return [judge(target, images, labels) for _ in range(k)]
-    finally:
-        torch.set_rng_state(state)
 
 
 def draws(target: nn.Module, images: torch.Tensor, labels: torch.Tensor, k: int = 5, seed: int = 0) -> dict:
@@ -146,7 +144,8 @@ def worst_case(target: nn.Module, candidates: dict, labels: torch.Tensor, k: int
     rates = torch.stack([per_image_rates(target, candidates[n], labels, k, seed) for n in names])  # (A, N)
     pick = rates.argmin(0)  # (N,), the first attack on ties
     stacked = torch.stack([candidates[n] for n in names])  # (A, N, C, H, W)
-    chosen = stacked[pick, torch.arange(len(labels))]
+    pick = pick.to(stacked.device)
+    chosen = stacked[pick, torch.arange(len(labels), device=stacked.device)]
     report = draws(target, chosen, labels, k, seed + 1)
     report["chosen"] = {n: int((pick == i).sum()) for i, n in enumerate(names)}
     report["adversarial"] = chosen

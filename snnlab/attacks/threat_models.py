@@ -32,6 +32,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..data import check_images, dataset_info
+from ..devices import follow, resolve_device
 from .surrogates import SurrogateModel
 
 # L-infinity radii per dataset (pixels in [0, 1]). Digits are 17-level 8x8
@@ -108,7 +109,7 @@ class _Restarts:
         best = self.attack(images, labels)
         for _ in range(self.restarts - 1):
             with torch.no_grad():
-                still_correct = self.attack.get_logits(best).argmax(1) == labels
+                still_correct = self.attack.get_logits(best).argmax(1) == labels.to(best.device)
             if not still_correct.any():
                 break
             trial = self.attack(images, labels)
@@ -169,10 +170,11 @@ class SubstituteConfig:
 
 
 def train_substitute(images: torch.Tensor, labels: torch.Tensor, classes: int, epochs: int = 30,
-                     seed: int = 0, batch_size: int = 64, device: str = "cpu") -> SubstituteCNN:
+                     seed: int = 0, batch_size: int = 64, device: str = "auto") -> SubstituteCNN:
     """Train the transfer attacker's substitute CNN (Adam, cross-entropy), seeded; returns it in eval mode."""
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
+    device = resolve_device(device)
     model = SubstituteCNN(images.shape[1], classes).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
     for _ in range(epochs):

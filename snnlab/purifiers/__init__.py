@@ -63,7 +63,7 @@ def build(name: str, dataset: str = "digits", classifier: nn.Module | None = Non
 
 
 def train(name: str, classifier: nn.Module | None, dataset: str = "digits", checkpoint: str | None = None,
-          device: str = "cpu", progress: bool = True, seed: int = 0, epochs: int | None = None, data=None):
+          device: str = "auto", progress: bool = True, seed: int = 0, epochs: int | None = None, data=None):
     """Train purifier ``name`` (against the frozen ``classifier`` where its method uses one); eval mode."""
     check_name(name)
     if name == "snn":
@@ -88,7 +88,7 @@ def shipped_dir(dataset: str = "digits") -> str:
     return os.path.join(PRETRAINED_DIR, dataset, "purifiers")
 
 
-def load_checkpoint_file(name: str, path: str, device: str = "cpu", classifier: nn.Module | None = None) -> nn.Module:
+def load_checkpoint_file(name: str, path: str, device: str = "auto", classifier: nn.Module | None = None) -> nn.Module:
     """Purifier ``name`` from a checkpoint file written by :func:`train` (``weights_only=True``);
     ``classifier`` is attached where the method needs one (surgery)."""
     from ..checkpoints import load_checkpoint, load_state
@@ -108,7 +108,7 @@ def load_checkpoint_file(name: str, path: str, device: str = "cpu", classifier: 
     return model.to(resolve_device(device)).eval()
 
 
-def load(name: str, dataset: str = "digits", device: str = "cpu", folder: str | None = None) -> nn.Module:
+def load(name: str, dataset: str = "digits", device: str = "auto", folder: str | None = None) -> nn.Module:
     """Purifier ``name``, checked against its manifest: from ``folder`` (a ``snnlab train`` output) or,
     by default, the shipped checkpoints for ``dataset``."""
     from ..checkpoints import verify_recorded
@@ -158,7 +158,7 @@ def defense_with(defense, purifier: nn.Module, dataset: str = "digits", fpr: flo
 
 
 def train_into(name: str, classifier: nn.Module, out: str, dataset: str = "digits", seed: int = 0,
-               device: str = "cpu", progress: bool = True, epochs: int | None = None,
+               device: str = "auto", progress: bool = True, epochs: int | None = None,
                command: str | None = None) -> dict:
     """Train purifier ``name`` into ``OUT/purifiers/NAME.pt`` (resumable) and record it in that folder's
     manifest.json (SHA-256, seed, epochs, command, training seconds); returns the manifest. See

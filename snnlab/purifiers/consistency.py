@@ -40,6 +40,7 @@ from torch.nn import functional as F
 
 from ..devices import resolve_device
 from ..data import check_images, dataset_info
+from ..devices import follow
 
 SIGMA_DATA = 0.5  # sd: the data's standard deviation on [-1, 1] (consistency-model default)
 EPSILON = 0.002  # e: the smallest noise level; f is the identity there
@@ -137,10 +138,12 @@ class ConsistencyPurifier(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         check_images(images, self.config.in_channels, self.config.image_size)
+        images = follow(self, images)
         generator = None
         if self.noise_seed is not None:
-            generator = torch.Generator(device=images.device).manual_seed(self.noise_seed)
-        noise = torch.randn(images.shape, generator=generator, device=images.device, dtype=images.dtype)
+            generator = torch.Generator().manual_seed(self.noise_seed)
+        noise = torch.randn(images.shape, generator=generator, dtype=images.dtype,
+                            device="cpu" if generator is not None else images.device).to(images.device)
         return self.denoise(images + self.config.sigma * noise, self.config.sigma)
 
 
@@ -157,7 +160,7 @@ class ConsistencyTraining:
 
 def train_consistency(classifier: nn.Module | None = None, dataset: str = "digits",
                       settings: ConsistencyTraining | None = None, checkpoint: str | None = None,
-                      device: str = "cpu", progress: bool = True, config: ConsistencyConfig | None = None,
+                      device: str = "auto", progress: bool = True, config: ConsistencyConfig | None = None,
                       data=None) -> ConsistencyPurifier:
     """Train the one-step denoiser on x-prediction, then fine-tune it semantically with ``classifier``.
 

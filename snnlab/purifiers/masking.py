@@ -32,6 +32,7 @@ from torch.nn import functional as F
 
 from ..devices import resolve_device
 from ..data import check_images, dataset_info
+from ..devices import follow
 
 
 @dataclass
@@ -73,7 +74,8 @@ class MaskingPurifier(nn.Module):
         """A random group index per patch, per image: ``(N, 1, H, W)`` int64 in [0, k), each group of equal size."""
         cfg = self.config
         side = cfg.image_size // cfg.patch
-        order = torch.rand(n, side * side, generator=generator, device=device).argsort(1)  # (N, P)
+        draw_on = generator.device if generator is not None else device  # a generator draws on its own device
+        order = torch.rand(n, side * side, generator=generator, device=draw_on).to(device).argsort(1)  # (N, P)
         index = order % cfg.groups  # balanced groups
         index = index.reshape(n, 1, side, side)
         return index.repeat_interleave(cfg.patch, 2).repeat_interleave(cfg.patch, 3)  # (N, 1, H, W)
@@ -90,11 +92,13 @@ class MaskingPurifier(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         check_images(images, self.config.in_channels, self.config.image_size)
+        images = follow(self, images)
         generator = None
         if self.noise_seed is not None:
-            generator = torch.Generator(device=images.device).manual_seed(self.noise_seed)
+            generator = torch.Generator().manual_seed(self.noise_seed)
         groups = self.groups(len(images), images.device, generator)
-        fill = torch.rand(images.shape, generator=generator, device=images.device, dtype=images.dtype)
+        fill = torch.rand(images.shape, generator=generator, dtype=images.dtype,
+                          device="cpu" if generator is not None else images.device).to(images.device)
         assembled = self.assemble(images, groups, fill)
         return (assembled + self.refine(assembled)).clamp(0.0, 1.0)
 
@@ -113,7 +117,7 @@ class MaskingTraining:
 
 
 def train_masking(classifier: nn.Module, dataset: str = "digits", settings: MaskingTraining | None = None,
-                  checkpoint: str | None = None, device: str = "cpu", progress: bool = True,
+                  checkpoint: str | None = None, device: str = "auto", progress: bool = True,
                   config: MaskingConfig | None = None, data=None) -> MaskingPurifier:
     """Train on FGSM examples against the frozen ``classifier``: L1 to the clean image + KL on the mixed image.
 
@@ -141,7 +145,7 @@ def train_masking(classifier: nn.Module, dataset: str = "digits", settings: Mask
         for epoch in bar:
             purifier.train()
             for x, y, x_adv in fgsm_batches(classifier, images, labels, settings, generator, device):
-                groups = purifier.groups(len(x), device, generator)
+                groups = purifier.groups(len(x), "cpu", generator).to(device)  # a CPU generator draws on the CPU
                 fill = torch.rand(x.shape, generator=generator).to(device)
                 assembled = purifier.assemble(x_adv, groups, fill)
                 x_hat = assembled + purifier.refine(assembled)  # unclamped: the clamp would stop the gradient

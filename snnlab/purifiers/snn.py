@@ -38,6 +38,7 @@ from torch.nn import functional as F
 
 from ..classifier import ConvBN, DSSEBlock, fold, unfold
 from ..data import check_images, dataset_info
+from ..devices import follow
 from ..neurons import MLF, direct_encode
 
 
@@ -177,13 +178,14 @@ class Purifier(nn.Module):
     def estimate(self, images: torch.Tensor):
         """``(purified (N, C, H, W), noise map (N, C, H, W))``."""
         check_images(images, self.config.in_channels, self.config.image_size)
+        images = follow(self, images)
         sigma = self.nesnn(images)  # (N, C, H, W) >= 0
         return bounded_correction(images, sigma, self.recsnn(images, sigma)), sigma
 
     def noise_map(self, images: torch.Tensor) -> torch.Tensor:
         """NeSNN's estimated noise level per pixel, ``(N, C, H, W)``, non-negative."""
         check_images(images, self.config.in_channels, self.config.image_size)
-        return self.nesnn(images)
+        return self.nesnn(follow(self, images))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.estimate(images)[0]

@@ -35,6 +35,7 @@ from torch.nn import functional as F
 
 from ..devices import resolve_device
 from ..data import check_images, dataset_info
+from ..devices import follow
 
 
 @dataclass
@@ -105,6 +106,7 @@ class SurgeryPurifier(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         check_images(images, self.config.in_channels, self.config.image_size)
+        images = follow(self, images)
         return self.regenerate(images, self.removal_mask(images))
 
 
@@ -122,7 +124,7 @@ class SurgeryTraining:
 
 
 def train_surgery(classifier: nn.Module, dataset: str = "digits", settings: SurgeryTraining | None = None,
-                  checkpoint: str | None = None, device: str = "cpu", progress: bool = True,
+                  checkpoint: str | None = None, device: str = "auto", progress: bool = True,
                   config: SurgeryConfig | None = None, data=None) -> SurgeryPurifier:
     """Train the inpainter on FGSM examples against the frozen ``classifier`` (L1 + KL + R-Drop); eval mode."""
     from tqdm.auto import tqdm
