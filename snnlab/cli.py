@@ -165,8 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "finished models are kept: delete the folder to retrain).")
     common(t)
     t.add_argument("--out", default=None, help="output folder (default: runs/DATASET)")
-    t.add_argument("--classifier-epochs", type=_positive, default=None, help="classifier epochs (default 40)")
-    t.add_argument("--purifier-epochs", type=_positive, default=None, help="purifier epochs (default 30)")
+    t.add_argument("--classifier-epochs", type=_positive, default=None, help="classifier epochs (default 40; with --stream, the recipe's)")
+    t.add_argument("--purifier-epochs", type=_positive, default=None, help="purifier epochs (default 30; with --stream, the recipe's)")
     t.add_argument("--fpr", type=float, default=0.01, help="detector false-positive rate on calibration (default 0.01)")
     t.add_argument("--purifier", type=_purifier, default="snn",
                    help="which purifier: snn (default: the whole defence, classifier included), or one of the "
@@ -184,7 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "in memory) and train the classifier, then the purifier on FGSM examples, with the dataset's "
                    "recipe (snnlab.recipes: the MLF DS-ResNet code's CIFAR-10 settings), then calibrate the "
                    "detector, into OUT (no substitute model: the transfer attack needs the in-memory path); "
-                   "implied by --nproc > 1, by torchrun, and by --fake-data")
+                   "cifar10, cifar100, svhn and tiny-imagenet (the datasets with a recipe); implied by --nproc > 1, "
+                   "by torchrun, and by --fake-data")
     t.add_argument("--nproc", type=_positive, default=1,
                    help="with --stream: train on N processes with DistributedDataParallel, launched "
                    "through torchrun (gloo on CPUs, NCCL on GPUs; one GPU per process); the same as "
@@ -259,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strokes-only", action="store_true", help="blended: mix the pattern only into the strokes")
     p.add_argument("--rate", type=float, default=0.1, help="share of training images poisoned, in (0, 1) (default 0.1)")
     p.add_argument("--target", type=_target, default=0, help="a class (all-to-one) or all-to-all (y -> y + 1) (default 0)")
-    p.add_argument("--epochs", type=_positive, default=None, help="classifier epochs (default 40)")
+    p.add_argument("--epochs", type=_positive, default=None, help="classifier epochs (default 40; with --stream, the recipe's)")
 
     d = sub.add_parser("purify-dataset", help="DataElixir: find and repair the poisoned training images with a DDPM",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -303,8 +304,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load(args):
-    if args.models:
-        defense, substitute = load_models(args.models, args.device, with_substitute=True)
+    if args.models:  # a folder from `snnlab train --stream` has no substitute: only the transfer attack needs it
+        wanted = "transfer" in getattr(args, "threat_models", ("transfer",))
+        defense, substitute = (load_models(args.models, args.device, with_substitute=True) if wanted
+                               else (load_models(args.models, args.device), None))
     else:
         defense, substitute = load_pretrained(args.dataset, args.device, with_substitute=True)
     if getattr(args, "purifier", "snn") != "snn":
