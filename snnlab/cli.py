@@ -165,8 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "finished models are kept: delete the folder to retrain).")
     common(t)
     t.add_argument("--out", default=None, help="output folder (default: runs/DATASET)")
-    t.add_argument("--classifier-epochs", type=_positive, default=None, help="classifier epochs (default 40; with --stream, the recipe's)")
-    t.add_argument("--purifier-epochs", type=_positive, default=None, help="purifier epochs (default 30; with --stream, the recipe's)")
+    t.add_argument("--classifier-epochs", type=_positive, default=None,
+                   help="classifier epochs (default 40; with --stream, the recipe's)")
+    t.add_argument("--purifier-epochs", type=_positive, default=None,
+                   help="purifier epochs (default 30; with --stream, the recipe's)")
     t.add_argument("--fpr", type=float, default=0.01, help="detector false-positive rate on calibration (default 0.01)")
     t.add_argument("--purifier", type=_purifier, default="snn",
                    help="which purifier: snn (default: the whole defence, classifier included), or one of the "
@@ -260,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strokes-only", action="store_true", help="blended: mix the pattern only into the strokes")
     p.add_argument("--rate", type=float, default=0.1, help="share of training images poisoned, in (0, 1) (default 0.1)")
     p.add_argument("--target", type=_target, default=0, help="a class (all-to-one) or all-to-all (y -> y + 1) (default 0)")
-    p.add_argument("--epochs", type=_positive, default=None, help="classifier epochs (default 40; with --stream, the recipe's)")
+    p.add_argument("--epochs", type=_positive, default=None, help="classifier epochs (default 40)")
 
     d = sub.add_parser("purify-dataset", help="DataElixir: find and repair the poisoned training images with a DDPM",
                        formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -42,7 +42,7 @@ from .classifier import ClassifierConfig, SpikingResNet
 from .devices import resolve_device
 from .loaders import make_loader
 from .purifiers.snn import Purifier, PurifierConfig
-from .train import _optimizer, frozen
+from .train import _optimizer, fgsm_batch, frozen
 
 
 @dataclass
@@ -125,8 +125,6 @@ def fit_purifier(dataset, classifier: nn.Module, config: PurifierConfig, setting
     copy of the classifier (fp32, torchattacks) and takes its part of the mask. ``settings``: a
     :class:`snnlab.train.PurifierTraining`. Returns ``(purifier, losses)`` as :func:`fit`.
     """
-    import torchattacks
-
     proc = setup(device)
     classifier = classifier.to(proc.device).eval()
     torch.manual_seed(settings.seed)
@@ -138,8 +136,7 @@ def fit_purifier(dataset, classifier: nn.Module, config: PurifierConfig, setting
     def loss(net, x, y, draws, autocast):
         eps = lo + (hi - lo) * torch.rand((), generator=draws).item()
         keep = (torch.rand(settings.batch_size, generator=draws) < settings.clean_fraction)[part]  # (local,)
-        adv = torchattacks.FGSM(classifier, eps=eps)(x, y)
-        x_adv = torch.where(keep.to(x.device)[:, None, None, None], x, adv)
+        x_adv = fgsm_batch(classifier, x, y, eps, keep)
         with autocast:
             x_hat, sigma_hat = net(x_adv)
             logits_hat = logits_clean = None

@@ -188,10 +188,9 @@ def train_classifier(dataset: str = "digits", settings: ClassifierTraining | Non
 
 
 def fgsm_batch(classifier: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float,
-               clean_fraction: float, generator: torch.Generator) -> torch.Tensor:
-    """FGSM examples at ``eps`` (torchattacks) with a random ``clean_fraction`` of rows left clean."""
+               keep_clean: torch.Tensor) -> torch.Tensor:
+    """FGSM examples at ``eps`` (torchattacks), with the rows where ``keep_clean`` ((N,) bool) is True left clean."""
     adv = torchattacks.FGSM(classifier, eps=eps)(x, y)
-    keep_clean = torch.rand(len(x), generator=generator) < clean_fraction  # (N,)
     return torch.where(keep_clean.to(x.device)[:, None, None, None], x, adv)
 
 
@@ -222,7 +221,8 @@ def fgsm_batches(classifier: nn.Module, images: torch.Tensor, labels: torch.Tens
     for idx in _batches(len(labels), settings.batch_size, generator):
         x, y = images[idx].to(device), labels[idx].to(device)
         eps = lo + (hi - lo) * torch.rand((), generator=generator).item()
-        yield x, y, fgsm_batch(classifier, x, y, eps, settings.clean_fraction, generator)
+        keep_clean = torch.rand(len(x), generator=generator) < settings.clean_fraction  # (N,)
+        yield x, y, fgsm_batch(classifier, x, y, eps, keep_clean)
 
 
 def train_purifier(classifier: nn.Module, dataset: str = "digits", settings: PurifierTraining | None = None,

@@ -37,31 +37,38 @@ def run(world, tmp_path, checkpoint=None, max_epochs=None):
     return torch.load(out)
 
 
-def reference_losses(world):
+def by_hand(model, settings, world, step_loss):
     """One process doing by hand what DDP over ``world`` processes does: each global batch split the way the
     DistributedSampler splits it, each part through the model with its own BatchNorm statistics, the mean
-    of the parts' losses as the step's loss."""
+    of the parts' losses as the step's loss. ``step_loss(parts, draws)`` is that mean for one global batch
+    (``parts``: the ``world`` ``(x, y)`` parts; ``draws``: the generator seeded by seed and epoch)."""
     from snnlab.loaders import make_loader
 
-    torch.manual_seed(SETTINGS.seed)
-    model = SpikingResNet(CONFIG).train()
-    dataset, per = data(), SETTINGS.batch_size // world
-    steps = len(dataset) // SETTINGS.batch_size
-    optimizer = torch.optim.AdamW(model.parameters(), lr=SETTINGS.lr, weight_decay=SETTINGS.weight_decay)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, SETTINGS.epochs * steps)
-    loaders = [make_loader(dataset, per, seed=SETTINGS.seed, rank=r, world=world) for r in range(world)]
+    dataset, per = data(), settings.batch_size // world
+    steps = len(dataset) // settings.batch_size
+    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, settings.epochs * steps)
+    loaders = [make_loader(dataset, per, seed=settings.seed, rank=r, world=world) for r in range(world)]
     losses = []
-    for epoch in range(SETTINGS.epochs):
+    for epoch in range(settings.epochs):
+        draws = torch.Generator().manual_seed(settings.seed * 1_000_003 + epoch)
         for loader in loaders:
             loader.sampler.set_epoch(epoch)
         for parts in zip(*(list(loader)[:steps] for loader in loaders)):
-            loss = sum(F.cross_entropy(model(x), y) for x, y in parts) / world
+            loss = step_loss(parts, draws)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             scheduler.step()
             losses.append(loss.item())
     return losses
+
+
+def reference_losses(world):
+    """The classifier by hand (:func:`by_hand`)."""
+    torch.manual_seed(SETTINGS.seed)
+    model = SpikingResNet(CONFIG).train()
+    return by_hand(model, SETTINGS, world, lambda parts, draws: sum(F.cross_entropy(model(x), y) for x, y in parts) / world)
 
 
 def test_two_processes_follow_the_same_global_batch_as_one(tmp_path):
@@ -187,11 +194,10 @@ def _purifier_worker(rank, checkpoint, max_epochs, out):
 
 
 def reference_purifier_losses(world):
-    """By hand, as :func:`reference_losses`: per global batch one eps and one clean mask from the generator seeded
-    by seed and epoch; each part gets FGSM against the frozen classifier and its slice of the mask."""
+    """The purifier by hand (:func:`by_hand`): per global batch one eps and one clean mask from the generator
+    seeded by seed and epoch; each part gets FGSM against the frozen classifier and its slice of the mask."""
     import torchattacks
 
-    from snnlab.loaders import make_loader
     from snnlab.purifiers.snn import Purifier, PurifierConfig
 
     settings, classifier = purifier_settings(), frozen_classifier()
@@ -199,32 +205,21 @@ def reference_purifier_losses(world):
         p.requires_grad_(False)
     torch.manual_seed(settings.seed)
     purifier = Purifier(PurifierConfig(**PURIFIER)).train()
-    dataset, per = data(), settings.batch_size // world
-    steps = len(dataset) // settings.batch_size
-    optimizer = torch.optim.AdamW(purifier.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, settings.epochs * steps)
-    loaders = [make_loader(dataset, per, seed=settings.seed, rank=r, world=world) for r in range(world)]
-    (lo, hi), losses = settings.eps_range, []
-    for epoch in range(settings.epochs):
-        draws = torch.Generator().manual_seed(settings.seed * 1_000_003 + epoch)
-        for loader in loaders:
-            loader.sampler.set_epoch(epoch)
-        for parts in zip(*(list(loader)[:steps] for loader in loaders)):
-            eps = lo + (hi - lo) * torch.rand((), generator=draws).item()
-            keep = torch.rand(settings.batch_size, generator=draws) < settings.clean_fraction
-            loss = 0
-            for r, (x, y) in enumerate(parts):
-                adv = torchattacks.FGSM(classifier, eps=eps)(x, y)
-                x_adv = torch.where(keep[r * per:(r + 1) * per, None, None, None], x, adv)
-                x_hat, sigma_hat = purifier.estimate(x_adv)
-                loss = loss + settings.loss(x_hat, x, sigma_hat, (x_adv - x).abs(), classifier(x_hat),
-                                            classifier(x).detach()) / world
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            losses.append(loss.item())
-    return losses
+    (lo, hi), per = settings.eps_range, settings.batch_size // world
+
+    def step_loss(parts, draws):
+        eps = lo + (hi - lo) * torch.rand((), generator=draws).item()
+        keep = torch.rand(settings.batch_size, generator=draws) < settings.clean_fraction
+        loss = 0
+        for r, (x, y) in enumerate(parts):
+            adv = torchattacks.FGSM(classifier, eps=eps)(x, y)
+            x_adv = torch.where(keep[r * per:(r + 1) * per, None, None, None], x, adv)
+            x_hat, sigma_hat = purifier.estimate(x_adv)
+            loss = loss + settings.loss(x_hat, x, sigma_hat, (x_adv - x).abs(), classifier(x_hat),
+                                        classifier(x).detach()) / world
+        return loss
+
+    return by_hand(purifier, settings, world, step_loss)
 
 
 def test_the_purifier_trains_on_fgsm_examples_with_two_processes_as_by_hand(tmp_path):
