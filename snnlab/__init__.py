@@ -13,8 +13,9 @@ joint detect-purify-classify defence; plus attacks, training and evaluation.
 """
 __version__ = "0.1.0"
 
+from . import compare  # noqa: E402  (stronger, weaker or a tie: snnlab.compare.pair / rank)
 from .data import load_dataset  # noqa: E402
 from .devices import resolve_device  # noqa: E402
 from .pretrained import load_models, load_or_train, load_pretrained  # noqa: E402
 
-__all__ = ["load_dataset", "resolve_device", "load_pretrained", "load_models", "load_or_train", "__version__"]
+__all__ = ["compare", "load_dataset", "resolve_device", "load_pretrained", "load_models", "load_or_train", "__version__"]
