@@ -30,6 +30,10 @@ LESSONS = os.path.join(ROOT, "lessons")
 STUDENT_NOTE = ("*Solution removed in the student notebook: write your own above. The instructor notebook "
                 "and the published book have it.*")
 
+CELL_TIMEOUT = 300  # seconds one cell may run (the slowest lesson cell takes ~20 s on 2 cores); pyproject's nbval
+# option --nbval-cell-timeout is the same (tests/test_widgets.py checks it)
+RETRIES = 1  # a notebook whose cell stalls past CELL_TIMEOUT is run once more, from a fresh kernel
+
 
 def lessons(selected=()) -> list:
     paths = sorted(glob.glob(os.path.join(LESSONS, "[0-9][0-9]_*.ipynb")))
@@ -67,15 +71,38 @@ def build(out: str, selected=()) -> dict:
     return written
 
 
-def execute(path: str, allowed=()) -> list:
-    """Execute ``path`` in place (kernel started in its folder); returns the errors' names.
+def kernel_env() -> dict:
+    """The kernel's environment: this process's, with ``SNNLAB_HEADLESS=1``, so that ``snnlab.widgets.interact``
+    draws its figure once instead of making widgets that would wait on a front end (cf. jupyter/nbclient#312)."""
+    return {**os.environ, "SNNLAB_HEADLESS": "1"}
 
-    Raises RuntimeError naming the cell if an error other than ``allowed`` occurs.
+
+def execute(path: str, allowed=(), timeout: int = CELL_TIMEOUT, retries: int = RETRIES) -> list:
+    """Execute ``path`` in place (kernel started in its folder, headless); returns the errors' names.
+
+    A cell that runs past ``timeout`` seconds stops the run (nbclient's CellTimeoutError); the notebook is then
+    executed again from a fresh kernel, up to ``retries`` times, and a RuntimeError naming the cell is raised
+    if it stalls every time. Raises RuntimeError naming the cell if an error other than ``allowed`` occurs.
     """
     from nbclient import NotebookClient
+    from nbclient.exceptions import CellTimeoutError
 
-    nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=600, allow_errors=True, resources={"metadata": {"path": os.path.dirname(path)}}).execute()
+    for attempt in range(retries + 1):
+        nb = nbformat.read(path, as_version=4)
+        nb.metadata.pop("widgets", None)  # an earlier live run's widget state: headless, no cell shows a widget
+        started = []  # the index of each cell as it starts: the last one is the cell that stalled
+        client = NotebookClient(nb, timeout=timeout, allow_errors=True,
+                                resources={"metadata": {"path": os.path.dirname(path) or "."}},
+                                on_cell_start=lambda cell, cell_index: started.append(cell_index))
+        try:
+            client.execute(env=kernel_env())
+            break
+        except CellTimeoutError as error:
+            message = (f"{os.path.basename(path)}, cell {started[-1] if started else '?'}: no reply within "
+                       f"{timeout} s (attempt {attempt + 1} of {retries + 1})")
+            if attempt == retries:
+                raise RuntimeError(message) from error
+            print(message + "; running the notebook again from a fresh kernel", file=sys.stderr, flush=True)
     nbformat.write(nb, path)
     names = []
     for index, cell in enumerate(nb.cells):

@@ -4,8 +4,10 @@
 
 For each ``lessons/NN_*.py`` (the source of truth): write its cells into the
 paired ``.ipynb`` (``jupytext --update --to ipynb``: never the other way, so a
-newer notebook cannot overwrite the script), execute it
-(nbconvert, 2 CPU threads as a student would have), print the wall time, and
+newer notebook cannot overwrite the script), execute it with the course build's
+executor (``build_course.execute``: nbclient, headless widgets, at most
+``CELL_TIMEOUT`` seconds a cell, a stalled run retried once from a fresh
+kernel; the lessons set 2 CPU threads as a student would have), print the wall time, and
 replace the stored copy of plotly.js (3.5 MB, embedded by the setup cell when
 run live) with a comment. The book loads plotly.js from its own static files,
 and Jupyter re-embeds it when the notebook is run, so nothing is lost; the
@@ -20,6 +22,9 @@ import sys
 import time
 
 import nbformat
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from build_course import execute  # noqa: E402  (the same executor as `make course`)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LESSONS = os.path.join(HERE, os.pardir, "lessons")
@@ -49,8 +54,7 @@ def main(selected):
         notebook = script[:-3] + ".ipynb"
         subprocess.run([os.path.join(bin_dir, "jupytext"), "--update", "--to", "ipynb", "--quiet", script], check=True)
         start = time.perf_counter()
-        subprocess.run([os.path.join(bin_dir, "jupyter"), "nbconvert", "--to", "notebook", "--execute", "--inplace",
-                        "--ExecutePreprocessor.timeout=600", notebook], check=True, capture_output=True)
+        execute(notebook)
         seconds = time.perf_counter() - start
         n = slim(notebook)
         print(f"{name[:-3]}: executed in {seconds:.1f} s; {n} plotly.js bundle(s) slimmed; "

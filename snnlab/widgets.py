@@ -7,6 +7,7 @@ static figure with a slider for the published book (no kernel there).
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,23 +40,53 @@ def slider_values(name: str) -> np.ndarray:
     return np.round(np.arange(lo, hi + step / 2, step), 6)
 
 
+HEADLESS = "SNNLAB_HEADLESS"  # set (to anything but "" or "0") by the executors: nbval, book/build_course.py, ...
+
+
+def headless() -> bool:
+    """True when no front end will draw widgets: the notebook executors set ``SNNLAB_HEADLESS=1``."""
+    return os.environ.get(HEADLESS, "") not in ("", "0")
+
+
+def slider_defaults(**sliders) -> dict:
+    """The value each slider of :func:`interact` starts at: the middle of a float range, the low end of an
+    int range, the first of a list of values."""
+    values = {}
+    for name, spec in sliders.items():
+        if isinstance(spec, list):
+            values[name] = spec[0]
+            continue
+        lo, hi, step = SLIDERS[spec] if isinstance(spec, str) else spec
+        integer = all(isinstance(v, int) for v in (lo, hi, step))
+        values[name] = lo if integer else lo + (hi - lo) / 2
+    return values
+
+
 def interact(callback, **sliders):
     """Show ``callback(**values)`` under ipywidgets sliders.
 
     ``sliders`` maps a name to a SLIDERS key, a ``(lo, hi, step)`` tuple, or a list of the exact values to offer.
+
+    Headless (:func:`headless`: nbval, the course builds), no widget is made: the figure at the sliders'
+    starting values is shown once and None returned, so executing a notebook never waits on a widget's
+    messages to a front end that is not there (cf. jupyter/nbclient#312, where such a cell's reply never came).
     """
-    import ipywidgets
+    values = slider_defaults(**sliders)
+    if headless():
+        callback(**values).show()
+        return None
+    import ipywidgets  # only a live notebook needs it
 
     controls = {}
     for name, spec in sliders.items():
         if isinstance(spec, list):  # exactly these values (e.g. the ones a saved run has data for)
-            controls[name] = ipywidgets.SelectionSlider(options=spec, value=spec[0], description=name,
+            controls[name] = ipywidgets.SelectionSlider(options=spec, value=values[name], description=name,
                                                         continuous_update=False)
             continue
         lo, hi, step = SLIDERS[spec] if isinstance(spec, str) else spec
         kind = ipywidgets.IntSlider if all(isinstance(v, int) for v in (lo, hi, step)) else ipywidgets.FloatSlider
-        controls[name] = kind(min=lo, max=hi, step=step, value=lo + (hi - lo) / 2 if kind is ipywidgets.FloatSlider
-                              else lo, description=name, continuous_update=False)
+        controls[name] = kind(min=lo, max=hi, step=step, value=values[name], description=name,
+                              continuous_update=False)
     return ipywidgets.interact(lambda **kw: callback(**kw).show(), **controls)
 
 

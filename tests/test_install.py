@@ -84,7 +84,7 @@ def test_the_wheel_runs_a_lesson_in_a_fresh_environment(tmp_path, monkeypatch):
         "import snnlab\n"
         f"assert snnlab.__file__.startswith({str(fresh)!r}), snnlab.__file__\n"
         "print('snnlab from', snnlab.__file__)"))
-    NotebookClient(nb, kernel_name="fresh", timeout=600, resources={"metadata": {"path": str(work)}}).execute()
+    NotebookClient(nb, kernel_name="fresh", timeout=300, resources={"metadata": {"path": str(work)}}).execute()
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
     assert str(fresh) in nb.cells[0].outputs[0]["text"]

@@ -35,7 +35,8 @@ def lab(tmp_path_factory):
     work = tmp_path_factory.mktemp("lab")
     shutil.copy(os.path.join(ROOT, "lessons", LESSON), work)
     port = _free_port()
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(work / ".config"), "JUPYTER_RUNTIME_DIR": str(work / ".runtime"),
+    env = {**{k: v for k, v in os.environ.items() if k != "SNNLAB_HEADLESS"},  # this lab has a front end
+           "JUPYTER_CONFIG_DIR": str(work / ".config"), "JUPYTER_RUNTIME_DIR": str(work / ".runtime"),
            "JUPYTERLAB_WORKSPACES_DIR": str(work / ".workspaces")}
     log = open(work / "lab.log", "w")
     server = subprocess.Popen(

@@ -1,4 +1,10 @@
-"""Every widget callback, swept across its slider range (as the lessons' sliders call them)."""
+"""Every widget callback, swept across its slider range (as the lessons' sliders call them); and a widget cell
+under the notebook executors: headless, a per-cell timeout, a stalled run retried or failed fast."""
+import os
+import subprocess
+import sys
+import time
+
 import plotly.graph_objects as go
 import pytest
 import torch
@@ -179,3 +185,105 @@ def test_lesson_7_and_8_demos_from_the_saved_results(pretrained, digits_test):
     x, y = digits_test
     fig = widgets.trigger_demo(defense.classifier, x, y, poisoning.Trigger(), 0)
     assert "with the badnets trigger" in "".join(a.text for a in fig.layout.annotations)
+
+
+# ----- executing a notebook never waits on a widget: headless interact, a per-cell timeout, one retry
+
+ROOT = os.path.join(os.path.dirname(__file__), os.pardir)
+sys.path.insert(0, os.path.join(ROOT, "book"))
+import build_course  # noqa: E402
+
+
+class _Drawn:
+    """What a demo returns, minus plotly: ``show`` records the values it was drawn at."""
+
+    shown = []
+
+    def __init__(self, **values):
+        self.values = values
+
+    def show(self):
+        _Drawn.shown.append(self.values)
+
+
+def test_headless_interact_draws_once_at_the_sliders_starting_values(monkeypatch):
+    sliders = dict(beta="beta", index=(0, 19, 1), name=["snn", "masking"])
+    monkeypatch.setenv("SNNLAB_HEADLESS", "0")  # a live notebook: real ipywidgets
+    live = widgets.interact(lambda **kw: _Drawn(**kw), **sliders)
+    started = dict(live.widget.kwargs)  # the values ipywidgets called the demo with
+    _Drawn.shown.clear()
+    monkeypatch.setenv("SNNLAB_HEADLESS", "1")
+    assert widgets.interact(lambda **kw: _Drawn(**kw), **sliders) is None  # no widget made
+    assert _Drawn.shown == [started] == [widgets.slider_defaults(**sliders)]
+    assert started == {"beta": pytest.approx(0.745), "index": 0, "name": "snn"}
+
+
+def test_the_executors_share_one_cell_timeout_of_minutes():
+    with open(os.path.join(ROOT, "pyproject.toml")) as f:
+        addopts = next(line for line in f if line.startswith("addopts"))
+    assert f"--nbval-cell-timeout={build_course.CELL_TIMEOUT}" in addopts  # nbval, as the course builds
+    assert 60 <= build_course.CELL_TIMEOUT <= 600
+    assert build_course.kernel_env()["SNNLAB_HEADLESS"] == "1"
+    assert os.environ.get("SNNLAB_HEADLESS") == "1"  # conftest.py: nbval's kernels inherit it
+
+
+def _widget_notebook(tmp_path, body: str) -> str:
+    """A one-cell notebook whose widget callback runs ``body`` (with ``marker``, a file path, in scope)."""
+    import nbformat
+
+    marker = tmp_path / "marker"
+    source = (f"import pathlib, time\nfrom snnlab import widgets\nmarker = pathlib.Path({str(marker)!r})\n\n"
+              f"class Drawn:\n    def __init__(self, eps):\n        self.eps = eps\n\n"
+              f"    def show(self):\n        print('drawn at eps', self.eps)\n\n\n"
+              f"def demo(eps):\n" + "".join(f"    {line}\n" for line in body.splitlines()) +
+              "    return Drawn(eps)\n\n\nwidgets.interact(demo, eps='eps');\n")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path / "stall.ipynb"
+    nbformat.write(nb, str(path))
+    return str(path)
+
+
+def _outputs(path):
+    import nbformat
+
+    return nbformat.read(path, as_version=4).cells[0].outputs
+
+
+def test_a_widget_cell_runs_its_demo_without_a_front_end(tmp_path, monkeypatch):
+    monkeypatch.delenv("SNNLAB_HEADLESS")  # the executor sets it for its kernel by itself
+    path = _widget_notebook(tmp_path, "pass")
+    assert build_course.execute(path, timeout=60) == []
+    outputs = _outputs(path)
+    assert [o.get("text") for o in outputs] == ["drawn at eps 0.15\n"]  # the demo, once, at the slider's start
+    assert not any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
+
+
+def test_a_widget_cell_that_stalls_once_is_run_again_and_recovers(tmp_path, capsys):
+    path = _widget_notebook(tmp_path, "if not marker.exists():\n    marker.write_text('stalled')\n    time.sleep(600)")
+    start = time.perf_counter()
+    assert build_course.execute(path, timeout=8, retries=1) == []
+    assert time.perf_counter() - start < 120  # not the 600 s the cell would have slept
+    assert (tmp_path / "marker").read_text() == "stalled"  # the first attempt did stall
+    assert "stall.ipynb, cell 0: no reply within 8 s (attempt 1 of 2)" in capsys.readouterr().err
+    assert [o.get("text") for o in _outputs(path)] == ["drawn at eps 0.15\n"]
+
+
+def test_a_widget_cell_that_always_stalls_fails_fast_naming_the_cell(tmp_path):
+    path = _widget_notebook(tmp_path, "time.sleep(600)")
+    start = time.perf_counter()
+    with pytest.raises(RuntimeError, match=r"stall.ipynb, cell 0: no reply within 5 s \(attempt 2 of 2\)"):
+        build_course.execute(path, timeout=5, retries=1)
+    assert time.perf_counter() - start < 120
+
+
+def test_nbval_fails_a_stalled_widget_cell_at_its_timeout(tmp_path):
+    path = _widget_notebook(tmp_path, "time.sleep(600)")
+    start = time.perf_counter()
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(tmp_path),
+                          "-c", os.devnull, "--nbval-lax", "--nbval-cell-timeout=5", path],
+                         capture_output=True, text=True, timeout=300, cwd=str(tmp_path),
+                         env={**os.environ, "SNNLAB_HEADLESS": "1"})
+    assert run.returncode == 1, run.stdout[-2000:]
+    assert "Timeout of 5 seconds exceeded" in run.stdout
+    assert time.perf_counter() - start < 120
