@@ -4,9 +4,13 @@ Each ``check_*`` calls the student's function on fixed inputs, compares the
 result with snnlab's (or the library's: snntorch, torchattacks) and returns a
 :class:`Verdict` that prints as one line: ``right``, or what is wrong and a
 hint. Where a wrong answer matches a known mistake (a reset on the wrong step,
-FGSM without the sign, the loss's indicator the wrong way round, ...) the hint
-names that mistake. A function that still raises ``NotImplementedError`` (the
-scaffold) gets "not written yet", not a traceback.
+FGSM without the sign, the loss's indicator the wrong way round, the tuple from
+``torch.autograd.grad`` not unpacked, an index one past the end, ...) the hint
+names that mistake; no hint spells out the solution's code. Before any value is
+compared, the checker checks what the lesson's next cell needs: a tensor (not a
+list or an array), of the expected shape and dtype, or a number. A function
+that still raises ``NotImplementedError`` (the scaffold) gets "not written
+yet", not a traceback.
 
     >>> from snnlab import exercises
     >>> exercises.check_lif_step(my_lif_step)
@@ -18,6 +22,8 @@ torchattacks' ``FGSM`` and snnlab's own functions.
 """
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
 
 import torch
@@ -45,15 +51,27 @@ def _as_tuple(value):
     return value if isinstance(value, tuple) else (value,)
 
 
-def _differs(got, want, names=()) -> str | None:
-    """None when ``got`` matches ``want`` (tensors or tuples of tensors), else what differs."""
+def _differs(got, want, names=(), strict: bool = False) -> str | None:
+    """None when ``got`` matches ``want`` (tensors or tuples of tensors), else what differs.
+
+    ``strict`` (the student's answer against the reference): where the reference is a tensor, the answer must
+    be one too, of the same dtype, since the lesson's next cell uses it as one; otherwise a plain number or
+    a list is converted before comparing (a known wrong answer may return one).
+    """
     got, want = _as_tuple(got), _as_tuple(want)
     if len(got) != len(want):
         return f"returned {len(got)} value(s), expected {len(want)}" + (f" ({', '.join(names)})" if names else "")
     for i, (g, w) in enumerate(zip(got, want)):
+        where = f"{names[i] if i < len(names) else f'value {i + 1}'}: " if len(want) > 1 else ""
+        if strict and torch.is_tensor(w):
+            if not torch.is_tensor(g):
+                return (f"{where}returned a {type(g).__name__}, expected a torch.Tensor (the next cell uses it as "
+                        f"one); build it from tensor operations on the inputs")
+            if g.dtype != w.dtype:
+                return f"{where}dtype {g.dtype}, expected {w.dtype}" + (
+                    " (.float() turns a comparison's True/False into 1.0/0.0)" if g.dtype == torch.bool else "")
         if not torch.is_tensor(w):  # a known wrong answer may return a plain number
             w = torch.as_tensor(w, dtype=torch.float64)
-        where = f"{names[i] if i < len(names) else f'value {i + 1}'}: " if len(want) > 1 else ""
         if not torch.is_tensor(g):
             try:
                 g = torch.as_tensor(g, dtype=w.dtype)
@@ -69,14 +87,31 @@ def _differs(got, want, names=()) -> str | None:
     return None
 
 
+class Returned(Exception):
+    """Raised by a checker's wrapper when the student's function returned the wrong kind of value: the
+    verdict says what came back (not "your function raised")."""
+
+
+def _number(value, what: str) -> float:
+    """``value`` as a float when it is a number or a one-element tensor; else :class:`Returned` saying why."""
+    if torch.is_tensor(value) and value.numel() == 1:
+        return float(value)
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):  # numpy's floats too
+        return float(value)
+    kind = f"a tensor of shape {tuple(value.shape)}" if torch.is_tensor(value) else f"a {type(value).__name__}"
+    raise Returned(f"returned {kind}, expected {what} (a float or a one-element tensor)")
+
+
 def _check(exercise: str, student, cases, reference, mistakes, hint: str, done: str, names=(),
            given=None) -> Verdict:
     """Run ``student`` and ``reference`` on every case (a tuple of arguments, or a callable making one).
 
     ``mistakes``: ``[(wrong_function, hint)]``; if the student's output matches a known wrong answer on
-    every case, that hint is given. Otherwise the first difference and the general ``hint``.
-    ``given``: what the student passed, when ``student`` wraps it. Every function gets its own copies
-    of the inputs, so one that changes its arguments in place cannot spoil the comparison.
+    every case, that hint is given; if the student's function raises, a known wrong answer that returned the
+    same on the earlier cases and raises the same error (type and message) on this one gives its hint.
+    Otherwise the first difference and the general ``hint``. ``given``: what the student passed, when
+    ``student`` wraps it. Every function gets its own copies of the inputs, so one that changes its arguments
+    in place cannot spoil the comparison.
     """
     given = student if given is None else given
     if not callable(given):
@@ -89,12 +124,15 @@ def _check(exercise: str, student, cases, reference, mistakes, hint: str, done: 
         except NotImplementedError:
             return Verdict(exercise, False, f"{exercise}: not written yet. Replace the ... lines and delete "
                                             f"the `raise NotImplementedError` line, then run this cell again.")
+        except Returned as wrong_kind:
+            return Verdict(exercise, False, f"{exercise}: not yet; {wrong_kind}. Hint: {hint}")
         except Exception as error:  # noqa: BLE001 - any error in student code is reported, not raised
+            known = _known_error(error, args, outputs, mistakes)
             return Verdict(exercise, False, f"{exercise}: your function raised {type(error).__name__}: {error}. "
-                                            f"Hint: {hint}")
+                                            f"Hint: {known or hint}")
     problems = []
     for args, got in outputs:
-        problem = _differs(got, reference(*_fresh(args)), names)
+        problem = _differs(got, reference(*_fresh(args)), names, strict=True)
         if problem:
             problems.append((args, got, problem))
     if not problems:
@@ -104,6 +142,20 @@ def _check(exercise: str, student, cases, reference, mistakes, hint: str, done: 
             return Verdict(exercise, False, f"{exercise}: not yet; {problems[0][2]}. Hint: {wrong_hint}")
     return Verdict(exercise, False, f"{exercise}: not yet; on {len(problems)} of {len(outputs)} test inputs, "
                                     f"{problems[0][2]}. Hint: {hint}")
+
+
+def _known_error(error: Exception, args, earlier, mistakes) -> str | None:
+    """The hint of a known mistake that raises ``error`` (same type, same message) on ``args`` and agreed with
+    the student's outputs on the ``earlier`` cases; None if there is none."""
+    for wrong, wrong_hint in mistakes:
+        if not all(_same(got, wrong, a) for a, got in earlier):
+            continue
+        try:
+            wrong(*_fresh(args))
+        except Exception as theirs:  # noqa: BLE001 - the known mistake is meant to raise here
+            if type(theirs) is type(error) and str(theirs) == str(error):
+                return wrong_hint
+    return None
 
 
 def _same(got, wrong, args) -> bool:
@@ -218,6 +270,12 @@ def _fgsm_no_clamp(model, images, labels, eps):
     return images + eps * _gradient(model, images, labels).sign()
 
 
+def _fgsm_tuple(model, images, labels, eps):
+    images = images.clone().requires_grad_(True)
+    grad = torch.autograd.grad(nn.functional.cross_entropy(model(images), labels), images)  # a tuple, not unpacked
+    return (images + eps * grad.sign()).clamp(0, 1).detach()
+
+
 def check_fgsm(fgsm) -> Verdict:
     """Lesson 2: ``fgsm(model, images, labels, eps) -> adversarial images``, compared with torchattacks.FGSM."""
     return _check(
@@ -225,7 +283,9 @@ def check_fgsm(fgsm) -> Verdict:
         [(_fgsm_no_sign, "FGSM steps by eps along the *sign* of the gradient (every pixel moves by exactly eps), "
                          "not along the gradient itself."),
          (_fgsm_descent, "you step down the loss (x - eps * sign); the attacker wants the loss up: x + eps * sign."),
-         (_fgsm_no_clamp, "clip the result to the valid pixel range with .clamp(0, 1).")],
+         (_fgsm_no_clamp, "clip the result to the valid pixel range with .clamp(0, 1)."),
+         (_fgsm_tuple, "torch.autograd.grad returns a tuple, one gradient per input you asked about (here one): "
+                       "unpack it, or take its first element, before calling .sign().")],
         "take the gradient of the cross-entropy loss with respect to the images, step by eps along its sign, "
         "clip to [0, 1].",
         "Your FGSM matches torchattacks.FGSM.")
@@ -269,7 +329,8 @@ def check_asymmetric_loss(asymmetric_loss) -> Verdict:
                                "on under-estimates, 1[sigma_hat - sigma < 0]."),
          (_asymmetric_abs, "square the error: (sigma_hat - sigma) ** 2, not its absolute value."),
          (_asymmetric_sum, "average over pixels with .mean(), not .sum().")],
-        "weight each squared error (sigma_hat - sigma)^2 by |alpha - 1[sigma_hat - sigma < 0]| and take the mean.",
+        "compare term by term with the formula above: the squared error, its weight |alpha - indicator| whose "
+        "indicator is 1 on under-estimates (sigma_hat below sigma), and the mean over pixels.",
         "Under-estimates cost 1 - alpha, over-estimates alpha, as in snnlab.losses.asymmetric.")
 
 
@@ -305,11 +366,12 @@ def check_bounded_correction(bounded_correction) -> Verdict:
     """Lesson 4: ``bounded_correction(images, sigma, raw) -> purified``, compared with the purifier's own."""
     return _check(
         "bounded_correction", bounded_correction, _bounded_cases(), bounded_correction_reference,
-        [(_bounded_no_tanh, "squash RecSNN's output with tanh first: sigma * tanh(raw) is at most sigma in size; "
-                            "sigma * raw is not bounded."),
-         (_bounded_plus, "RecSNN predicts the noise, so subtract it: images - sigma * tanh(raw)."),
+        [(_bounded_no_tanh, "squash RecSNN's raw output into (-1, 1) with tanh before scaling it by the noise map, so that the "
+                            "noise is at most sigma in size; raw itself is unbounded."),
+         (_bounded_plus, "RecSNN predicts the noise, so the purified image is the image *minus* it, not plus."),
          (_bounded_no_clamp, "clip the purified image to the valid pixel range with .clamp(0, 1).")],
-        "purified = clamp(images - sigma * tanh(raw), 0, 1).",
+        "the noise is RecSNN's raw output squashed into (-1, 1) by tanh and scaled by the noise map sigma; subtract it from "
+        "the images and clip to the valid pixel range.",
         "No pixel moves by more than NeSNN's noise estimate, as in snnlab.purifiers.snn.")
 
 
@@ -328,7 +390,11 @@ def _threshold_cases():
 
 
 def _flags(scores, threshold):
-    flagged = (scores > float(threshold)).float()  # (n,)
+    if (isinstance(threshold, numbers.Integral) and not isinstance(threshold, bool)) or (
+            torch.is_tensor(threshold) and not threshold.is_floating_point()):
+        raise Returned(f"returned the integer {int(threshold)}: a count (a position in the sorted scores), not a "
+                       f"score; the threshold is the clean score at that position")
+    flagged = (scores > _number(threshold, "a threshold score")).float()  # (n,)
     return flagged.sum(), flagged
 
 
@@ -339,6 +405,15 @@ def _threshold_low_side(clean_scores, fpr):
 def _threshold_off_by_one(clean_scores, fpr):
     ranked = clean_scores.sort().values
     return ranked[min(int((1 - fpr) * len(ranked)), len(ranked) - 1)]
+
+
+def _threshold_ceil_index(clean_scores, fpr):  # ranked[k] for the k-th smallest: past the end when fpr = 0
+    ranked = clean_scores.sort().values
+    return ranked[math.ceil((1 - fpr) * len(ranked))]
+
+
+def _threshold_count(clean_scores, fpr):  # the position, not the score there
+    return torch.tensor(float(max(math.ceil((1 - fpr) * len(clean_scores)), 1)))
 
 
 def check_threshold_at_fpr(threshold_at_fpr) -> Verdict:
@@ -353,7 +428,13 @@ def check_threshold_at_fpr(threshold_at_fpr) -> Verdict:
                                         "share *above* the threshold, so take the (1 - fpr) end of the sorted scores."),
          (flagged(_threshold_off_by_one), "your threshold flags one clean image fewer than allowed on some inputs: "
                                           "the ceil((1 - fpr) * n)-th smallest score sits at index "
-                                          "ceil((1 - fpr) * n) - 1, since Python counts from 0.")],
+                                          "ceil((1 - fpr) * n) - 1, since Python counts from 0."),
+         (flagged(_threshold_ceil_index), "ranked[k] with k = ceil((1 - fpr) * n) is one past the k-th smallest "
+                                          "score, and past the end of the list when fpr = 0: Python counts from 0, "
+                                          "so the k-th smallest sits at index k - 1."),
+         (flagged(_threshold_count), "your threshold flags no clean image at all, at any fpr: it lies above every "
+                                     "score. Return the score at position k - 1 of the sorted scores, not the "
+                                     "position (a count).")],
         "sort the clean scores and take the ceil((1 - fpr) * n)-th smallest; an image is flagged when its "
         "score is strictly above the threshold.",
         "It flags the same clean images as snnlab.detector.detection_threshold.",
@@ -383,7 +464,7 @@ def _forward_and_grad(bpda):
         images = images.detach().clone().requires_grad_(True)
         out = bpda(purifier, images)
         if not torch.is_tensor(out):
-            raise TypeError(f"expected a tensor, got {type(out).__name__}")
+            raise Returned(f"returned a {type(out).__name__}, expected a tensor shaped like the images")
         if not out.requires_grad:
             return out.detach(), torch.zeros_like(images)
         grad, = torch.autograd.grad((out * weights).sum(), images, allow_unused=True)
@@ -396,13 +477,16 @@ def check_bpda(bpda) -> Verdict:
     gradient is the identity's."""
     return _check(
         "bpda", _forward_and_grad(bpda), _bpda_cases(), _forward_and_grad(bpda_reference),
-        [(_forward_and_grad(lambda p, x: p(x)), "the gradient went through the purifier; BPDA replaces the "
-                                                 "purifier's backward by the identity: x + (P(x) - x).detach()."),
-         (_forward_and_grad(lambda p, x: p(x).detach()), "no gradient reaches the images: .detach() only the "
-                                                          "difference P(x) - x, and add x back outside it."),
-         (_forward_and_grad(lambda p, x: x + p(x).detach()), "the forward pass must return P(x) exactly: "
-                                                              "x + (P(x) - x).detach(), not x + P(x).detach().")],
-        "forward P(x), backward the identity: x + (P(x) - x).detach().",
+        [(_forward_and_grad(lambda p, x: p(x)), "the gradient went through the purifier; BPDA's gradient is the "
+                                                 "identity's, so the purifier's part must be cut out of the graph "
+                                                 "(.detach()) while the images themselves stay in it."),
+         (_forward_and_grad(lambda p, x: p(x).detach()), "no gradient reaches the images: detach only what the "
+                                                          "purifier changes, not the images themselves."),
+         (_forward_and_grad(lambda p, x: x + p(x).detach()), "the forward value must be P(x) exactly, and x + P(x) "
+                                                              "is not: what you add to the images must be the "
+                                                              "purifier's *change* to them.")],
+        "the value must be P(x) and the gradient the identity's: start from the images themselves and add a "
+        "correction that has the value P(x) - x but carries no gradient.",
         "Forward is the purifier's output, backward is the identity.", ("forward output", "gradient"), given=bpda)
 
 
@@ -446,17 +530,20 @@ def _radius_no_sigma(votes, n, sigma, alpha):
 def check_certified_radius(certified_radius) -> Verdict:
     """Lesson 7: ``certified_radius(votes, n, sigma, alpha) -> L2 radius`` (0.0 when abstaining), compared with
     :mod:`snnlab.smoothing` (Clopper-Pearson lower bound, ``sigma * Phi^-1``)."""
+    def as_number(votes, n, sigma, alpha):  # the next cell formats the radius as a number
+        return torch.tensor(_number(certified_radius(votes, n, sigma, alpha), "a radius"), dtype=torch.float64)
+
     return _check(
-        "certified_radius", certified_radius, _RADIUS_CASES, certified_radius_reference,
+        "certified_radius", as_number, _RADIUS_CASES, certified_radius_reference,
         [(_radius_point_estimate, "you used the share of votes itself; a certificate needs a *lower confidence "
-                                  "bound* on it: scipy.stats.beta.ppf(alpha, votes, n - votes + 1)."),
+                                  "bound* on it, the one-sided Clopper-Pearson bound of the exercise's text."),
          (_radius_two_sided, "the bound is one-sided: use alpha, not alpha / 2."),
          (_radius_no_abstain, "when the lower bound is below 1/2 nothing is certified: return 0.0 (abstain), "
                               "not a negative radius."),
          (_radius_no_sigma, "multiply by sigma: R = sigma * Phi^-1(p_lower).")],
-        "p_lower = beta.ppf(alpha, votes, n - votes + 1); abstain (0.0) if p_lower < 1/2, else "
-        "sigma * norm.ppf(p_lower).",
-        "Your radius matches snnlab.smoothing's CERTIFY.")
+        "the lower bound is the alpha quantile of a Beta(votes, n - votes + 1) distribution; abstain (0.0) when it "
+        "is below 1/2, else scale the standard normal quantile of the bound by sigma.",
+        "Your radius matches snnlab.smoothing's CERTIFY.", given=certified_radius)
 
 
 def _kl_case(seed: int):
@@ -513,7 +600,8 @@ def check_anomaly_index(anomaly_index) -> Verdict:
          (_anomaly_mean, "subtract the median, not the mean: the outlier drags the mean towards itself."),
          (_anomaly_lower_median, "torch's .median() returns the lower of the two middle values of an even count; "
                                  "the median is their mean: use .quantile(0.5).")],
-        "median = kl.quantile(0.5); mad = (kl - median).abs().quantile(0.5); return (kl - median) / (1.4826 * mad).",
+        "subtract the median of kl (the mean of the two middle values), and divide by 1.4826 times the median of "
+        "the absolute deviations from that median; keep the sign, and return a tensor like kl.",
         "Your index matches snnlab.dataelixir.anomaly_index.")
 
 

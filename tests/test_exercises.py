@@ -15,18 +15,21 @@ CASES = {
                  [(E._lif_no_reset, "no reset"), (E._lif_reset_now, "previous step"),
                   (E._lif_reset_zero, "subtracts the threshold"), (E._lif_leak_after, "old membrane")]),
     "fgsm": (E.check_fgsm, E.fgsm_reference,
-             [(E._fgsm_no_sign, "*sign*"), (E._fgsm_descent, "loss up"), (E._fgsm_no_clamp, "clamp(0, 1)")]),
+             [(E._fgsm_no_sign, "*sign*"), (E._fgsm_descent, "loss up"), (E._fgsm_no_clamp, "clamp(0, 1)"),
+              (E._fgsm_tuple, "returns a tuple")]),
     "asymmetric_loss": (E.check_asymmetric_loss, E.asymmetric_loss_reference,
                         [(E._asymmetric_flipped, "under-estimates"), (E._asymmetric_abs, "square"),
                          (E._asymmetric_sum, ".mean()")]),
     "bounded_correction": (E.check_bounded_correction, E.bounded_correction_reference,
-                           [(E._bounded_no_tanh, "tanh"), (E._bounded_plus, "subtract"),
+                           [(E._bounded_no_tanh, "tanh"), (E._bounded_plus, "*minus*"),
                             (E._bounded_no_clamp, "clamp(0, 1)")]),
     "threshold_at_fpr": (E.check_threshold_at_fpr, E.threshold_at_fpr_reference,
-                         [(E._threshold_low_side, "*above*"), (E._threshold_off_by_one, "counts from 0")]),
+                         [(E._threshold_low_side, "*above*"), (E._threshold_off_by_one, "counts from 0"),
+                          (E._threshold_ceil_index, "one past the k-th smallest"),
+                          (E._threshold_count, "not the position (a count)")]),
     "bpda": (E.check_bpda, E.bpda_reference,
              [(lambda p, x: p(x), "went through the purifier"), (lambda p, x: p(x).detach(), "no gradient"),
-              (lambda p, x: x + p(x).detach(), "forward pass")]),
+              (lambda p, x: x + p(x).detach(), "forward value")]),
     "certified_radius": (E.check_certified_radius, E.certified_radius_reference,
                          [(E._radius_point_estimate, "lower confidence"), (E._radius_two_sided, "one-sided"),
                           (E._radius_no_abstain, "abstain"), (E._radius_no_sigma, "multiply by sigma")]),
@@ -110,3 +113,76 @@ def test_checking_fgsm_keeps_the_students_random_state():
     torch.manual_seed(123)
     E.check_fgsm(E.fgsm_reference)
     assert torch.equal(torch.rand(3), expected)
+
+
+def test_the_likeliest_slips_are_named():
+    # lesson 2: the tuple from torch.autograd.grad, not unpacked
+    def fgsm_tuple(model, images, labels, eps):
+        images = images.clone().requires_grad_(True)
+        grad = torch.autograd.grad(torch.nn.functional.cross_entropy(model(images), labels), images)
+        return (images + eps * grad.sign()).clamp(0, 1).detach()
+
+    verdict = E.check_fgsm(fgsm_tuple)
+    assert "raised AttributeError" in verdict.message and "unpack it" in verdict.message, verdict.message
+    # lesson 5: ranked[k] with the ceiling, and a count instead of a score
+    import math
+
+    def ceil_index(clean_scores, fpr):
+        ranked = clean_scores.sort().values
+        k = math.ceil((1 - fpr) * len(ranked))
+        return ranked[k]
+
+    assert "Python counts from 0" in E.check_threshold_at_fpr(ceil_index).message
+    count = E.check_threshold_at_fpr(lambda s, fpr: max(math.ceil((1 - fpr) * len(s)), 1))
+    assert "returned the integer" in count.message and "a count" in count.message and "raised" not in count.message
+    assert "not the position" in E.check_threshold_at_fpr(lambda s, fpr: float(math.ceil((1 - fpr) * len(s)))).message
+
+
+def test_checkers_check_what_the_next_cell_needs():
+    ref = E.anomaly_index_reference
+    as_list = E.check_anomaly_index(lambda kl: ref(kl).tolist())  # lesson 8's next cell calls torch.allclose on it
+    assert not as_list.ok and "returned a list, expected a torch.Tensor" in as_list.message
+    as_array = E.check_anomaly_index(lambda kl: ref(kl).numpy())
+    assert not as_array.ok and "returned a ndarray" in as_array.message
+    single = E.check_anomaly_index(lambda kl: ref(kl).float())  # allclose against a float64 tensor fails
+    assert not single.ok and "dtype torch.float32, expected torch.float64" in single.message
+    assert not E.check_anomaly_index(lambda kl: ref(kl)[None]).ok  # shape (1, 10)
+
+    def bool_spike(membrane, current, beta, threshold):
+        spike, membrane = E.lif_step_reference(membrane, current, beta, threshold)
+        return spike.bool(), membrane
+
+    assert ".float()" in E.check_lif_step(bool_spike).message
+    listed = E.check_certified_radius(lambda votes, n, sigma, alpha: [float(E.certified_radius_reference(votes, n, sigma, alpha))])
+    assert not listed.ok and "expected a radius" in listed.message and "raised" not in listed.message
+    assert E.check_certified_radius(lambda *a: float(E.certified_radius_reference(*a))).ok  # a float is what it needs
+    import numpy as np
+
+    assert E.check_certified_radius(lambda *a: np.float64(E.certified_radius_reference(*a))).ok
+    assert E.check_threshold_at_fpr(lambda s, fpr: float(E.threshold_at_fpr_reference(s, fpr))).ok
+    shaped = E.check_threshold_at_fpr(lambda s, fpr: E.threshold_at_fpr_reference(s, fpr).repeat(3))
+    assert "a tensor of shape (3,)" in shaped.message
+    assert "expected a tensor shaped like the images" in E.check_bpda(lambda p, x: p(x).tolist()).message
+
+
+# Code from each solution that no hint may print (the solution itself, or its one decisive line).
+SOLUTION_CODE = {
+    "bounded_correction": ["sigma * tanh(raw)", "sigma * torch.tanh(raw)"],
+    "bpda": ["(P(x) - x).detach()", "(purifier(images) - images).detach()"],
+    "certified_radius": ["beta.ppf(alpha, votes, n - votes + 1)"],
+    "anomaly_index": ["kl.quantile(0.5); mad", "(kl - median) / (1.4826 * mad)", "(kl - median).abs().quantile(0.5)"],
+    "asymmetric_loss": ["((alpha - under).abs() * (sigma_hat - sigma) ** 2).mean()"],
+    "threshold_at_fpr": ["max(math.ceil((1 - fpr) * len(ranked)), 1)"],
+    "fgsm": ["(images + eps * grad.sign()).clamp(0, 1)"],
+    "lif_step": ["beta * membrane + current - reset * threshold"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_no_hint_prints_the_solution(name):
+    check, reference, wrong_answers = CASES[name]
+    messages = [check(wrong).message for wrong, _ in wrong_answers]
+    messages += [check(lambda *a: 1 / 0).message, check(lambda *a: 0.0).message]
+    for message in messages:
+        for code in SOLUTION_CODE[name]:
+            assert code not in message, message
