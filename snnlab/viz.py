@@ -187,6 +187,24 @@ def bar_chart(values: dict, title: str, yaxis_title: str = "", percent: bool = F
     return fig
 
 
+def value_grid(values: dict, title: str, row_title: str = "", col_title: str = "", percent: bool = True,
+               zmax: float | None = None) -> go.Figure:
+    """A heatmap of ``values[(row, col)]`` (e.g. attack success rate per trigger size and t*), each cell labelled
+    with its value; rows and columns in sorted order, missing pairs left blank."""
+    rows, cols = sorted({r for r, _ in values}), sorted({c for _, c in values})
+    scale = 100 if percent else 1
+    z = [[scale * values[r, c] if (r, c) in values else None for c in cols] for r in rows]  # (rows, cols)
+    text = [[("" if v is None else f"{v:.1f}" if percent else f"{v:.3g}") for v in line] for line in z]
+    fig = go.Figure(go.Heatmap(z=z, x=[str(c) for c in cols], y=[str(r) for r in rows], text=text,
+                               texttemplate="%{text}", colorscale="Reds", zmin=0,
+                               zmax=zmax if zmax is not None else (100 if percent else None),
+                               colorbar=dict(title="%" if percent else "")))
+    fig.update_layout(title=title, xaxis_title=col_title, yaxis_title=row_title, height=360)
+    fig.update_xaxes(type="category")
+    fig.update_yaxes(type="category")
+    return fig
+
+
 def notebook_setup() -> str:
     """Choose the plotly renderer for the lessons; returns its name.
 

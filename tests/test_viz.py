@@ -16,3 +16,11 @@ def test_figures_are_plotly_figures():
     assert len(fig.data) == 2
     fig = viz.roc_figure({"pgd": ([0, 1], [0, 1], 0.5)})
     assert len(fig.data) == 2
+
+
+def test_value_grid_places_each_value_in_its_row_and_column():
+    fig = viz.value_grid({(2, 10): 0.009, (2, 5): 1.0, (1, 5): 0.5}, "ASR after", "size", "t*")
+    heat = fig.data[0]
+    assert list(heat.y) == ["1", "2"] and list(heat.x) == ["5", "10"]
+    assert heat.z[1][0] == 100.0 and abs(heat.z[1][1] - 0.9) < 1e-9 and heat.z[0][1] is None  # (1, 10) was not measured
+    assert heat.text[0][0] == "50.0" and heat.text[0][1] == ""
