@@ -13,6 +13,10 @@ TORCH ?= torch==2.14.1 torchvision==0.29.1
 .PHONY: report test lessons execute-lessons course train benchmarks book clean-venv
 
 $(BIN)/snnlab: pyproject.toml
+	@# Fashion-MNIST offline from Debian's package, where apt-get exists (snnlab.load_dataset reads it in place)
+	@[ -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ] || ! command -v apt-get >/dev/null || \
+	  { SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO="sudo"; $$SUDO apt-get install -y -qq dataset-fashion-mnist >/dev/null || \
+	    echo "note: could not apt-get install dataset-fashion-mnist; Fashion-MNIST needs download=True online"; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(TORCH)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'

@@ -1,10 +1,23 @@
-"""MLF (3 levels, fused BPTT) vs snntorch.Leaky: forward + backward time on the same tensor and T.
+"""The price of spiking: MLF (eager and fused) against ReLU and snntorch.Leaky, in one run.
 
-    python benchmarks/neuron_speed.py            # writes snnlab/results/neuron_speed.json
+    python benchmarks/neuron_speed.py                 # writes snnlab/results/neuron_speed.json
+    python benchmarks/neuron_speed.py --no-report     # without the main job's wall time (saves ~6 min)
 
-Shape: the digits classifier's first block, T=4 steps of (N=256, C=32, 8, 8)
-(batch 64 x T folded in the classifier, so N=256 here is 4 batches' worth).
-Median of ``--repeats`` timings, each of ``--iters`` forward+backward passes.
+Rows (2 threads; median of ``--repeats`` timings of ``--iters`` calls each, after a warm-up that
+also pays any compile):
+
+- ``node``: MLF alone (K = 3 levels) against ``snntorch.Leaky`` (one level), forward + backward on
+  the same ``(T, N, C, H, W)`` tensor, the digits classifier's first block (T=4, 256, 32, 8, 8).
+- ``train_step``: forward + backward + SGD on a batch of 64 at T = 4 of the MLF-SE classifier, at
+  8x8 (the digits layout, 32/32/64) and 28x28 (a lean 32/64/128 layout, one block per stage), beside
+  the same network with ReLU in place of every MLF neuron (still folding T into the batch), and at
+  28x28 in channels-last memory format too (the measurement that decided against it or for it).
+- ``apgd_step``: one APGD-CE step (forward + backward through purifier, detector and classifier)
+  through the shipped joint digits defence, 64 images, images per second.
+- ``report``: the wall time of ``snnlab report`` (the main job) in a fresh process.
+
+Every MLF row is measured with the eager implementation and the fused one (``SNNLAB_MLF``), so the
+before/after ratios come from one run on one machine.
 """
 from __future__ import annotations
 
@@ -13,15 +26,32 @@ import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 
 import snntorch as snn
 import torch
+from torch import nn
 
-from snnlab import results
-
-from snnlab.neurons import MLF
+from snnlab import neurons, results
 from snnlab.checkpoints import save_json
+from snnlab.classifier import ClassifierConfig, SpikingResNet
+from snnlab.neurons import MLF
+
+TARGETS = {"train_step_28_over_relu": 1.3, "node_over_leaky": 0.7, "apgd_speedup": 1.5, "report_s": 150}
+
+
+def time_it(fn, iters, repeats):
+    fn()  # warm-up (and compile)
+    fn()
+    runs = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(iters):
+            fn()
+        runs.append((time.perf_counter() - start) / iters)
+    return statistics.median(runs)
 
 
 def leaky_forward(neuron, x):
@@ -33,30 +63,56 @@ def leaky_forward(neuron, x):
     return torch.stack(out)
 
 
-def time_it(fn, iters, repeats):
-    fn()  # warm-up
-    runs = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(iters):
-            fn()
-        runs.append((time.perf_counter() - start) / iters)
-    return statistics.median(runs)
+class ReLUNeuron(nn.Module):
+    """ReLU in an MLF's place: ``(T, N, ...) -> (T, N, ...)``, the price-of-spiking baseline."""
+
+    def forward(self, x):
+        return torch.relu(x)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=4)
-    parser.add_argument("--shape", default="256,32,8,8")
-    parser.add_argument("--iters", type=int, default=20)
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", default=results.path("neuron_speed.json"))
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+def relu_network(model: nn.Module) -> nn.Module:
+    for name, child in model.named_children():
+        if isinstance(child, MLF):
+            setattr(model, name, ReLUNeuron())
+        else:
+            relu_network(child)
+    return model
+
+
+def train_step_fn(model, size, batch=64, channels_last=False):
     torch.manual_seed(0)
-    shape = (args.steps, *map(int, args.shape.split(",")))
-    x = (torch.rand(shape) * 3).requires_grad_()
+    x = torch.rand(batch, 1, size, size)
+    y = torch.randint(0, 10, (batch,))
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    model.train()
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+    return step
+
+
+def configs():
+    digits = ClassifierConfig.for_dataset("digits")
+    lean28 = ClassifierConfig(in_channels=1, image_size=28, classes=10, stem=32, stages=[32, 64, 128], blocks=1)
+    return {8: digits, 28: lean28}
+
+
+def with_backend(name, fn):
+    neurons.set_backend(name)
+    try:
+        return fn()
+    finally:
+        neurons.set_backend("auto")
+
+
+def measure_node(args):
+    torch.manual_seed(0)
+    x = (torch.rand(4, 256, 32, 8, 8) * 3).requires_grad_()
     mlf = MLF()
     leaky = snn.Leaky(beta=0.25, threshold=0.6)  # same decay and first threshold as MLF's level 1
 
@@ -68,15 +124,96 @@ def main():
         x.grad = None
         leaky_forward(leaky, x).sum().backward()
 
-    t_mlf = time_it(run_mlf, args.iters, args.repeats)
-    t_leaky = time_it(run_leaky, args.iters, args.repeats)
-    result = {
-        "benchmark": "neuron forward+backward", "shape": list(shape), "threads": args.threads,
-        "mlf_levels": mlf.levels, "mlf_ms": round(1e3 * t_mlf, 3), "leaky_ms": round(1e3 * t_leaky, 3),
-        "ratio_mlf_over_leaky": round(t_mlf / t_leaky, 3), "target_ratio": 1.5,
-        "torch": torch.__version__, "snntorch": snn.__version__, "machine": platform.processor() or platform.machine(),
-        "command": "python benchmarks/neuron_speed.py",
-    }
+    rows = {"shape": list(x.shape), "levels": mlf.levels,
+            "leaky_ms": 1e3 * time_it(run_leaky, args.iters, args.repeats)}
+    for backend in ("eager", "auto"):
+        rows[f"mlf_{label(backend)}_ms"] = 1e3 * with_backend(backend, lambda: time_it(run_mlf, args.iters, args.repeats))
+    return rows
+
+
+def label(backend):
+    return "fused" if backend == "auto" else "eager"
+
+
+def measure_train_steps(args):
+    rows = {}
+    for size, config in configs().items():
+        row = {"layout": f"stem {config.stem}, stages {config.stages}, {config.blocks} block(s)", "batch": 64,
+               "steps": config.steps}
+        row["relu_ms"] = 1e3 * time_it(train_step_fn(relu_network(SpikingResNet(config)), size), args.iters_step,
+                                       args.repeats)
+        for backend in ("eager", "auto"):
+            row[f"mlf_{label(backend)}_ms"] = 1e3 * with_backend(backend, lambda: time_it(
+                train_step_fn(SpikingResNet(config), size), args.iters_step, args.repeats))
+        if size == 28:
+            row["mlf_fused_channels_last_ms"] = 1e3 * time_it(
+                train_step_fn(SpikingResNet(config), size, channels_last=True), args.iters_step, args.repeats)
+        for backend in ("eager", "fused"):
+            row[f"{backend}_over_relu"] = row[f"mlf_{backend}_ms"] / row["relu_ms"]
+        rows[f"{size}x{size}"] = row
+    return rows
+
+
+def measure_apgd(args):
+    from snnlab import load_dataset, load_pretrained
+    from snnlab.attacks import APGD
+
+    defense = load_pretrained("digits", device="cpu")
+    x, y = load_dataset("digits", "test")
+    x, y = x[:64], y[:64]
+    row = {"images": 64, "steps": args.apgd_steps, "target": "shipped digits joint defence (APGD-CE)"}
+    for backend in ("eager", "auto"):
+        attack = APGD(defense, eps=0.1, steps=args.apgd_steps, seed=0)
+        seconds = with_backend(backend, lambda: time_it(lambda: attack(x, y), 1, args.repeats))
+        row[f"{label(backend)}_images_per_s"] = 64 * args.apgd_steps / seconds
+    row["speedup"] = row["fused_images_per_s"] / row["eager_images_per_s"]
+    return row
+
+
+def measure_report():
+    row = {"command": "snnlab report --out <tmp>"}
+    for backend in ("eager", "auto"):
+        env = dict(os.environ, SNNLAB_MLF=backend)
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "snnlab", "report", "--out", f"/tmp/neuron_speed_report_{backend}"],
+                       check=True, env=env, stdout=subprocess.DEVNULL)
+        row[f"{label(backend)}_s"] = time.perf_counter() - start
+    return row
+
+
+def rounded(value):
+    if isinstance(value, float):
+        return round(value, 3)
+    if isinstance(value, dict):
+        return {k: rounded(v) for k, v in value.items()}
+    return value
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--iters", type=int, default=20, help="calls per timing of the node (default 20)")
+    parser.add_argument("--iters-step", type=int, default=3, help="calls per timing of a training step (default 3)")
+    parser.add_argument("--repeats", type=int, default=5, help="timings per row; the median is kept (default 5)")
+    parser.add_argument("--apgd-steps", type=int, default=10, help="APGD steps per timed attack (default 10)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--no-report", action="store_true", help="skip the main job's wall time")
+    parser.add_argument("--out", default=results.path("neuron_speed.json"))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    start = time.perf_counter()
+    result = {"benchmark": "the price of spiking: MLF eager vs fused, vs ReLU and snntorch.Leaky",
+              "threads": args.threads, "node": measure_node(args), "train_step": measure_train_steps(args),
+              "apgd_step": measure_apgd(args)}
+    node = result["node"]
+    node["fused_over_leaky"] = node["mlf_fused_ms"] / node["leaky_ms"]
+    node["eager_over_leaky"] = node["mlf_eager_ms"] / node["leaky_ms"]
+    if not args.no_report:
+        result["report"] = measure_report()
+    result["targets"] = TARGETS
+    result.update(torch=torch.__version__, snntorch=snn.__version__, fused=neurons.fused_status(),
+                  machine=platform.processor() or platform.machine(), wall_s=time.perf_counter() - start,
+                  command="python benchmarks/neuron_speed.py" + (" --no-report" if args.no_report else ""))
+    result = rounded(result)
     save_json(args.out, result)
     print(json.dumps(result, indent=2))
 

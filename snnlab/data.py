@@ -8,13 +8,18 @@ digits shipped inside scikit-learn, no network), pixels 0..16 scaled to
 [0, 1], split once with a fixed seed into stratified train (60%),
 calibration (20%, for the detector threshold) and test (20%) parts.
 
-Torchvision datasets (MNIST, Fashion-MNIST, CIFAR-10, CIFAR-100, SVHN) are
-read from a local ``root`` or downloaded with ``download=True`` when online;
+Fashion-MNIST is found offline in Debian's package (``apt-get install
+dataset-fashion-mnist``: the four original IDX files in
+``/usr/share/datasets/fashion-mnist/``) when no ``root`` is given, then under
+``root`` (default ``~/.snnlab/data``), then downloaded by torchvision with
+``download=True``. Torchvision datasets (MNIST, Fashion-MNIST, CIFAR-10,
+CIFAR-100, SVHN) are read from a local ``root`` or downloaded with ``download=True`` when online;
 Tiny-ImageNet is read from a local ImageFolder tree. Their calibration split
 is a fixed, seeded 10% of the official training set, held out of "train".
 """
 from __future__ import annotations
 
+import gzip
 import os
 from dataclasses import dataclass
 
@@ -130,20 +135,86 @@ def _torchvision_dataset(name: str, train: bool, root: str, download: bool):
     return cls(root, train=train, download=download)
 
 
+DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"  # apt-get install dataset-fashion-mnist
+FASHION_MNIST_FILES = {True: ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+                       False: ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
+
+
+def read_idx(path: str) -> torch.Tensor:
+    """An IDX file (the MNIST family's format, gzip-compressed or not) as a uint8 tensor of its shape.
+
+    Written by hand (ten lines): torchvision's reader takes only unpacked files, Debian ships them packed.
+    """
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    magic = int.from_bytes(data[:4], "big")
+    if len(data) < 4 or magic >> 16 != 0 or (magic >> 8) & 0xFF != 0x08:  # zero, zero, uint8, ndim
+        raise ValueError(f"{path} is not an IDX file of unsigned bytes (magic number {magic:#x}); "
+                         "reinstall it (apt-get install --reinstall dataset-fashion-mnist)")
+    ndim = magic & 0xFF
+    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    body = data[4 + 4 * ndim:]
+    if len(body) != int(np.prod(dims)):
+        raise ValueError(f"{path} is truncated: {len(body)} bytes for shape {dims}; reinstall it "
+                         "(apt-get install --reinstall dataset-fashion-mnist)")
+    return torch.frombuffer(bytearray(body), dtype=torch.uint8).view(*dims)
+
+
+def debian_fashion_mnist(train: bool, folder: str | None = None):
+    """Fashion-MNIST from Debian's package as a ``torchvision.datasets.FashionMNIST`` (same items, transforms).
+
+    None when the package's files are not in ``folder`` (default ``DEBIAN_FASHION_MNIST``).
+    """
+    folder = folder or DEBIAN_FASHION_MNIST
+    images_file, labels_file = (os.path.join(folder, f) for f in FASHION_MNIST_FILES[train])
+    if not (os.path.isfile(images_file) and os.path.isfile(labels_file)):
+        return None
+    from torchvision import datasets
+
+    class DebianFashionMNIST(datasets.FashionMNIST):
+        """torchvision's FashionMNIST reading Debian's packed IDX files in place (nothing unpacked to disk)."""
+
+        def _check_legacy_exist(self):
+            return False
+
+        def _check_exists(self):
+            return True
+
+        def _load_data(self):
+            images, labels = read_idx(images_file), read_idx(labels_file).long()
+            if images.dim() != 3 or images.shape[1:] != (28, 28) or len(images) != len(labels):
+                raise ValueError(f"{images_file}: expected (N, 28, 28) images and N labels, got "
+                                 f"{tuple(images.shape)} and {tuple(labels.shape)}")
+            return images, labels
+
+    return DebianFashionMNIST(folder, train=train)
+
+
 def open_torchvision(name: str, train: bool, root: str | None = None, download: bool = False):
     """The torchvision dataset ``name`` (train or test part) from ``root`` (default ``~/.snnlab/data``); one
-    ValueError naming the fix when its files are missing offline."""
+    ValueError naming the fix when its files are missing offline.
+
+    Fashion-MNIST with no ``root`` comes from Debian's package first, when it is installed.
+    """
     info = dataset_info(name)
+    if name == "fashion-mnist" and root is None and not download:
+        dataset = debian_fashion_mnist(train)
+        if dataset is not None:
+            return dataset
     root = os.path.expanduser(root or os.path.join("~", ".snnlab", "data"))
     try:
         return _torchvision_dataset(name, train, root, download)
     except (RuntimeError, FileNotFoundError, OSError) as err:
-        how = (
-            f"download Tiny-ImageNet and unpack it so that {root}/tiny-imagenet-200/train exists"
-            if name == "tiny-imagenet"
-            else f"pass download=True (CLI: --download) when online, or put the {info.source} files under {root}"
-        )
-        raise ValueError(f"dataset {name!r} not found under {root} ({err.__class__.__name__}: {err}); {how}") from None
+        if name == "tiny-imagenet":
+            how = f"download Tiny-ImageNet and unpack it so that {root}/tiny-imagenet-200/train exists"
+        elif name == "fashion-mnist":
+            how = (f"install it offline with `apt-get install dataset-fashion-mnist` (files in "
+                   f"{DEBIAN_FASHION_MNIST}), or pass download=True (CLI: --download) when online")
+        else:
+            how = f"pass download=True (CLI: --download) when online, or put the {info.source} files under {root}"
+        where = f"{DEBIAN_FASHION_MNIST} or {root}" if name == "fashion-mnist" and not download else root
+        raise ValueError(f"dataset {name!r} not found in {where} ({err.__class__.__name__}: {err}); {how}") from None
 
 
 def _to_tensors(dataset, limit: int | None):

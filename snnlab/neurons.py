@@ -16,6 +16,10 @@ rectangular windows tile the membrane axis, so the surrogate below is a small
 """
 from __future__ import annotations
 
+import math
+import os
+import warnings
+
 import torch
 from torch import nn
 
@@ -40,84 +44,306 @@ class MLFFunction(torch.autograd.Function):
         M[t] = tau * (1 - o[t]) - tau * u[t] * h'(u[t])       (decay path + reset path)
         dL/dx[t] = sum_k G_k[t]
 
-    ``h'`` and ``M`` are computed in the forward pass, so the backward is one
-    fused multiply-add per step. One autograd node instead of a graph of
-    ~6 ops per step keeps MLF close to ``snntorch.Leaky`` in speed despite its
-    3 levels (see benchmarks/neuron_speed.py). No library ships MLF, so this
-    is written by hand.
+    Two implementations give the same bits. The **fused** one (the default wherever
+    ``torch.compile`` works, for tensors of at least ``FUSED_MIN_NUMEL`` elements) runs each
+    direction as one compiled loop over the elements and saves only the input; the **eager**
+    one below computes ``h'`` and ``M`` in the forward pass and saves them, so its backward is
+    one multiply-add per step. No library ships MLF, so both are written by hand.
 
     An attacker may choose another backward (``surrogate``, any object with
     ``window(u - Vth) -> h'``, ``temporal`` and ``rate``; see
     :mod:`snnlab.attacks.surrogates`). The forward ops are the same; the
     backward then uses that ``h'``, cuts the membrane path ``M[t]`` when
     ``temporal`` is False, and mixes in the rate gradient (BPTR)
-    ``dL/dx[t] = 1[mean_t out > 0] * mean_t g[t]`` with weight ``rate``.
+    ``dL/dx[t] = 1[mean_t out > 0] * mean_t g[t]`` with weight ``rate``. A rectangular,
+    temporal surrogate whose width is a power of two runs the fused backward at its width
+    (the same bits); every other surrogate replays the membranes fused and applies its
+    ``h'`` eagerly.
     """
 
     @staticmethod
-    def forward(ctx, x, thresholds, tau, width, surrogate=None):
-        # x: (T, N, ...); thresholds: (K, 1, ..., 1). Buffers are preallocated and
-        # written in place: on CPU this is memory-bound, so passes over memory count.
-        # ``surrogate`` (an attack-time backward, see snnlab.attacks.surrogates) changes what is
-        # saved for the backward pass only: the forward ops below are the same either way.
+    def forward(ctx, x, thresholds, tau, width, surrogate=None, values=None):
+        # x: (T, N, ...); thresholds: (K, 1, ..., 1); values: the same K thresholds as Python floats
+        # (read from the tensor when not given). ``surrogate`` (an attack-time backward, see
+        # snnlab.attacks.surrogates) changes what is saved for the backward pass only.
         need_grad = ctx.needs_input_grad[0]
-        custom = need_grad and surrogate is not None
-        need_grad = need_grad and surrogate is None
-        steps, levels = x.shape[0], thresholds.shape[0]
-        out = x.new_empty(x.shape)  # (T, N, ...)
-        u = x.new_zeros((levels, *x.shape[1:]))  # (K, N, ...)
-        decay = torch.full_like(u, tau)  # tau * (1 - o[t-1])
-        shifted, spikes = torch.empty_like(u), torch.empty_like(u)
-        if need_grad:
-            windows = x.new_empty((steps, *u.shape))  # h'(u[t]), (T, K, N, ...)
-            carries = x.new_empty((steps, *u.shape))  # M[t], (T, K, N, ...)
-        if custom:
-            membranes = x.new_empty((steps, *u.shape))  # u[t], (T, K, N, ...)
-            decays = x.new_empty((steps, *u.shape))  # tau * (1 - o[t]), (T, K, N, ...)
-        for t in range(steps):
-            torch.addcmul(x[t], u, decay, out=u)  # u = tau * u * (1 - o) + x[t]
-            torch.sub(u, thresholds, out=shifted)
-            torch.ge(shifted, 0, out=spikes)  # o = H(u - Vth); a float `out` is much faster than bool
-            torch.sum(spikes, 0, out=out[t])
-            spikes.mul_(-tau).add_(tau)  # now tau * (1 - o)
-            decay, spikes = spikes, decay
-            if need_grad:
-                window = windows[t]
-                torch.lt(shifted.abs_(), width / 2, out=window)
-                if width != 1.0:
-                    window.div_(width)
-                torch.mul(u, window, out=carries[t]).mul_(-tau).add_(decay)
-            if custom:
-                membranes[t].copy_(u)
-                decays[t].copy_(decay)
-        if custom:
-            windows = surrogate.window(membranes - thresholds)  # h'(u[t] - Vth), (T, K, N, ...)
-            carries = decays - tau * membranes * windows if surrogate.temporal else None  # M[t]
-            rate_mask = (out.mean(0) > 0).to(x.dtype) if surrogate.rate > 0 else None  # (N, ...)
-            ctx.surrogate_rate = surrogate.rate
-            ctx.save_for_backward(windows, carries, rate_mask)
-        elif need_grad:
-            ctx.surrogate_rate = 0.0
-            ctx.save_for_backward(windows, carries, None)
-        return out  # (T, N, ...)
+        ctx.tau, ctx.width, ctx.surrogate = tau, width, surrogate
+        ctx.values = tuple(values) if values is not None else tuple(thresholds.flatten().tolist())
+        if _use_fused(x):
+            out = _run("spikes", _flat(x), *_constants(x, ctx.values, tau))
+            if out is not None:
+                out = out.view(x.shape)
+                ctx.mode = "fused" if _fused_backward_width(surrogate, width) is not None else "replay"
+                if need_grad:
+                    ctx.save_for_backward(x, out)
+                return out  # (T, N, ...)
+        ctx.mode = "eager"
+        return _eager_forward(ctx, x, thresholds, tau, width, surrogate, need_grad)
 
     @staticmethod
     def backward(ctx, grad_out):
-        windows, carries, rate_mask = ctx.saved_tensors
-        rate = ctx.surrogate_rate
-        grad_x = torch.empty_like(grad_out)
-        if rate < 1.0:  # the temporal gradient (BPTT through the surrogate)
-            if carries is None:  # the membrane's temporal path cut: each step's gradient stays local
-                torch.sum(windows * grad_out.unsqueeze(1), 1, out=grad_x)
-            else:
-                g = torch.zeros_like(windows[0])  # dL/du[t+1], (K, N, ...)
-                for t in range(windows.shape[0] - 1, -1, -1):
-                    torch.addcmul(windows[t] * grad_out[t], carries[t], g, out=g)
-                    torch.sum(g, 0, out=grad_x[t])
-        if rate > 0.0:  # the rate gradient (BPTR): d rate / d mean input = 1 where the neuron fires
-            rate_grad = (rate_mask * grad_out.mean(0)).expand_as(grad_out)
-            grad_x = rate_grad if rate == 1.0 else (1 - rate) * grad_x + rate * rate_grad
-        return grad_x, None, None, None, None
+        if ctx.mode == "eager":
+            windows, carries, rate_mask = ctx.saved_tensors
+            return _eager_backward(windows, carries, rate_mask, ctx.surrogate_rate, grad_out), None, None, None, None, None
+        x, out = ctx.saved_tensors
+        flat, shape = _flat(x), x.shape
+        width = _fused_backward_width(ctx.surrogate, ctx.width)
+        constants = _constants(x, ctx.values, ctx.tau)
+        if width is not None:
+            width = torch.tensor(width, dtype=x.dtype, device=x.device)
+            grad = _run("grad", flat, _flat(grad_out), *constants, width)
+            if grad is None:  # the compiler failed: the same maths, eagerly
+                grad = _fused_grad(flat, _flat(grad_out), *constants, width)
+            return grad.view(shape), None, None, None, None, None
+        replayed = _run("replay", flat, *constants)
+        membranes, decays = replayed if replayed is not None else _fused_replay(flat, *constants)
+        membranes, decays = membranes.view(shape[0], -1, *shape[1:]), decays.view(shape[0], -1, *shape[1:])
+        windows, carries, rate_mask = _surrogate_terms(ctx.surrogate, membranes, decays, out, ctx.values, ctx.tau)
+        return _eager_backward(windows, carries, rate_mask, ctx.surrogate.rate, grad_out), None, None, None, None, None
+
+
+def _eager_forward(ctx, x, thresholds, tau, width, surrogate, need_grad):
+    """The eager MLF forward: preallocated buffers written in place, ``h'`` and ``M`` saved per step."""
+    custom = need_grad and surrogate is not None
+    need_grad = need_grad and surrogate is None
+    steps, levels = x.shape[0], thresholds.shape[0]
+    out = x.new_empty(x.shape)  # (T, N, ...)
+    u = x.new_zeros((levels, *x.shape[1:]))  # (K, N, ...)
+    decay = torch.full_like(u, tau)  # tau * (1 - o[t-1])
+    shifted, spikes = torch.empty_like(u), torch.empty_like(u)
+    if need_grad:
+        windows = x.new_empty((steps, *u.shape))  # h'(u[t]), (T, K, N, ...)
+        carries = x.new_empty((steps, *u.shape))  # M[t], (T, K, N, ...)
+    if custom:
+        membranes = x.new_empty((steps, *u.shape))  # u[t], (T, K, N, ...)
+        decays = x.new_empty((steps, *u.shape))  # tau * (1 - o[t]), (T, K, N, ...)
+    for t in range(steps):
+        torch.addcmul(x[t], u, decay, out=u)  # u = tau * u * (1 - o) + x[t]
+        torch.sub(u, thresholds, out=shifted)
+        torch.ge(shifted, 0, out=spikes)  # o = H(u - Vth); a float `out` is much faster than bool
+        torch.sum(spikes, 0, out=out[t])
+        spikes.mul_(-tau).add_(tau)  # now tau * (1 - o)
+        decay, spikes = spikes, decay
+        if need_grad:
+            window = windows[t]
+            torch.lt(shifted.abs_(), width / 2, out=window)
+            if width != 1.0:
+                window.div_(width)
+            torch.mul(u, window, out=carries[t]).mul_(-tau).add_(decay)
+        if custom:
+            membranes[t].copy_(u)
+            decays[t].copy_(decay)
+    if custom:
+        ctx.surrogate_rate = surrogate.rate
+        ctx.save_for_backward(*_surrogate_terms(surrogate, membranes, decays, out, thresholds, tau))
+    elif need_grad:
+        ctx.surrogate_rate = 0.0
+        ctx.save_for_backward(windows, carries, None)
+    return out  # (T, N, ...)
+
+
+def _surrogate_terms(surrogate, membranes, decays, out, thresholds, tau):
+    """An attack-time surrogate's ``h'`` and ``M`` per step, ``(T, K, N, ...)``, and the rate mask ``(N, ...)``."""
+    if not torch.is_tensor(thresholds):
+        thresholds = membranes.new_tensor(thresholds).view(-1, *([1] * (membranes.dim() - 2)))
+    windows = surrogate.window(membranes - thresholds)  # h'(u[t] - Vth), (T, K, N, ...)
+    carries = decays - tau * membranes * windows if surrogate.temporal else None  # M[t]
+    rate_mask = (out.mean(0) > 0).to(out.dtype) if surrogate.rate > 0 else None  # (N, ...)
+    return windows, carries, rate_mask
+
+
+def _eager_backward(windows, carries, rate_mask, rate, grad_out):
+    """Backward through time from saved ``h'`` and ``M`` (``(T, K, N, ...)``), plus the rate gradient."""
+    grad_x = torch.empty_like(grad_out)
+    if rate < 1.0:  # the temporal gradient (BPTT through the surrogate)
+        if carries is None:  # the membrane's temporal path cut: each step's gradient stays local
+            torch.sum(windows * grad_out.unsqueeze(1), 1, out=grad_x)
+        else:
+            g = torch.zeros_like(windows[0])  # dL/du[t+1], (K, N, ...)
+            for t in range(windows.shape[0] - 1, -1, -1):
+                torch.addcmul(windows[t] * grad_out[t], carries[t], g, out=g)
+                torch.sum(g, 0, out=grad_x[t])
+    if rate > 0.0:  # the rate gradient (BPTR): d rate / d mean input = 1 where the neuron fires
+        rate_grad = (rate_mask * grad_out.mean(0)).expand_as(grad_out)
+        grad_x = rate_grad if rate == 1.0 else (1 - rate) * grad_x + rate * rate_grad
+    return grad_x
+
+
+def _fused_backward_width(surrogate, width):
+    """The rectangular width the fused backward can run for this surrogate, or None (it needs the replay)."""
+    if surrogate is None:
+        return width
+    if (getattr(surrogate, "shape", None) == "rectangular" and surrogate.temporal and surrogate.rate == 0
+            and not getattr(surrogate, "adaptive", False) and math.frexp(surrogate.width)[0] == 0.5):
+        return surrogate.width  # 1/w exact: the same bits as the surrogate's own formula
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# The fused kernels. MLF is elementwise: per element it reads T inputs, runs K membranes over T
+# steps and writes T spike counts. Written as plain tensor ops with T and K unrolled, torch.compile
+# (inductor: C++/OpenMP loops on CPUs, Triton on GPUs) turns each function below into one loop over
+# the elements that keeps every membrane in registers: one pass over memory each way instead of a
+# dozen per step. The backward saves only the input and recomputes the membranes (cheaper than
+# storing K x T windows and carries). The ops are the eager ones in the same order, inductor does not
+# contract a*b+c (-ffp-contract=off), and the one multiply-add eager fuses (addcmul) is an explicit
+# fma here, so spikes and gradients are bit-identical to the eager path (tests/test_neurons.py).
+# benchmarks/neuron_speed.py has the measurements that chose this (eager vs fused, vs ReLU, vs Leaky).
+# ---------------------------------------------------------------------------------------------
+
+def _fma(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """``a * b + c`` rounded once, as eager ``torch.addcmul(c, a, b)`` computes it on CPU and GPU."""
+    if _inductor_fma is not None and torch.compiler.is_compiling():
+        return _inductor_fma(a, b, c)
+    return torch.addcmul(c, a, b)  # eager (and PyTorch without inductor's fma): the same single rounding
+
+
+try:  # inductor's fused multiply-add (lowers to fmadd / tl.fma); private, so guarded
+    from torch._inductor.inductor_prims import fma as _inductor_fma
+except Exception:  # pragma: no cover - a PyTorch without it
+    _inductor_fma = None
+
+
+# The kernels take the thresholds (K,), tau and width as tensors, not Python numbers: a new value
+# then needs no new compile (only a new T, K, dtype or device does). Shapes: x (T, M), M = N*C*H*W.
+
+def _membranes(x: torch.Tensor, thresholds: torch.Tensor, tau: torch.Tensor):
+    """Replay the forward: per step and level the membrane ``u`` and ``tau * (1 - o)``, as nested lists."""
+    levels = thresholds.shape[0]
+    us, decays = [], []
+    u, decay = [None] * levels, [None] * levels
+    for t in range(x.shape[0]):
+        for k in range(levels):
+            u[k] = x[t] if t == 0 else x[t] + u[k] * decay[k]  # u*decay is exact (decay is 0 or tau)
+            decay[k] = tau - tau * ((u[k] - thresholds[k]) >= 0).to(x.dtype)  # tau * (1 - o)
+        us.append(list(u))
+        decays.append(list(decay))
+    return us, decays
+
+
+def _fused_spikes(x: torch.Tensor, thresholds: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
+    """MLF's forward, ``(T, M) -> (T, M)`` spike counts, one loop over the elements once compiled."""
+    us, _ = _membranes(x, thresholds, tau)
+    out = []
+    for t in range(x.shape[0]):
+        count = ((us[t][0] - thresholds[0]) >= 0).to(x.dtype)
+        for k in range(1, thresholds.shape[0]):
+            count = count + ((us[t][k] - thresholds[k]) >= 0).to(x.dtype)
+        out.append(count)
+    return torch.stack(out)
+
+
+def _fused_grad(x: torch.Tensor, grad_out: torch.Tensor, thresholds: torch.Tensor, tau: torch.Tensor,
+                width: torch.Tensor) -> torch.Tensor:
+    """MLF's backward through time, rectangular surrogate of ``width``, membranes recomputed from ``x``.
+
+    ``G[t] = h'(u[t]) g[t] + M[t] G[t+1]``, ``M[t] = tau (1 - o[t]) - tau u[t] h'(u[t])``,
+    ``dL/dx[t] = sum_k G_k[t]`` (the equations of :class:`MLFFunction`). ``(T, M)`` in and out.
+    """
+    us, decays = _membranes(x, thresholds, tau)
+    steps, levels = x.shape[0], thresholds.shape[0]
+    windows, carries = [], []
+    for t in range(steps):
+        w_t, m_t = [], []
+        for k in range(levels):
+            w = ((us[t][k] - thresholds[k]).abs() < width / 2).to(x.dtype) / width  # h'(u); /1 is exact
+            w_t.append(w)
+            m_t.append((us[t][k] * w) * -tau + decays[t][k])  # M[t]
+        windows.append(w_t)
+        carries.append(m_t)
+    g = [None] * levels  # dL/du[t+1] per level
+    grads = [None] * steps
+    for t in range(steps - 1, -1, -1):
+        for k in range(levels):
+            local = windows[t][k] * grad_out[t]
+            g[k] = local if t == steps - 1 else _fma(carries[t][k], g[k], local)
+        total = g[0]
+        for k in range(1, levels):
+            total = total + g[k]
+        grads[t] = total
+    return torch.stack(grads)
+
+
+def _fused_replay(x: torch.Tensor, thresholds: torch.Tensor, tau: torch.Tensor):
+    """Membranes and ``tau * (1 - o)`` for every step and level, ``(T, K, M)`` each (attack surrogates)."""
+    us, decays = _membranes(x, thresholds, tau)
+    return torch.stack([torch.stack(u) for u in us]), torch.stack([torch.stack(d) for d in decays])
+
+
+# Which implementation runs. 'auto': fused where torch.compile works and the tensor is big enough
+# to repay a compile (seconds, once per process and shape family; inductor caches on disk);
+# 'eager' never compiles. SNNLAB_MLF=eager in the environment sets it before import.
+FUSED_MIN_NUMEL = 1 << 15
+BACKENDS = ("auto", "eager")
+_backend = os.environ.get("SNNLAB_MLF", "auto")
+_kernels: dict = {}
+_kernels_ran: set = set()  # kernels that compiled and ran once
+_fused_failed: list = []  # the compiler's error, once it failed (then everything runs eager)
+
+
+def set_backend(name: str) -> None:
+    """Choose MLF's implementation: 'auto' (fused where torch.compile works) or 'eager'. Same results."""
+    global _backend
+    if name not in BACKENDS:
+        raise ValueError(f"unknown MLF backend {name!r}; choose one of: {', '.join(BACKENDS)}")
+    _backend = name
+
+
+def fused_status() -> str:
+    """'fused', 'eager (chosen)' or 'eager (torch.compile failed: ...)': what MLF runs on big tensors now."""
+    if _backend == "eager":
+        return "eager (chosen)"
+    if _fused_failed:
+        return f"eager (torch.compile failed: {_fused_failed[0]})"
+    return "fused"
+
+
+def _constants(x: torch.Tensor, values: tuple, tau: float):
+    """The thresholds ``(K,)`` and tau as tensors of ``x``'s dtype and device, for the kernels."""
+    return (torch.tensor(values, dtype=x.dtype, device=x.device), torch.tensor(tau, dtype=x.dtype, device=x.device))
+
+
+def _flat(x: torch.Tensor) -> torch.Tensor:
+    """``(T, N, ...) -> (T, M)``, contiguous: one compiled kernel serves every layer shape."""
+    return x.contiguous().view(x.shape[0], -1)
+
+
+def _use_fused(x: torch.Tensor) -> bool:
+    if _backend not in BACKENDS:
+        raise ValueError(f"SNNLAB_MLF={_backend!r} is not a backend; choose one of: {', '.join(BACKENDS)}")
+    return (_backend == "auto" and not _fused_failed and x.numel() >= FUSED_MIN_NUMEL
+            and x.dtype in (torch.float32, torch.float64) and not torch.jit.is_scripting())
+
+
+def _run(name: str, *args):
+    """Run fused kernel ``name``, compiling it on first use; None where it cannot (then the caller runs eager).
+
+    A compiler that fails on first use (no C++ compiler, no Triton, an unsupported platform) turns
+    the fused path off for the process, said in one warning. A kernel that has run before and then
+    fails (say, too many shape variants for dynamo's recompile limit) runs that call eagerly.
+    """
+    if _fused_failed:
+        return None
+    kernel = _kernels.get(name)
+    if kernel is None:
+        fn = {"spikes": _fused_spikes, "grad": _fused_grad, "replay": _fused_replay}[name]
+        kernel = _kernels[name] = torch.compile(fn, dynamic=True, fullgraph=True)
+    try:
+        result = kernel(*args)
+    except Exception as error:
+        reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+        if name in _kernels_ran:
+            if (name, reason) not in _kernels_ran:
+                _kernels_ran.add((name, reason))
+                warnings.warn(f"snnlab: the fused MLF kernel {name!r} could not compile a new variant ({reason}); "
+                              "those calls run eager (same results, slower).", stacklevel=3)
+            return None
+        _fused_failed.append(reason)
+        warnings.warn(f"snnlab: torch.compile is unavailable here ({reason}); MLF neurons run eager "
+                      "(same results, slower). Set SNNLAB_MLF=eager to skip the attempt.", stacklevel=3)
+        return None
+    _kernels_ran.add(name)
+    return result
 
 
 class MLF(nn.Module):
@@ -160,6 +386,7 @@ class MLF(nn.Module):
         if not 0.0 <= tau < 1.0:
             raise ValueError(f"MLF tau must be in [0, 1), got {tau}")
         self.register_buffer("thresholds", torch.tensor(thresholds, dtype=torch.float32), persistent=False)
+        self.values = tuple(self.thresholds.tolist())  # the same, as Python floats (no device sync per call)
         self.tau = float(tau)
         self.width = float(width)
         self.surrogate = None  # an attack-time backward (snnlab.attacks.surrogates); None: the training one
@@ -172,7 +399,7 @@ class MLF(nn.Module):
         return self.thresholds.to(x.dtype).view(-1, *([1] * (x.dim() - 1)))  # (K, 1, ..., 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return MLFFunction.apply(x, self._vth(x), self.tau, self.width, self.surrogate)  # (T, N, ...)
+        return MLFFunction.apply(x, self._vth(x), self.tau, self.width, self.surrogate, self.values)  # (T, N, ...)
 
     @torch.no_grad()
     def states(self, x: torch.Tensor):

@@ -68,3 +68,63 @@ def test_dataset_info():
 def test_check_images_names_the_problem(bad, match):
     with pytest.raises(ValueError, match=match):
         check_images(bad, channels=1, size=8)
+
+
+# --- Fashion-MNIST offline, from Debian's package ------------------------------------------------
+
+import gzip  # noqa: E402
+import os  # noqa: E402
+
+from snnlab import data as data_module  # noqa: E402
+
+needs_debian_fashion = pytest.mark.skipif(
+    not os.path.isfile(os.path.join(data_module.DEBIAN_FASHION_MNIST, "t10k-images-idx3-ubyte.gz")),
+    reason="apt-get install dataset-fashion-mnist (CI installs it)")
+
+
+@needs_debian_fashion
+def test_fashion_mnist_loads_offline_from_debian_with_a_held_out_calibration_split():
+    from snnlab import load_dataset
+
+    x, y = load_dataset("fashion-mnist", "test")
+    assert x.shape == (10000, 1, 28, 28) and x.dtype == torch.float32 and y.dtype == torch.long
+    assert 0.0 <= x.min() and x.max() <= 1.0 and y.bincount().tolist() == [1000] * 10
+    train = data_module._load_split("fashion-mnist", "train", None, False, None)
+    calibration = data_module._load_split("fashion-mnist", "calibration", None, False, None)
+    assert len(train[1]) == 54000 and len(calibration[1]) == 6000
+    # held out: no calibration image is also a training image (compare raw bytes of a few)
+    seen = {bytes(img.mul(255).byte().numpy()) for img in train[0][:54000:9]}
+    assert not any(bytes(img.mul(255).byte().numpy()) in seen for img in calibration[0][:200])
+
+
+@needs_debian_fashion
+def test_fashion_mnist_items_and_transforms_are_torchvisions():
+    dataset = data_module.open_torchvision("fashion-mnist", train=False)
+    from torchvision import datasets, transforms
+
+    assert isinstance(dataset, datasets.FashionMNIST) and len(dataset) == 10000
+    dataset.transform = transforms.ToTensor()
+    image, label = dataset[0]
+    assert image.shape == (1, 28, 28) and label == 9  # the first test image is an ankle boot
+
+
+def test_fashion_mnist_absent_offline_names_both_fixes(tmp_path, monkeypatch):
+    from snnlab import load_dataset
+
+    monkeypatch.setattr(data_module, "DEBIAN_FASHION_MNIST", str(tmp_path / "none"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with pytest.raises(ValueError, match=r"not found.*apt-get install dataset-fashion-mnist.*download=True") as err:
+        load_dataset("fashion-mnist", "test")
+    assert "\n" not in str(err.value)
+
+
+def test_a_corrupt_idx_file_is_named(tmp_path):
+    bad = tmp_path / "t10k-images-idx3-ubyte.gz"
+    with gzip.open(bad, "wb") as f:
+        f.write(b"\x00\x00\x08\x03" + (10).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2 + b"\x00" * 100)
+    with pytest.raises(ValueError, match="truncated.*reinstall"):
+        data_module.read_idx(str(bad))
+    with gzip.open(bad, "wb") as f:
+        f.write(b"<html>not an idx file</html>")
+    with pytest.raises(ValueError, match="not an IDX file"):
+        data_module.read_idx(str(bad))

@@ -108,3 +108,127 @@ def test_mlf_trace_per_level():
     assert spikes[:, 0].sum() == 6 and spikes[:, 1:].sum() == 0
     with pytest.raises(ValueError):
         mlf_trace(torch.ones(3), levels=4)
+
+
+# --- the fused kernels: nothing changes but time ----------------------------------------------
+
+from snnlab import neurons  # noqa: E402
+
+
+@pytest.fixture
+def eager_backend():
+    """Run a block under the eager implementation, restoring 'auto' after."""
+    def run(fn):
+        neurons.set_backend("eager")
+        try:
+            return fn()
+        finally:
+            neurons.set_backend("auto")
+    return run
+
+
+def _forward_backward(neuron, x, w):
+    x = x.clone().requires_grad_()
+    out = neuron(x)
+    (out * w).sum().backward()
+    return out.detach(), x.grad
+
+
+@pytest.mark.parametrize("thresholds, width", [(MLF_THRESHOLDS, 1.0), (MLF_THRESHOLDS, 0.5), ((0.6,), 1.0),
+                                               ((0.3, 0.9), 0.75)])
+def test_fused_mlf_is_bit_identical_to_eager(eager_backend, thresholds, width):
+    torch.manual_seed(0)
+    x = torch.rand(4, 64, 8, 8, 10) * 3.5 - 0.2  # 163,840 elements: above FUSED_MIN_NUMEL
+    assert x.numel() >= neurons.FUSED_MIN_NUMEL
+    w = torch.randn_like(x)
+    neuron = MLF(thresholds, width=width)
+    fused = _forward_backward(neuron, x, w)
+    assert neurons.fused_status() == "fused"
+    eager = eager_backend(lambda: _forward_backward(neuron, x, w))
+    assert torch.equal(fused[0], eager[0]) and torch.equal(fused[1], eager[1])
+    assert fused[1].abs().sum() > 0
+
+
+def test_fused_mlf_under_attack_surrogates_is_bit_identical(eager_backend):
+    from snnlab.attacks.surrogates import SURROGATES
+
+    torch.manual_seed(1)
+    x = torch.rand(4, 32, 16, 8, 8) * 3.5 - 0.2
+    w = torch.randn_like(x)
+    for name in ("rect-0.5", "sig-1", "rate", "hart", "assg", "ste", "tri-2"):
+        neuron = MLF()
+        neuron.surrogate = SURROGATES[name]
+        fused = _forward_backward(neuron, x, w)
+        eager = eager_backend(lambda: _forward_backward(neuron, x, w))
+        assert torch.equal(fused[0], eager[0]), name
+        assert torch.equal(fused[1], eager[1]), name
+
+
+def test_shipped_models_decide_identically_fused_and_eager(pretrained, digits_test, eager_backend):
+    """The whole digits test split: predictions, detector flags, every layer's spikes and the gradient."""
+    defense, _ = pretrained
+    x, y = digits_test
+
+    def run():
+        with torch.no_grad():
+            out = defense.defend(x)
+        spikes = neurons.record_spikes(defense.classifier, x)
+        spikes.update({f"purifier.{k}": v for k, v in neurons.record_spikes(defense.purifier, x).items()})
+        xi = x.clone().requires_grad_()
+        torch.nn.functional.cross_entropy(defense(xi), y).backward()
+        return out.logits.argmax(1), out.flags, out.scores, spikes, xi.grad
+
+    fused, eager = run(), eager_backend(run)
+    assert torch.equal(fused[0], eager[0])  # predictions
+    assert torch.equal(fused[1], eager[1])  # detector flags
+    assert torch.equal(fused[2], eager[2])  # detector scores
+    assert fused[3].keys() == eager[3].keys() and len(fused[3]) > 5
+    flipped = sum(int((fused[3][k] != eager[3][k]).sum()) for k in fused[3])
+    assert flipped == 0  # not one spike flips
+    assert torch.equal(fused[4], eager[4])  # the gradient through the whole defence, bit for bit
+
+
+def test_training_is_deterministic_and_the_same_fused_or_eager(eager_backend):
+    from snnlab import load_dataset
+    from snnlab.classifier import ClassifierConfig
+    from snnlab.train import ClassifierTraining, train_classifier
+
+    data = load_dataset("digits", "train", limit=64)
+    config, settings = ClassifierConfig(stem=8, stages=[8, 16]), ClassifierTraining(epochs=2, batch_size=32, seed=5)
+    assert 4 * 32 * 8 * 64 >= neurons.FUSED_MIN_NUMEL  # the stem's spikes take the fused path
+
+    def train():
+        return train_classifier(settings=settings, config=config, data=data, progress=False).state_dict()
+
+    a, b = train(), train()
+    c = eager_backend(train)
+    assert all(torch.equal(a[k], b[k]) and torch.equal(a[k], c[k]) for k in a)
+
+
+def test_no_compiler_falls_back_to_eager_with_one_warning(monkeypatch):
+    def broken(*args, **kwargs):
+        def fail(*a, **k):
+            raise RuntimeError("InvalidCxxCompiler: No working C++ compiler found")
+        return fail
+
+    monkeypatch.setattr(torch, "compile", broken)
+    monkeypatch.setattr(neurons, "_kernels", {})
+    monkeypatch.setattr(neurons, "_kernels_ran", set())
+    monkeypatch.setattr(neurons, "_fused_failed", [])
+    torch.manual_seed(0)
+    x = torch.rand(4, 64, 8, 8, 10) * 3
+    w = torch.randn_like(x)
+    with pytest.warns(UserWarning, match="torch.compile is unavailable") as caught:
+        out, grad = _forward_backward(MLF(), x, w)
+        _forward_backward(MLF(), x, w)
+    assert len([c for c in caught if "unavailable" in str(c.message)]) == 1
+    assert neurons.fused_status().startswith("eager (torch.compile failed: InvalidCxxCompiler")
+    monkeypatch.setattr(neurons, "_fused_failed", [])
+    monkeypatch.setattr(neurons, "_backend", "eager")
+    ref = _forward_backward(MLF(), x, w)
+    assert torch.equal(out, ref[0]) and torch.equal(grad, ref[1])
+
+
+def test_unknown_backend_is_named():
+    with pytest.raises(ValueError, match="unknown MLF backend 'fast'.*auto, eager"):
+        neurons.set_backend("fast")
