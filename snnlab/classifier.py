@@ -18,8 +18,10 @@ Our choices where the paper is silent (measured, not taken from it):
   rescales membrane input, the block output stays spikes.
 - SE's squeeze and excitation are analog (ReLU/sigmoid), per time step.
 - Sizes: digits (8x8) uses a 32-channel stem and stages of 32 and 64
-  channels, one block each; 32x32 and larger use a ResNet-20-like 64/128/256
-  layout with 3 blocks per stage.
+  channels, one block each; 28x28 grey images (MNIST, Fashion-MNIST) a lean
+  32/64/128 layout, one block per stage (0.32 M parameters: what 2 CPU cores
+  train in hours; ``benchmarks/neuron_speed.py`` times it); 32x32 colour and
+  larger a ResNet-20-like 64/128/256 layout with 3 blocks per stage.
 """
 from __future__ import annotations
 
@@ -47,10 +49,12 @@ class ClassifierConfig:
 
     @classmethod
     def for_dataset(cls, name: str) -> "ClassifierConfig":
-        """The size snnlab uses for a dataset: small for 8x8 digits, ResNet-20-like otherwise."""
+        """The size snnlab uses for a dataset: small for 8x8 digits, lean for 28x28 grey, ResNet-20-like otherwise."""
         info = dataset_info(name)
         if info.size <= 8:
             return cls(in_channels=info.channels, image_size=info.size, classes=info.classes)
+        if info.size <= 28 and info.channels == 1:
+            return cls(in_channels=1, image_size=info.size, classes=info.classes, stem=32, stages=[32, 64, 128])
         return cls(in_channels=info.channels, image_size=info.size, classes=info.classes,
                    stem=64, stages=[64, 128, 256], blocks=3, se_reduction=16)
 

@@ -16,6 +16,7 @@ rectangular windows tile the membrane axis, so the surrogate below is a small
 """
 from __future__ import annotations
 
+import logging
 import math
 import os
 import warnings
@@ -326,6 +327,11 @@ def _run(name: str, *args):
         return None
     kernel = _kernels.get(name)
     if kernel is None:
+        # inductor imports torch.utils.cpp_extension, which logs a warning about CUDA_HOME on CPU-only
+        # machines; it is about CUDA extensions, not this kernel, and would print in every notebook
+        cpp_log = logging.getLogger("torch.utils.cpp_extension")
+        if cpp_log.level == logging.NOTSET:
+            cpp_log.setLevel(logging.ERROR)
         fn = {"spikes": _fused_spikes, "grad": _fused_grad, "replay": _fused_replay}[name]
         kernel = _kernels[name] = torch.compile(fn, dynamic=True, fullgraph=True)
     try:

@@ -11,7 +11,7 @@ def test_every_paper_dataset_has_a_recipe_that_builds_its_networks():
     from snnlab.data import dataset_info
     from snnlab.purifiers.snn import Purifier
 
-    assert set(RECIPES) == {"cifar10", "cifar100", "svhn", "tiny-imagenet"}
+    assert set(RECIPES) == {"fashion-mnist", "cifar10", "cifar100", "svhn", "tiny-imagenet"}
     for name, plan in RECIPES.items():
         info = dataset_info(name)
         assert plan.network.classes == info.classes and plan.network.image_size == info.size
@@ -61,3 +61,14 @@ def test_svhn_is_not_flipped_and_cifar_is():
     assert transforms.RandomHorizontalFlip in kinds(augmentation(32, True))
     assert transforms.RandomHorizontalFlip not in kinds(augmentation(32, True, flip=False))
     assert transforms.RandomCrop in kinds(augmentation(32, True, flip=False))
+
+
+def test_fashion_mnist_recipe_is_sized_for_two_cores_with_a_two_level_unet():
+    from snnlab.classifier import SpikingResNet
+    from snnlab.purifiers.snn import Purifier, unet_depth
+
+    plan = recipe("fashion-mnist")
+    assert plan.network.stages == [32, 64, 128] and plan.network.blocks == 1 and plan.network.steps == 4
+    assert sum(p.numel() for p in SpikingResNet(plan.network).parameters()) < 400_000
+    assert unet_depth(plan.purifier_network.image_size) == 2
+    assert sum(p.numel() for p in Purifier(plan.purifier_network).parameters()) < 1_000_000
