@@ -156,7 +156,7 @@ def measure_train_steps(args):
 
 def measure_apgd(args):
     from snnlab import load_dataset, load_pretrained
-    from snnlab.attacks import APGD
+    from snnlab.attacks.apgd import APGD
 
     defense = load_pretrained("digits", device="cpu")
     x, y = load_dataset("digits", "test")

@@ -80,7 +80,11 @@ def check_images(images, channels: int | None = None, size: int | None = None, n
     if channels is not None and images.shape[1] != channels:
         raise ValueError(f"{name} must have {channels} channel(s), got {images.shape[1]} (shape {tuple(images.shape)})")
     if size is not None and tuple(images.shape[2:]) != (size, size):
-        raise ValueError(f"{name} must be {size}x{size} pixels, got {images.shape[2]}x{images.shape[3]}")
+        made_for = ", ".join(k for k, v in DATASETS.items() if v.size == size) or "another dataset"
+        got = ", ".join(k for k, v in DATASETS.items() if v.size == images.shape[2]) or "no snnlab dataset"
+        raise ValueError(f"{name} must be {size}x{size} pixels (this model is sized for {made_for}), got "
+                         f"{images.shape[2]}x{images.shape[3]} ({got}); use models trained on your images' "
+                         "dataset (snnlab.load_pretrained(name) or load_models(folder))")
     if images.numel() == 0:
         raise ValueError(f"{name} is empty (shape {tuple(images.shape)})")
     if torch.isnan(images).any():

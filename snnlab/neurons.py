@@ -13,6 +13,13 @@ MLF is written by hand here because no library ships it. snntorch's surrogate
 functions are single-threshold Heavisides; MLF needs K thresholds whose
 rectangular windows tile the membrane axis, so the surrogate below is a small
 ``torch.autograd.Function`` of its own, vectorised over the K levels.
+
+Speed: the neuron is elementwise, so its cost is passes over memory. Where
+``torch.compile`` works (a C++ compiler on CPUs, Triton on GPUs), forward and
+backward each run as one compiled loop over the elements (the fused kernels
+below); elsewhere, or with ``SNNLAB_MLF=eager`` / :func:`set_backend`, an eager
+formulation with preallocated in-place buffers. Both give the same bits
+(``tests/test_neurons.py``); ``benchmarks/neuron_speed.py`` times them.
 """
 from __future__ import annotations
 

@@ -128,3 +128,9 @@ def test_a_corrupt_idx_file_is_named(tmp_path):
         f.write(b"<html>not an idx file</html>")
     with pytest.raises(ValueError, match="not an IDX file"):
         data_module.read_idx(str(bad))
+
+
+def test_a_model_given_another_datasets_images_names_both_and_the_fix():
+    with pytest.raises(ValueError, match=r"must be 8x8 pixels \(this model is sized for digits\), got 28x28 "
+                                         r"\(mnist, fashion-mnist\); use models trained on"):
+        check_images(torch.rand(2, 1, 28, 28), 1, 8)
