@@ -93,8 +93,8 @@ def recipe(dataset: str) -> Recipe:
     """The recipe for ``dataset`` (a copy: changing it changes nothing here); ValueError naming the choices."""
     dataset_info(dataset)  # an unknown name gets the usual message
     if dataset not in RECIPES:
-        raise ValueError(f"no training recipe for {dataset!r}; recipes exist for {', '.join(RECIPES)} (the seed "
-                         "paper's datasets); smaller datasets train in memory with `snnlab train`")
+        raise ValueError(f"no training recipe for {dataset!r}; recipes exist for {', '.join(RECIPES)}; "
+                         "the 8x8 digits train in memory with `snnlab train` and the defaults")
     r = RECIPES[dataset]
     return replace(r, classifier=replace(r.classifier), purifier=replace(r.purifier),
                    network=replace(r.network, stages=list(r.network.stages)), purifier_network=replace(r.purifier_network))
