@@ -204,6 +204,26 @@ def main():
             t_stars = [c["t_star"] for c in poison["round_trip_curve"]]
             parts += figure(viz.precomputed_slider(lambda t: widgets.t_star_demo(poison["round_trip_curve"], int(t)),
                                                    t_stars, "t*", fmt="{:.0f}"), "poisoning-t-star")
+    sweep = load("trigger_sweep.json")
+    if sweep:
+        t_stars = sorted({r["t_star"] for r in sweep["rows"]})
+        parts += ["## DataElixir over trigger size and t* (lesson 8)", "",
+                  f"Command: `{sweep['command']}` ({sweep['wall_s'] / 60:.1f} min, {sweep['threads']} thread(s)). "
+                  f"A white BadNets corner patch of growing side, {100 * sweep['rate']:.0f}% poison, target "
+                  f"{sweep['target']}, the DDPM {sweep['ddpm']}, the paper's rule; each cell is the attack success "
+                  "rate after retraining on the purified split, the clean accuracy after in brackets, and "
+                  "whether the target label was found.", "",
+                  "| patch | ASR before % | " + " | ".join(f"t* = {t}" for t in t_stars) + " |",
+                  "|---|---|" + "---|" * len(t_stars)]
+        for size in sorted({r["size"] for r in sweep["rows"]}):
+            rows = {r["t_star"]: r for r in sweep["rows"] if r["size"] == size}
+            parts.append(f"| {size}x{size} | {pct(rows[t_stars[0]]['before']['attack_success_rate'])} | " + " | ".join(
+                f"{pct(rows[t]['after']['attack_success_rate'])} ({pct(rows[t]['after']['clean_accuracy'])}; target "
+                f"{'found' if rows[t]['target_found'] else 'not found'})" for t in t_stars) + " |")
+        parts.append("")
+        parts += figure(viz.value_grid({(r["size"], r["t_star"]): r["after"]["attack_success_rate"] for r in sweep["rows"]},
+                                       "DataElixir: attack success rate after, patch side against t*",
+                                       "patch side (pixels)", "t*"), "trigger-sweep")
     ab = load("ablation.json")
     if ab:
         parts += ["## Loss ablation", "", f"Command: `{ab['command']}`", "",

@@ -40,3 +40,17 @@ def test_the_wheel_carries_the_results(tmp_path):
 
     family = {os.path.basename(n) for n in names if "/pretrained/digits/purifiers/" in n}
     assert family == {"manifest.json"} | {f"{name}.pt" for name in purifiers.NAMES if name != "snn"}
+
+
+def test_the_trigger_sweep_covers_every_setting_its_command_names():
+    sweep = results.load("trigger_sweep.json")
+    args = sweep["command"].split()
+    sizes = [int(v) for v in args[args.index("--sizes") + 1].split(",")]
+    t_stars = [int(v) for v in args[args.index("--t-stars") + 1].split(",")]
+    assert sorted((r["size"], r["t_star"]) for r in sweep["rows"]) == sorted((s, t) for s in sizes for t in t_stars)
+    for r in sweep["rows"]:
+        assert r["pixels"] == r["size"] ** 2 and r["target_found"] == (sweep["target"] in r["targets"])
+        if not r["retrained"]:  # DataElixir changed nothing: the backdoored model's figures stand
+            assert r["after"] == r["before"] and r["tpr"] == 0.0
+        before = {q["before"]["attack_success_rate"] for q in sweep["rows"] if q["size"] == r["size"]}
+        assert len(before) == 1  # one backdoored model per size, purified at every t*
