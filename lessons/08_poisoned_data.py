@@ -27,9 +27,9 @@
 # 1. state the backdoor threat model and how it differs from the adversarial examples of lessons 2-7;
 # 2. poison digits with a BadNets or Blended trigger and measure a backdoored SNN by clean accuracy and attack success rate;
 # 3. run DataElixir's steps (intermediaries, label transitions, target-label detection, relabelling, retraining) and read the before/after table;
-# 4. name the cases that break it, and explain why the data the diffusion model saw decides the result.
+# 4. name the cases that break it, explain why the data the diffusion model saw decides the result, and say up to which trigger size a t* works.
 #
-# **Estimated time:** 50 minutes with the exercises (the notebook runs in under a minute on 2 CPU cores from the shipped models; the retraining figures come from a saved benchmark run, and `RETRAIN = True` redoes everything).
+# **Estimated time:** 55 minutes with the exercises (the notebook runs in under a minute on 2 CPU cores from the shipped models; the retraining figures come from a saved benchmark run, and `RETRAIN = True` redoes everything).
 # The notebook runs on the GPU when there is one (on Colab: *Runtime > Change runtime type*), else on the CPU.
 
 # %% tags=["hide-input"]
@@ -44,7 +44,7 @@ if "google.colab" in sys.modules:
 import torch
 
 import snnlab
-from snnlab import dataelixir, diffusion, poisoning, results, viz, widgets
+from snnlab import compare, dataelixir, diffusion, poisoning, results, viz, widgets
 from snnlab.poisoning import Trigger
 
 viz.notebook_setup()
@@ -239,8 +239,9 @@ assert verdict.ok
 # NBVAL_CHECK_OUTPUT
 moved = dataelixir.transitioned(split.labels, predictions, "any")  # detection always uses the paper's rule
 found = dataelixir.target_label_detection(split.labels, predictions, moved)
-index = anomaly_index(torch.tensor(found["kl"], dtype=torch.float64))
-assert torch.allclose(index, torch.tensor(found["anomaly_index"], dtype=torch.float64), atol=1e-4)
+index = anomaly_index(torch.tensor(found["kl"], dtype=torch.float64))  # your function, on this split's KL
+assert torch.allclose(index, torch.tensor(found["anomaly_index"], dtype=torch.float64), atol=1e-4), (
+    "your anomaly_index gives other values than the library's on this split: run the checker above for a hint")
 print(f"labels flagged as targets: {found['targets']} (the attacker's: {split.target})")
 assert split.target in found["targets"]
 
@@ -289,20 +290,22 @@ for rule in dataelixir.RULES:
 # `benchmarks/poisoning.py` (with `RETRAIN = True` the cell below also runs
 # it once, for this split). The cell prints the command and the table: each
 # scenario's clean accuracy and ASR before (the backdoored model) and after
-# (retrained on the purified split), and how well the paper's rule, which
-# was used, identified the poisoned images.
+# (retrained on the purified split), the labels target-label detection
+# flagged, and how well the paper's rule, which was used, identified the
+# poisoned images.
 
 # %%
 # NBVAL_CHECK_OUTPUT
 saved = results.load("poisoning.json")
 print(f"command: {saved['command']} ({saved['wall_s'] / 60:.0f} min)")
 print(f"{'scenario':>44} {'t*':>3} {'clean before':>12} {'ASR before':>10} {'clean after':>11} {'ASR after':>9} "
-      f"{'TPR':>5} {'FPR':>6}")
+      f"{'targets flagged':>15} {'TPR':>5} {'FPR':>6}")
 for r in saved["rows"]:
     ident = r[r["rule"]]["identification"]
+    flagged = ",".join(map(str, r["detection"]["targets"])) or "none"
     print(f"{r['scenario']:>44} {r['t_star']:>3} {r['before']['clean_accuracy']:12.1%} "
           f"{r['before']['attack_success_rate']:10.1%} {r['after']['clean_accuracy']:11.1%} "
-          f"{r['after']['attack_success_rate']:9.1%} {ident['tpr']:5.0%} {ident['fpr']:6.1%}")
+          f"{r['after']['attack_success_rate']:9.1%} {flagged:>15} {ident['tpr']:5.0%} {ident['fpr']:6.1%}")
 
 # %%
 from snnlab.cli import format_purification
@@ -357,9 +360,12 @@ viz.precomputed_slider(lambda i: widgets.poisoning_demo(saved["rows"], scenarios
 # From the saved table, find the scenarios at $t^* = 10$ where the attack
 # still succeeds on more than half of the triggered images after
 # purification, and for each say which assumption failed. Then check your
-# answer against the step that went wrong: were the targets found, and were
-# the poisoned images identified? Which scenarios held, against your
-# expectation?
+# answer against the step that went wrong: were the targets found (the
+# "targets flagged" column; the attacker's target is 0, or every label for
+# all-to-all), and were the poisoned images identified (TPR)? Of the others,
+# which held, in the sense that their ASR after is no higher than what the
+# trigger does to the *clean* model (a tie by `snnlab.compare`), and which
+# were only weakened?
 
 # %% tags=["solution", "hide-input"]
 # Solution
@@ -374,11 +380,21 @@ for r in broken:
         step = f"the target was found but only {ident['tpr']:.0%} of the poisoned images were identified"
     print(f"{r['scenario']}: ASR after {r['after']['attack_success_rate']:.0%}; {step}; "
           f"{r['any']['transitioned_poisoned']:.0%} of the poisoned images transitioned")
-held = [r["scenario"] for r in saved["rows"] if r["t_star"] == 10 and r not in broken]
-print(f"held (ASR after at most 50%): {', '.join(held)}")
+held, weakened = [], []
+for r in (r for r in saved["rows"] if r["t_star"] == 10 and r not in broken):
+    trigger, target = Trigger(**r["trigger"]), r["target"]
+    baseline = poisoning.measure(clean_model, trigger, target)["attack_success_rate"]  # the trigger, no backdoor
+    n = int((poisoning.target_labels(labels, target) != labels).sum())  # triggered test images the ASR counts
+    versus = compare.pair(r["after"]["attack_success_rate"], baseline, ("after", "clean model"), n=n)
+    (weakened if versus.higher == "after" else held).append(r["scenario"])
+    print(f"{r['scenario']}: ASR after {versus.rates[0]:.1%}, the clean model {versus.rates[1]:.1%} "
+          f"({'a tie' if versus.tie else 'higher after'})")
+print(f"held (ASR after no higher than the clean model's): {', '.join(held)}")
+print(f"weakened, not removed: {', '.join(weakened) or 'none'}")
 # the summary below names these
 assert {r["scenario"] for r in broken} == {"badnets 2% poison", "badnets 5% poison", "badnets all-to-all",
                                            "badnets, DDPM trained on poisoned data"}
+assert weakened == ["badnets 20% poison"]
 
 # %% [markdown] tags=["solution"]
 # Read each broken line against the three assumptions, remembering that a
@@ -388,10 +404,14 @@ assert {r["scenario"] for r in broken} == {"badnets 2% poison", "badnets 5% pois
 # what a DDPM trained on the poisoned data produces. So "not found" means
 # either that the target was drowned out (2% and 5% poison: the second
 # assumption) or that nothing transitioned (the DDPM); the share of poisoned
-# images that transitioned, printed on each line, tells the two apart. All-to-all breaks the second assumption by
-# construction: every label is a target. A scenario that held tells you the attack was not adaptive
-# *enough* at this scale, not that the defence is safe against it: a trigger
-# on the strokes that survives the DDPM is the next thing to try.
+# images that transitioned, printed on each line, tells the two apart.
+# All-to-all breaks the second assumption by construction: every label is a
+# target. At 20% poison the target was found but not every poisoned image
+# identified, and the attack, though far weaker, still works on some
+# triggered digits: "below half" is not "held". A scenario that held tells
+# you the attack was not adaptive *enough* at this scale, not that the
+# defence is safe against it: a trigger on the strokes that survives the
+# DDPM is the next thing to try, and section 6 tries a bigger one.
 #
 # **Think!** The victim who runs DataElixir must get a diffusion model from
 # somewhere. Why is "train it on the same data" the worst choice, and what
@@ -409,10 +429,94 @@ assert {r["scenario"] for r in broken} == {"badnets 2% poison", "badnets 5% pois
 # </details>
 
 # %% [markdown]
+# ## 6. How far it carries: the trigger's size against t*
+#
+# *Estimated timing to here from start of lesson: 45 min.*
+#
+# Every scenario above used a 2x2 patch, and t* = 10 was chosen for it. A
+# larger patch is more for the DDPM to erase: noise to t* must drown it
+# before the denoiser can paint the corner back as digit. `python
+# benchmarks/trigger_sweep.py` grows the BadNets patch from 1x1 to 4x4 pixels
+# of the 8x8 digit (10% poison, target 0, the shipped DDPM trained on the
+# clean split) and runs the whole pipeline at several t*: backdoored
+# training, DataElixir with the paper's rule, retraining. The cell prints
+# the attack success rate after purification for every pair, with the clean
+# accuracy after it, and marks where the target label was found. A pair
+# counts as **removed** when the ASR after is no higher than what the same
+# trigger does to the clean model (by `snnlab.compare`).
+
+# %%
+# NBVAL_CHECK_OUTPUT
+sizes_run = results.load("trigger_sweep.json")
+print(f"command: {sizes_run['command']} ({sizes_run['wall_s'] / 60:.0f} min, {sizes_run['threads']} thread(s)); "
+      f"{sizes_run['rate']:.0%} poison, target {sizes_run['target']}, DDPM {sizes_run['ddpm']}")
+grid = {(r["size"], r["t_star"]): r for r in sizes_run["rows"]}
+sizes, t_stars = sorted({k[0] for k in grid}), sorted({k[1] for k in grid})
+n_triggered = int((poisoning.target_labels(labels, sizes_run["target"]) != labels).sum())
+removed = {}
+print("ASR after purification, clean accuracy after in brackets; * = target label found")
+print(f"{'patch':>22} " + " ".join(f"{'t* = ' + str(t):>16}" for t in t_stars))
+for size in sizes:
+    trigger = Trigger("badnets", size)
+    baseline = poisoning.measure(clean_model, trigger, sizes_run["target"])["attack_success_rate"]
+    cells = []
+    for t in t_stars:
+        r = grid[size, t]
+        versus = compare.pair(r["after"]["attack_success_rate"], baseline, n=n_triggered)
+        removed[size, t] = versus.higher != "first"
+        cells.append(f"{r['after']['attack_success_rate']:6.1%}{'*' if r['target_found'] else ' '} "
+                     f"({r['after']['clean_accuracy']:5.1%})")
+    print(f"{size}x{size}, ASR before {grid[size, t_stars[0]]['before']['attack_success_rate']:4.0%}: " + " ".join(cells)
+          + f"   clean model {baseline:.1%}")
+for size in sizes:
+    works = [t for t in t_stars if removed[size, t]]
+    print(f"{size}x{size}: removed at t* = {', '.join(map(str, works)) or 'none of those tried'}")
+for t in t_stars:
+    clean_after = [grid[size, t]["after"]["clean_accuracy"] for size in sizes]
+    fpr = [grid[size, t]["fpr"] for size in sizes]
+    print(f"t* = {t:>2}: removes {', '.join(f'{z}x{z}' for z in sizes if removed[z, t]) or 'no patch'}; clean accuracy "
+          f"after {min(clean_after):.1%}-{max(clean_after):.1%}; clean training images relabelled (FPR) "
+          f"{min(fpr):.1%}-{max(fpr):.1%}")
+first_removed = {size: next((t for t in t_stars if removed[size, t]), None) for size in sizes}
+# what the text below says
+assert [removed[z, 10] for z in sizes] == [True, True, False, False] and grid[4, 10]["after"]["attack_success_rate"] > 0.5
+assert grid[3, 10]["after"]["attack_success_rate"] < 0.5
+assert first_removed == {1: 5, 2: 10, 3: 20, 4: 20} and all(removed[z, 20] for z in sizes) and not removed[4, 30]
+assert all(grid[z, 30]["after"]["clean_accuracy"] < 0.92 for z in sizes) and all(grid[z, 20]["fpr"] > 0.04 for z in sizes)
+
+# %%
+viz.value_grid({k: r["after"]["attack_success_rate"] for k, r in grid.items()},
+               "Attack success rate after DataElixir: BadNets patch side against t*", "patch side (pixels)",
+               "t* (of 100 DDPM steps)").show()
+
+# %% [markdown]
+# Three things to read in it. First, **the t* a patch needs grows with the
+# patch**: t* = 5 removes only the 1x1 patch, the lesson's t* = 10 removes
+# the 1x1 and 2x2 patches, leaves the 3x3 patch weakened but working on some
+# triggered digits and the 4x4 patch working on more than half of them, and
+# t* = 20 removes every patch tried. With t* fixed at 10, DataElixir stops
+# working between a 2x2 patch (4 white pixels of 64) and a 3x3 one (9).
+#
+# Second, **the defender does not know the trigger**, so t* has to be chosen
+# for the largest trigger feared, and a larger t* has a price paid on every
+# dataset, poisoned or not: at t* = 20 some 5% of the *clean* training
+# images were relabelled (the FPR line; at t* = 10 almost none), and at
+# t* = 30 the retrained classifier fell to about 90% clean accuracy.
+# More noise is not simply safer either: at t* = 30 the 4x4 patch was not
+# removed, although t* = 20 removed it.
+#
+# Third, **this sweep has edges too**: one shape (a white square in one
+# corner), one poison rate, one target, one seed, patches up to 4x4. A
+# trigger of another shape or place, or larger, may need a t* whose cost is
+# too high; the next thing to try is exactly that. "It works" holds for the
+# settings measured, and this table is where it stops.
+
+# %% [markdown]
 # ## Summary
 # - A backdoor is a training-time attack: a trigger and a target label in a share of the training data; clean accuracy hides it, the attack success rate shows it.
 # - DataElixir noises and denoises each training image with a DDPM, watches the backdoored model's labels move, finds the target label as the outlier by KL and the median/MAD anomaly index, then relabels and retrains.
 # - The paper's "any label differs" rule counts some clean digits as transitioned too, and its benign model sorts them out; the majority variant needs no benign model but here identified fewer poisoned images and changed the labels of more clean ones. Both are reported.
-# - In the saved run it broke where the target did not stand out (2% and 5% poison), where every label is a target (all-to-all: one label flagged, few poisoned images found) and where the diffusion model saw the poison; the blended trigger on the strokes did not break it at this scale.
+# - In the saved run it broke where the target did not stand out (2% and 5% poison), where every label is a target (all-to-all: one label flagged, few poisoned images found) and where the diffusion model saw the poison; at 20% poison it weakened the backdoor without removing it; the blended trigger on the strokes did not break it at this scale.
+# - The t* a trigger needs grows with its size: at the lesson's t* = 10 a 3x3 or 4x4 corner patch survives; t* = 20 removed every patch up to 4x4, at the price of relabelling some clean training images, and t* = 30 cost clean accuracy. Judge the method by the table of settings it was measured on, not by one trigger.
 #
 # Further reading: the book's references page (Zhou et al., AAAI 2024; Gu et al., 2017; Chen et al., 2017). Next: the capstone.
