@@ -27,9 +27,11 @@ NOTES = {
             "uses a surrogate gradient. Everything in lesson 6 about the attacker's choice of gradient starts here.",
             "snntorch neurons keep their membrane between calls; snnlab's helpers reset it inside each call.",
             "MLF's three windows tile the membrane axis: ask students to predict, before running the cell, which "
-            "network keeps more neurons passing a gradient.",
+            "network keeps more neurons passing a gradient, and then why three levels reach less than the share "
+            "the windows cover (the membranes carry charge over from earlier steps; the input is (T, N)).",
             "Section 4 is the students' first training run. The Think! prompt is the point: more gradient paths "
-            "are an argument for depth, not a promise of a lower loss.",
+            "are an argument for depth, not a promise of a lower loss; and in the trained network more than half "
+            "of the neurons are dormant even with three levels.",
         ],
         "mistakes": [
             "Exercise 1: subtracting this step's spike instead of the previous step's (the checker names it); "
@@ -49,8 +51,11 @@ NOTES = {
             "steps is a weak attack, not a robust model.",
         ],
         "mistakes": [
-            "Exercise 1: stepping along the gradient instead of its sign, stepping down the loss, or forgetting "
-            "to clip to [0, 1]; the checker names each.",
+            "Exercise 1: not unpacking the tuple torch.autograd.grad returns (an AttributeError on .sign()), "
+            "stepping along the gradient instead of its sign, stepping down the loss, or forgetting to clip to "
+            "[0, 1]; the checker names each.",
+            "Exercise 2: reading a two-point gap on 200 images as a difference; the cell's snnlab.compare lines "
+            "say which gaps are more than noise.",
             "Reading the transfer curve as the model's robustness: it is one weak attacker.",
         ],
     },
@@ -70,7 +75,10 @@ NOTES = {
             "The purifier's correction is bounded by the noise estimate: where NeSNN sees no noise, the image "
             "passes unchanged. Exercise 1 rebuilds the purifier's output bit for bit from its two halves.",
             "Every accuracy in this lesson is grey-box: crafted on the classifier, blind to the purifier.",
-            "The ablation uses short training and one seed: treat a point or two as noise.",
+            "The ablation uses short training and one seed; the Exercise 2 solution lets snnlab.compare decide "
+            "which differences are more than noise (two images and two standard errors).",
+            "Lesson 5's words appear in the ablation table (score, threshold, flagged, false positives, AUROC); "
+            "the lesson defines them briefly above it.",
         ],
         "mistakes": [
             "Exercise 1: adding the noise instead of subtracting it, leaving out tanh (unbounded correction), or "
@@ -82,13 +90,16 @@ NOTES = {
         "talking": [
             "The threshold comes from held-out clean images at a chosen false-positive rate; never from the test "
             "images or the attack being reported.",
-            "What a low threshold costs is false positives (rejected users), not clean accuracy.",
+            "What a low threshold costs is false positives (rejected users), not clean accuracy: on digits "
+            "purification costs no clean accuracy at all (section 1's cell), so the detector's contribution is the "
+            "flag, not the protection of clean accuracy.",
             "An attacker who knows the threshold can go through either branch: unflagged, or flagged and then "
             "past the purifier (the Think! prompt, and lesson 6).",
         ],
         "mistakes": [
             "Exercise 1: taking the fpr end of the sorted scores instead of the (1 - fpr) end; an off-by-one in the "
-            "index (Python counts from 0). The checker compares which clean images are flagged.",
+            "index (ranked[k] with the ceiling: Python counts from 0); returning the count k instead of the score "
+            "there. The checker compares which clean images are flagged, and names each.",
             "Exercise 2: choosing the threshold on the test split.",
         ],
     },
@@ -100,6 +111,8 @@ NOTES = {
             "ensemble, not the lowest single row.",
             "The gradient is the attacker's choice: the forward pass never changes, only the backward.",
             "The sanity checks tell you whether the attack worked, before you believe any figure.",
+            "On 48 images a difference of a couple of images is a tie: Exercises 2 and 4 rank attacks with "
+            "snnlab.compare and find ties, which is the lesson (a min() would crown one of two equal figures).",
         ],
         "mistakes": [
             "Exercise 1: detaching the whole purifier output (no gradient) or adding x to it (wrong forward); the "
@@ -116,8 +129,11 @@ NOTES = {
             "purifier's bounded correction); the others are used 'purify everything'.",
             "A random defence is attacked with EOT and reported over several draws, worst draw beside the mean; "
             "the fixed-randomness test separates the purifier's work from its randomness.",
-            "A certificate is a guarantee for the smoothed classifier, against every attack, in an L2 ball; on "
-            "8x8 images an L-inf ball of eps needs R >= 8 eps. An empirical figure is an upper bound.",
+            "A certificate is a guarantee for the smoothed classifier, against every attack, in an L2 ball, that "
+            "holds with probability 1 - alpha; on 8x8 images an L-inf ball of eps needs R >= 8 eps. An empirical "
+            "figure is an upper bound.",
+            "The EOT sweep ran on 25 images with one attack: it finds no sign that more EOT or steps help, at a "
+            "resolution too coarse to call the table's EOT 'enough'.",
             "The fair certified baseline is a classifier trained on noise; at this scale it ties the consistency "
             "purifier at every sigma and radius (the lesson's cell checks it).",
         ],
@@ -144,7 +160,9 @@ NOTES = {
             "Exercise 1: scaling by the standard deviation, forgetting 1.4826, taking the absolute value, or "
             "using torch's lower median on an even count; the checker names each.",
             "Reading the backdoored model's normal clean accuracy as evidence that the data is clean.",
-            "Calling the defence robust from the BadNets row alone, without the adaptive scenarios.",
+            "Calling the defence robust from the BadNets row alone, without the adaptive scenarios and the "
+            "trigger-size sweep (section 6), or calling 20% poison 'held' when its ASR after is far above the "
+            "clean model's.",
         ],
     },
 }
