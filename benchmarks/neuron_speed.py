@@ -202,8 +202,10 @@ def main():
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
     result = {"benchmark": "the price of spiking: MLF eager vs fused, vs ReLU and snntorch.Leaky",
-              "threads": args.threads, "node": measure_node(args), "train_step": measure_train_steps(args),
-              "apgd_step": measure_apgd(args)}
+              "threads": args.threads}
+    for key, measure in (("node", measure_node), ("train_step", measure_train_steps), ("apgd_step", measure_apgd)):
+        result[key] = measure(args)
+        print(key, json.dumps(rounded(result[key])), flush=True)  # progress: each row as it is measured
     node = result["node"]
     node["fused_over_leaky"] = node["mlf_fused_ms"] / node["leaky_ms"]
     node["eager_over_leaky"] = node["mlf_eager_ms"] / node["leaky_ms"]
@@ -212,7 +214,7 @@ def main():
     result["targets"] = TARGETS
     result.update(torch=torch.__version__, snntorch=snn.__version__, fused=neurons.fused_status(),
                   machine=platform.processor() or platform.machine(), wall_s=time.perf_counter() - start,
-                  command="python benchmarks/neuron_speed.py" + (" --no-report" if args.no_report else ""))
+                  command=" ".join(["python benchmarks/neuron_speed.py", *sys.argv[1:]]))
     result = rounded(result)
     save_json(args.out, result)
     print(json.dumps(result, indent=2))

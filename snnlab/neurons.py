@@ -312,8 +312,13 @@ def _constants(x: torch.Tensor, values: tuple, tau: float):
 
 
 def _flat(x: torch.Tensor) -> torch.Tensor:
-    """``(T, N, ...) -> (T, M)``, contiguous: one compiled kernel serves every layer shape."""
-    return x.contiguous().view(x.shape[0], -1)
+    """``(T, N, ...) -> (T, M)``, contiguous: one compiled kernel serves every layer shape.
+
+    ``detach`` makes the result a tensor of its own rather than a view, so dynamo does not guard
+    on (and recompile for) the shape of the tensor it was viewed from. The kernels run inside
+    the autograd node, which owns the gradient, so nothing is lost.
+    """
+    return x.contiguous().view(x.shape[0], -1).detach()
 
 
 def _use_fused(x: torch.Tensor) -> bool:
