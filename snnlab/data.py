@@ -218,7 +218,7 @@ def open_torchvision(name: str, train: bool, root: str | None = None, download: 
         else:
             how = f"pass download=True (CLI: --download) when online, or put the {info.source} files under {root}"
         where = f"{DEBIAN_FASHION_MNIST} or {root}" if name == "fashion-mnist" and not download else root
-        raise ValueError(f"dataset {name!r} not found in {where} ({err.__class__.__name__}: {err}); {how}") from None
+        raise ValueError(f"dataset {name!r} not found under {where} ({err.__class__.__name__}: {err}); {how}") from None
 
 
 def _to_tensors(dataset, limit: int | None):
