@@ -78,10 +78,11 @@ class MLFFunction(torch.autograd.Function):
         ctx.tau, ctx.width, ctx.surrogate = tau, width, surrogate
         ctx.values = tuple(values) if values is not None else tuple(thresholds.flatten().tolist())
         if _use_fused(x):
-            out = _run("spikes", _flat(x), *_constants(x, ctx.values, tau))
+            ctx.constants = _constants(x, ctx.values, tau)  # thresholds (K,) and tau, for both directions
+            out = _run("spikes", _flat(x), *ctx.constants)
             if out is not None:
                 out = out.view(x.shape)
-                ctx.mode = "fused" if _fused_backward_width(surrogate, width) is not None else "replay"
+                ctx.mode = "fused"
                 if need_grad:
                     ctx.save_for_backward(x, out)
                 return out  # (T, N, ...)
@@ -94,14 +95,14 @@ class MLFFunction(torch.autograd.Function):
             windows, carries, rate_mask = ctx.saved_tensors
             return _eager_backward(windows, carries, rate_mask, ctx.surrogate_rate, grad_out), None, None, None, None, None
         x, out = ctx.saved_tensors
-        flat, shape = _flat(x), x.shape
+        flat, shape, constants = _flat(x), x.shape, ctx.constants
         width = _fused_backward_width(ctx.surrogate, ctx.width)
-        constants = _constants(x, ctx.values, ctx.tau)
         if width is not None:
             width = torch.tensor(width, dtype=x.dtype, device=x.device)
-            grad = _run("grad", flat, _flat(grad_out), *constants, width)
+            grad_flat = _flat(grad_out)
+            grad = _run("grad", flat, grad_flat, *constants, width)
             if grad is None:  # the compiler failed: the same maths, eagerly
-                grad = _fused_grad(flat, _flat(grad_out), *constants, width)
+                grad = _fused_grad(flat, grad_flat, *constants, width)
             return grad.view(shape), None, None, None, None, None
         replayed = _run("replay", flat, *constants)
         membranes, decays = replayed if replayed is not None else _fused_replay(flat, *constants)
