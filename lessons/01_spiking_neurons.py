@@ -25,7 +25,7 @@
 # **Objectives.** By the end of this lesson you can
 # 1. describe how a leaky integrate-and-fire (LIF) neuron turns an input current into spikes, using `snntorch.Leaky`;
 # 2. explain the multi-level firing (MLF) neuron and why its several surrogate-gradient windows keep gradients alive;
-# 3. tell direct encoding from rate encoding, and say which one makes an attack need EOT;
+# 3. tell direct encoding from rate encoding, and say which one makes an attack need EOT (expectation over transformation: averaging the attack's gradients over random draws, taught in lesson 7, section 3);
 # 4. write one LIF step yourself, and train a small MLF network on digits, one level against three.
 #
 # **Estimated time:** 50 minutes with the exercises (the notebook itself runs in about 10 seconds on 2 CPU cores).
@@ -231,7 +231,9 @@ assert abs(float(first) - 1.2) < 0.025  # the theory below: the first grid point
 #   the first layer's neurons do the spiking. It is deterministic.
 # - **Rate encoding** draws a Bernoulli spike per pixel and step, with the pixel
 #   value as probability. It is random, so two forward passes differ, and an
-#   attacker must average gradients over samples (EOT, lesson 6).
+#   attacker must average gradients over samples (EOT: lesson 7, section 3,
+#   attacks random purifiers with it; lesson 6 notes that the shipped,
+#   directly encoded classifier does not need it).
 
 # %%
 images, labels = snnlab.load_dataset("digits", "test")
@@ -264,9 +266,12 @@ assert 0.6 < share_within(101) < 0.8 and share_within(385) > 0.93
 # standard deviation below 0.05 needs $T > 100$, and by the normal
 # approximation about 68% of draws then fall within 0.05 (answer (a)); 1.96
 # standard deviations, for about 95% (answer (b)), need $0.5 \cdot 1.96/\sqrt{T} \le 0.05$, that is
-# $T \ge 385$ (two full standard deviations would need $T \ge 400$). Either way
-# it is far more than the $T = 4$ steps the classifier uses, which is one
-# reason snnlab encodes directly by default: direct encoding has no such noise.
+# $T \ge 385$ (two full standard deviations would need $T \ge 400$). The
+# check prints 94.5% at $T = 385$, just short of 95%: the normal
+# approximation ignores that the rate moves in steps of $1/T$, and 4000
+# draws are themselves a sample, so read 385 as an estimate, not an exact
+# count. Either way it is far more than the $T = 4$ steps the classifier
+# uses, which is one reason snnlab encodes directly by default: direct encoding has no such noise.
 
 # %% [markdown]
 # ## 4. Train a spiking network
@@ -360,9 +365,10 @@ figure.show()
 # Read both panels. In every run the three-level network keeps more of its
 # neurons passing a gradient than the one-level network; the cell below
 # checks it seed by seed. But the shares are far below section 2's figures
-# for uniform inputs: a trained layer's currents are not spread evenly over
-# the windows, and with three levels more than half of the neurons still
-# pass no gradient in the last epoch. Then compare the loss curves and the
+# for uniform inputs: with three levels more than half of the neurons still
+# pass no gradient in the last epoch. A likely reason, which this lesson
+# does not measure, is that a trained layer's currents are not spread
+# evenly over the windows. Then compare the loss curves and the
 # test accuracies printed above.
 
 # %%

@@ -45,7 +45,7 @@ from snnlab.neurons import record_spikes
 
 viz.notebook_setup()
 torch.set_num_threads(2)
-RETRAIN = False  # set True to train every model from scratch (about 5 minutes on 2 cores)
+RETRAIN = False  # set True to train every model from scratch (about 6 minutes on 2 cores)
 DEVICE = snnlab.resolve_device("auto")  # the GPU when there is one, else the CPU
 print("running on", DEVICE)
 
@@ -254,8 +254,10 @@ assert abs(mine_acc - curves["fgsm"][0.1]) < 1e-9
 # at $\epsilon=0.1$ on the first 200 test images with 1, 5, 10 and 40 steps,
 # twice: with torchattacks' PGD (`AttackSpec("pgd", 0.1, steps)`: a fixed step
 # of $2.5\epsilon/\text{steps}$, the last iterate returned) and with snnlab's
-# APGD (`APGD(classifier, eps=0.1, steps=steps)` from `snnlab.attacks.apgd`: a
-# step that adapts, the best iterate kept). Which curve keeps falling? What
+# APGD (Auto-PGD, Croce & Hein's version of PGD: its step size starts large
+# and is halved whenever progress stalls, and it keeps the best iterate;
+# lesson 6 uses it again): `APGD(classifier, eps=0.1, steps=steps)` from
+# `snnlab.attacks.apgd`. Which curve keeps falling? What
 # does that tell you about how many steps, and which attack, an honest
 # evaluation needs?
 
@@ -291,9 +293,11 @@ assert verdicts["40 steps, APGD against PGD"].lower == "APGD-40"
 # 10 (`snnlab.compare` finds no difference beyond noise, or one the wrong
 # way). Lesson 6's sanity check "more steps never help the defence" is what
 # such a curve trips, and a flat or rising curve is a verdict on the attack,
-# not on the model. APGD keeps falling as the steps grow: its
-# 40 steps leave fewer digits right than its 10, and than PGD's 40, by more
-# than noise. An honest evaluation raises the step count (and
+# not on the model. APGD's printed figure is lower at each larger step
+# count, though the cell tests only one step of that curve: its 40 steps
+# leave fewer digits right than its 10, by more than noise, and fewer than
+# PGD's 40 too. Whether it would fall further past 40 steps, these runs do
+# not say. An honest evaluation raises the step count (and
 # tries stronger attacks) until the figure stops moving, and reports the
 # strongest; spiking networks, whose surrogate gradients are a coarse guide,
 # can look robust under a weak attack.

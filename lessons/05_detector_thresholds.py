@@ -20,7 +20,7 @@
 # 1. compute the $L_\infty$ detector score $\|x - P(x)\|_\infty$ and explain why it separates clean from adversarial images;
 # 2. calibrate a threshold at a chosen false-positive rate on held-out clean images;
 # 3. read a ROC curve and AUROC;
-# 4. trade false positives against detection, clean accuracy and robust accuracy with a threshold slider.
+# 4. trade false positives against detection, clean accuracy and accuracy under a grey-box attack with a threshold slider.
 #
 # **Estimated time:** 40 minutes with the exercises (the notebook itself runs in about 20 seconds on 2 CPU cores).
 # The notebook runs on the GPU when there is one (on Colab: *Runtime > Change runtime type*), else on the CPU.
@@ -39,11 +39,11 @@ import torch
 import snnlab
 from snnlab import compare, viz, widgets
 from snnlab.attacks import AttackSpec, run_attack
-from snnlab.detector import Detector, auroc, detection_threshold, roc
+from snnlab.detector import auroc, detection_threshold, roc
 
 viz.notebook_setup()
 torch.set_num_threads(2)
-RETRAIN = False  # set True to retrain all models from scratch (about 5 minutes on 2 cores)
+RETRAIN = False  # set True to retrain all models from scratch (about 6 minutes on 2 cores)
 DEVICE = snnlab.resolve_device("auto")  # the GPU when there is one, else the CPU
 print("running on", DEVICE)
 
@@ -70,7 +70,8 @@ print("running on", DEVICE)
 # person, and it knows how often it does so to clean inputs, the
 # false-positive rate it chooses (section 2). That is why this lesson judges
 # the detector by detection and false positives, and lesson 6 the defence by
-# "correct or flagged" beside accuracy.
+# "correct or flagged" (the share of attacked images that the defence either
+# classifies correctly or flags) beside accuracy.
 
 # %%
 defense = snnlab.load_or_train("digits", retrain=RETRAIN, device=DEVICE)
@@ -179,8 +180,14 @@ viz.roc_figure(curves).show()
 # classifier (lesson 2). What matters is the accuracy of the whole defence.
 #
 # ### Interactive demo: the threshold slider
-# For PGD at $\epsilon=0.1$: move the threshold and watch false positives,
-# detection rate, clean accuracy and robust accuracy (grey-box) of the joint defence.
+# For PGD-20 at $\epsilon=0.1$, crafted on the classifier alone (grey-box, as
+# in lesson 4): move the threshold and watch false positives, detection rate,
+# clean accuracy and robust accuracy of the joint defence. In this lesson
+# **robust accuracy** (`robust_accuracy` in the printouts) means only the
+# joint defence's accuracy under that one grey-box PGD-20 attack. It is not
+# a robust figure in lesson 6's sense, the per-image worst case over an
+# ensemble of attacks that know the whole defence: an attacker who knows the
+# threshold can do far worse (lesson 6).
 
 # %%
 sweep = widgets.ThresholdSweep.compute(defense, images, labels, adv[0.1])
@@ -191,7 +198,11 @@ viz.precomputed_slider(lambda t: widgets.threshold_demo(sweep, t), widgets.slide
                        "threshold", fmt="{:.2f}").show()
 
 # %% [markdown]
-# At the shipped threshold:
+# At the shipped threshold, below: on the PGD images at $\epsilon=0.1$,
+# `detection_rate` is the share flagged, `robust_accuracy` the joint
+# defence's accuracy under that grey-box attack, and `correct_or_flagged`
+# the share it either classifies correctly or flags (section 1);
+# `false_positive_rate` and `clean_accuracy` are on the clean test digits:
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -205,8 +216,12 @@ print({k: round(v, 3) for k, v in stats.items()})
 # to 0.5 with `widgets.threshold_stats` and print the range of clean accuracy
 # and of the false-positive rate. Then find the threshold that maximises
 # robust accuracy at $\epsilon=0.1$ while flagging at most 5% of clean test
-# images, and compare it with threshold 0 and with the 1% calibration rule.
-# Why must the rule use only the calibration split?
+# images, and compare it with threshold 0. That threshold is an *oracle*: it
+# was chosen by looking at the very attack (and test images) it is then
+# scored on. So also fix one honestly, at 5% false positives on the
+# calibration split alone (`detection_threshold(cal_scores, 0.05)`), score it
+# on the same attack, and compare it with the 1% calibration rule and with
+# the oracle. Why must the rule use only the calibration split?
 
 # %% tags=["solution", "hide-input"]
 # Solution
@@ -215,11 +230,12 @@ clean = [g["clean_accuracy"] for g in grid]
 fpr = [g["false_positive_rate"] for g in grid]
 print(f"across thresholds 0-0.5: clean accuracy {min(clean):.1%}-{max(clean):.1%}, "
       f"false positives {min(fpr):.1%}-{max(fpr):.1%}")
-best = max((g for g in grid if g["false_positive_rate"] <= 0.05), key=lambda g: g["robust_accuracy"])
-chosen = {"at most 5% false positives": best, "threshold 0": grid[0],
+best = max((g for g in grid if g["false_positive_rate"] <= 0.05), key=lambda g: g["robust_accuracy"])  # sees the attack
+chosen = {"oracle (fitted on this attack)": best, "threshold 0": grid[0],
+          "5% calibration rule": widgets.threshold_stats(sweep, detection_threshold(cal_scores, 0.05)),
           "1% calibration rule": widgets.threshold_stats(sweep, defense.detector.threshold)}
 for name, g in chosen.items():
-    print(f"{name:>27}: threshold {g['threshold']:.3f}, false positives {g['false_positive_rate']:.1%}, "
+    print(f"{name:>30}: threshold {g['threshold']:.3f}, false positives {g['false_positive_rate']:.1%}, "
           f"clean {g['clean_accuracy']:.1%}, robust {g['robust_accuracy']:.1%}")
 
 
@@ -228,25 +244,41 @@ def robust_per_image(threshold):  # (N,) bool: the joint defence right on each P
 
 
 robust = {name: robust_per_image(g["threshold"]) for name, g in chosen.items()}
-against_zero = compare.pair(robust["at most 5% false positives"], robust["threshold 0"], ("5% rule", "threshold 0"))
-against_rule = compare.pair(robust["at most 5% false positives"], robust["1% calibration rule"], ("5% rule", "1% rule"))
-print(f"robust accuracy: {against_zero}\nrobust accuracy: {against_rule}")
+oracle, calibrated = robust["oracle (fitted on this attack)"], robust["5% calibration rule"]
+against_zero = compare.pair(oracle, robust["threshold 0"], ("oracle", "threshold 0"))
+against_rule = compare.pair(calibrated, robust["1% calibration rule"], ("5% rule", "1% rule"))
+against_oracle = compare.pair(oracle, calibrated, ("oracle", "5% rule"))
+print(f"robust accuracy: {against_zero}\nrobust accuracy: {against_rule}\nrobust accuracy: {against_oracle}")
 assert max(clean) - min(clean) < 0.005 and grid[0]["false_positive_rate"] == 1.0 and best["false_positive_rate"] <= 0.05
-assert against_zero.tie and against_rule.higher == "5% rule"  # the text below
+assert against_zero.tie and against_rule.higher == "5% rule" and against_oracle.higher != "5% rule"  # the text below
 
 # %% [markdown] tags=["solution"]
 # Clean accuracy hardly moves across the whole slider (within half a point, as
-# printed): the purifier barely changes clean digits (lesson 4), so purifying
-# a clean image is nearly free. Robust accuracy does move: the best threshold
-# at 5% false positives ties with threshold 0 (purify everything) and beats
-# the 1% rule by more than noise (the last two lines). What a low threshold really costs is the
+# printed): the purifier changes clean digits little (at most 1% of the
+# calibration digits have a pixel moved by more than the shipped threshold,
+# 0.127, section 2; lesson 7 prints the median change), and the classifier
+# is as accurate on purified clean digits as on raw ones (99.7% both, a tie,
+# section 1), so purifying a clean image is nearly free. Grey-box robust
+# accuracy does move. The oracle, the
+# best threshold at 5% test false positives, ties with threshold 0 (purify
+# everything), but its figure is optimistic: the threshold was picked by
+# looking at the very PGD images, and clean test images, it is then scored
+# on. A deployed detector cannot do that: its threshold is fixed before it
+# meets any attack, and the attacker, not the defender, picks the attack, so
+# a threshold tuned to one attack promises nothing about the next. The
+# honest 5% threshold, fixed on the calibration split before any attack is
+# seen, still beats the 1% rule by more than noise on the same PGD images
+# (the second comparison); the last line compares it with the oracle. What
+# a low threshold really costs is the
 # false-positive rate: at threshold 0 every clean image is flagged, and a
 # system that rejects flagged inputs (or sends them to a person) would turn
 # every user away. That rejection cost, not clean accuracy, is the trade-off
 # the threshold sets, which is why snnlab calibrates it at a false-positive
-# rate. Choosing it on the test images, or on the attack you then report,
-# fits the defence to that attack: the figure would not hold for a new one.
-# The calibration split holds clean images only, so the rule never sees an attack.
+# rate. And that is why the rule must use only the calibration split:
+# chosen on the test images, or on the attack you then report, the threshold
+# is fitted to that attack, as the oracle's was, and its figure would not
+# hold for a new one. The calibration split holds clean images only, so the
+# rule never sees an attack.
 
 # %% [markdown]
 # **Think!** An attacker who knows the threshold has two ways through the

@@ -125,11 +125,15 @@ viz.precomputed_slider(lambda i: widgets.trigger_demo(backdoored, images, labels
 #
 # <details><summary>Answer</summary>
 #
-# None of them. Lesson 6 measures robustness to perturbations of test
-# inputs within an $L_\infty$ ball; the trigger is a large change (four white
-# pixels, $L_\infty$ distance up to 1) and the model behaves perfectly on
-# every input without it. A backdoor has to be looked for in the training
-# data or in the model, which is what DataElixir does.
+# None of them is built to. That is a reading of what they measure, not a
+# measurement: this lesson does not run them on the backdoored model.
+# Lesson 6 measures how far accuracy falls when an attacker perturbs *test*
+# inputs within a small $L_\infty$ ball; the trigger is a change of another
+# kind (four pixels set to white: an $L_\infty$ distance of up to 1 from the
+# clean image), and none of those checks ever adds it. What section 2 did
+# measure, clean accuracy, does not give the model away either: 99.4%
+# against the clean model's 99.7%. A backdoor has to be looked for in the
+# training data or in the model, which is what DataElixir does.
 #
 # </details>
 
@@ -141,7 +145,7 @@ viz.precomputed_slider(lambda i: widgets.trigger_demo(backdoored, images, labels
 # The idea: a diffusion model trained on clean digits knows what digits look
 # like, not what the trigger looks like. Noise a poisoned image a little and
 # let the model denoise it, and the trigger fades while the digit stays. The
-# backdoored model then sees a "7" without a trigger and says 7, although
+# backdoored model then sees, say, a 7 without its trigger and says 7, although
 # the training label says 0: the sample's label **transitions**.
 #
 # The diffusion model is a **DDPM** (denoising diffusion probabilistic
@@ -165,7 +169,7 @@ print(f"training label {int(split.labels[first])} (true class {int(split.true_la
 viz.image_rows({"intermediaries": inters[0]}, titles=[f"says {s}" for s in says], max_images=16).show()
 
 # %% [markdown]
-# Now the whole training split (about 20 s): every image's intermediaries,
+# Now the whole training split (a few seconds): every image's intermediaries,
 # and the backdoored model's label for each.
 
 # %%
@@ -181,8 +185,10 @@ for rule in dataelixir.RULES:
 # Two **transition rules**. The paper's counts a sample when *any*
 # intermediary's label differs; on 8x8 digits, where a few noisy
 # intermediaries of many images get misread, that catches clean images too.
-# A stricter variant asks for the *majority* of intermediaries. Both are
-# kept, and reported, everywhere below.
+# A stricter variant asks for the *majority* of intermediaries. Section 3
+# prints how well each identifies the poisoned images; target-label
+# detection always uses the paper's rule, and the retrained models of
+# sections 4-6 were trained on the split that the paper's rule purified.
 #
 # **Which label is the target?** For each label, collect the intermediaries'
 # labels of its transitioned samples. A clean class's samples drift a little,
@@ -250,10 +256,32 @@ viz.bar_chart({str(c): v for c, v in enumerate(found["anomaly_index"])},
               "Anomaly index of each label's KL (above 2: a target)", "anomaly index").show()
 
 # %% [markdown]
+# What did the flagged labels' samples drift to? For each flagged label, its
+# transitioned samples, poisoned and clean apart, and the labels the
+# backdoored model gives their intermediaries:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for c in found["targets"]:
+    for kind, rows in (("poisoned", split.poisoned), ("clean", ~split.poisoned)):
+        chosen = (split.labels == c) & moved & rows  # the transitioned samples of label c of this kind
+        if chosen.any():
+            seen = torch.bincount(predictions[chosen, 1:].flatten(), minlength=10).double()
+            seen = seen / seen.sum()  # (10,) share of their intermediaries given each label
+            other = max((d for d in range(10) if d != c), key=lambda d: float(seen[d]))
+            print(f"label {c}: {int(chosen.sum()):>3} transitioned {kind:>8} samples; their intermediaries read "
+                  f"{c} {float(seen[c]):.0%}, most often otherwise {other} ({float(seen[other]):.0%})")
+# the text below: clean samples of a flagged label other than the attacker's drifted too
+assert any(((split.labels == c) & moved & ~split.poisoned).any() for c in found["targets"] if c != split.target)
+
+# %% [markdown]
 # The attacker's label is among those flagged, but it need not be alone, or
-# even the highest bar: at 8x8 some clean digits (a 5 that looks like a 9,
-# an 8 like a 1) drift under noise too. The next step has to keep those from
-# being relabelled.
+# even the highest bar: at 8x8 some clean digits drift under noise too, and
+# the lines above say how many of each flagged label did and which label
+# their intermediaries most often took instead. Compare how often the
+# poisoned samples' intermediaries keep label 0 with how often the clean
+# ones keep theirs. The next step has to keep the clean ones from being
+# relabelled.
 #
 # **Relabel and select.** In a flagged label, a transitioned sample whose
 # intermediaries all agree on one new label gets that label, and as its
@@ -287,9 +315,9 @@ for rule in dataelixir.RULES:
 #
 # The last step trains a new spiking classifier on the purified split. That
 # takes a minute per run, so the table comes from
-# `benchmarks/poisoning.py` (with `RETRAIN = True` the cell below also runs
-# it once, for this split). The cell prints the command and the table: each
-# scenario's clean accuracy and ASR before (the backdoored model) and after
+# `benchmarks/poisoning.py` (with `RETRAIN = True` the cell after the table
+# also purifies this split and retrains on it, once). The cell below prints
+# the command and the table: each scenario's clean accuracy and ASR before (the backdoored model) and after
 # (retrained on the purified split), the labels target-label detection
 # flagged, and how well the paper's rule, which was used, identified the
 # poisoned images.
@@ -352,7 +380,10 @@ viz.precomputed_slider(lambda i: widgets.poisoning_demo(saved["rows"], scenarios
 #   trigger on the strokes** lives where the digit is);
 # - the target label stands out among the labels (**all-to-all** makes every
 #   label a target, so there is no single outlier to find; a **lower poison
-#   rate** makes the target's KL less extreme);
+#   rate** leaves fewer poisoned samples in the target label to drift away,
+#   so its KL need not stand out: the table prints only the labels flagged,
+#   and each saved row also keeps every label's KL and anomaly index, under
+#   `detection`);
 # - the diffusion model never saw the trigger (**a DDPM trained on the
 #   poisoned data** learns to restore it).
 #
@@ -399,10 +430,11 @@ assert weakened == ["badnets 20% poison"]
 # %% [markdown] tags=["solution"]
 # Read each broken line against the three assumptions, remembering that a
 # failure early in the pipeline hides the later steps. If the DDPM keeps the
-# trigger (the first or the third assumption fails), poisoned images never
+# trigger (the first or the third assumption fails), poisoned images hardly
 # transition, so their label cannot stand out either: "target not found" is
-# what a DDPM trained on the poisoned data produces. So "not found" means
-# either that the target was drowned out (2% and 5% poison: the second
+# what a DDPM trained on the poisoned data produces (3% of its poisoned
+# images transitioned). So "not found" means either that the target was
+# drowned out (2% and 5% poison: the second
 # assumption) or that nothing transitioned (the DDPM); the share of poisoned
 # images that transitioned, printed on each line, tells the two apart.
 # All-to-all breaks the second assumption by construction: every label is a
@@ -421,10 +453,11 @@ assert weakened == ["badnets 20% poison"]
 #
 # A diffusion model learns to restore what it was trained on. Trained on the
 # poisoned set, it learns the trigger as part of "what a training image looks
-# like" and restores it, so poisoned samples never transition. The defence
-# needs a diffusion model trained on data the attacker could not reach: a
-# trusted clean subset, or a public model trained elsewhere, and then an
-# argument for why that data is clean.
+# like" and restores it, so hardly any poisoned samples transition (3% in
+# the solution's output above). The defence needs a diffusion model
+# trained on data the attacker could not reach: a trusted clean subset, or
+# a public model trained elsewhere, and then an argument for why that data
+# is clean.
 #
 # </details>
 
@@ -433,32 +466,37 @@ assert weakened == ["badnets 20% poison"]
 #
 # *Estimated timing to here from start of lesson: 45 min.*
 #
-# Every scenario above used a 2x2 patch, and t* = 10 was chosen for it. A
-# larger patch is more for the DDPM to erase: noise to t* must drown it
-# before the denoiser can paint the corner back as digit. `python
-# benchmarks/trigger_sweep.py` grows the BadNets patch from 1x1 to 4x4 pixels
-# of the 8x8 digit (10% poison, target 0, the shipped DDPM trained on the
-# clean split) and runs the whole pipeline at several t*: backdoored
-# training, DataElixir with the paper's rule, retraining. The cell prints
-# the attack success rate after purification for every pair, with the clean
-# accuracy after it, and marks where the target label was found. A pair
-# counts as **removed** when the ASR after is no higher than what the same
-# trigger does to the clean model (by `snnlab.compare`).
+# Every BadNets scenario above used a 2x2 patch, and t* = 10 is the smallest
+# t* of section 4's table that removed it. A larger patch is more for the
+# DDPM to erase: noise to t* must drown it before the denoiser can paint the
+# corner back as digit. `python benchmarks/trigger_sweep.py` grows the
+# BadNets patch from 1x1 to 4x4 pixels of the 8x8 digit (10% poison, target
+# 0, the shipped DDPM trained on the clean split) and runs the whole
+# pipeline at several t*: a backdoored model trained on each patch's
+# poisoned split (the 2x2 patch's too: the sweep does not use the shipped
+# model of sections 2-3), DataElixir with the paper's rule, retraining. The
+# cell prints the attack success rate after purification for every pair,
+# with the clean accuracy after it, and marks where the target label was
+# found. A pair counts as **removed** when the ASR after is no higher than
+# what the same trigger does to the clean model (by `snnlab.compare`).
 
 # %%
 # NBVAL_CHECK_OUTPUT
 sizes_run = results.load("trigger_sweep.json")
-print(f"command: {sizes_run['command']} ({sizes_run['wall_s'] / 60:.0f} min, {sizes_run['threads']} thread(s)); "
+sweep_command = sizes_run["command"]  # older runs left the thread count out of the command: it changes the figures
+if "--threads" not in sweep_command:
+    sweep_command += f" --threads {sizes_run['threads']}"
+print(f"command: {sweep_command} ({sizes_run['wall_s'] / 60:.0f} min); "
       f"{sizes_run['rate']:.0%} poison, target {sizes_run['target']}, DDPM {sizes_run['ddpm']}")
 grid = {(r["size"], r["t_star"]): r for r in sizes_run["rows"]}
 sizes, t_stars = sorted({k[0] for k in grid}), sorted({k[1] for k in grid})
 n_triggered = int((poisoning.target_labels(labels, sizes_run["target"]) != labels).sum())
-removed = {}
+removed, baselines = {}, {}
 print("ASR after purification, clean accuracy after in brackets; * = target label found")
-print(f"{'patch':>22} " + " ".join(f"{'t* = ' + str(t):>16}" for t in t_stars))
+print(f"{'patch':>24} " + " ".join(f"{'t* = ' + str(t):>16}" for t in t_stars))
 for size in sizes:
     trigger = Trigger("badnets", size)
-    baseline = poisoning.measure(clean_model, trigger, sizes_run["target"])["attack_success_rate"]
+    baseline = baselines[size] = poisoning.measure(clean_model, trigger, sizes_run["target"])["attack_success_rate"]
     cells = []
     for t in t_stars:
         r = grid[size, t]
@@ -466,7 +504,7 @@ for size in sizes:
         removed[size, t] = versus.higher != "first"
         cells.append(f"{r['after']['attack_success_rate']:6.1%}{'*' if r['target_found'] else ' '} "
                      f"({r['after']['clean_accuracy']:5.1%})")
-    print(f"{size}x{size}, ASR before {grid[size, t_stars[0]]['before']['attack_success_rate']:4.0%}: " + " ".join(cells)
+    print(f"{size}x{size}, ASR before {grid[size, t_stars[0]]['before']['attack_success_rate']:6.1%}: " + " ".join(cells)
           + f"   clean model {baseline:.1%}")
 for size in sizes:
     works = [t for t in t_stars if removed[size, t]]
@@ -478,10 +516,15 @@ for t in t_stars:
           f"after {min(clean_after):.1%}-{max(clean_after):.1%}; clean training images relabelled (FPR) "
           f"{min(fpr):.1%}-{max(fpr):.1%}")
 first_removed = {size: next((t for t in t_stars if removed[size, t]), None) for size in sizes}
+narrow = compare.pair(grid[3, 30]["after"]["attack_success_rate"], baselines[3], n=n_triggered)
+print(f"3x3 at t* = 30: ASR after {narrow.rates[0]:.2%}, the clean model {narrow.rates[1]:.2%}, of {n_triggered} "
+      f"triggered digits: {narrow.images:.0f} digits apart, a difference of {narrow.difference:.2%} against two standard "
+      f"errors of {2 * narrow.standard_error:.2%}: {'a tie' if narrow.tie else 'not a tie'}")
 # what the text below says
 assert [removed[z, 10] for z in sizes] == [True, True, False, False] and grid[4, 10]["after"]["attack_success_rate"] > 0.5
 assert grid[3, 10]["after"]["attack_success_rate"] < 0.5
-assert first_removed == {1: 5, 2: 10, 3: 20, 4: 20} and all(removed[z, 20] for z in sizes) and not removed[4, 30]
+assert first_removed == {1: 5, 2: 10, 3: 20, 4: 20} and all(removed[z, 20] for z in sizes)
+assert not removed[3, 30] and not removed[4, 30] and abs(narrow.difference) < 1.05 * 2 * narrow.standard_error
 assert all(grid[z, 30]["after"]["clean_accuracy"] < 0.92 for z in sizes) and all(grid[z, 20]["fpr"] > 0.04 for z in sizes)
 
 # %%
@@ -491,32 +534,125 @@ viz.value_grid({k: r["after"]["attack_success_rate"] for k, r in grid.items()},
 
 # %% [markdown]
 # Three things to read in it. First, **the t* a patch needs grows with the
-# patch**: t* = 5 removes only the 1x1 patch, the lesson's t* = 10 removes
-# the 1x1 and 2x2 patches, leaves the 3x3 patch weakened but working on some
-# triggered digits and the 4x4 patch working on more than half of them, and
-# t* = 20 removes every patch tried. With t* fixed at 10, DataElixir stops
-# working between a 2x2 patch (4 white pixels of 64) and a 3x3 one (9).
+# patch**: t* = 5 removes only the 1x1 patch; the lesson's t* = 10 removes
+# the 1x1 and 2x2 patches, leaves the 3x3 patch weakened (13.8% ASR after)
+# but working on some triggered digits, and the 4x4 patch working on more
+# than half of them (60.6%); t* = 20 removes every patch tried. With t*
+# fixed at 10, DataElixir stops working between a 2x2 patch (4 white pixels
+# of 64) and a 3x3 one (9).
 #
 # Second, **the defender does not know the trigger**, so t* has to be chosen
-# for the largest trigger feared, and a larger t* has a price paid on every
-# dataset, poisoned or not: at t* = 20 some 5% of the *clean* training
-# images were relabelled (the FPR line; at t* = 10 almost none), and at
-# t* = 30 the retrained classifier fell to about 90% clean accuracy.
-# More noise is not simply safer either: at t* = 30 the 4x4 patch was not
-# removed, although t* = 20 removed it.
+# for the largest trigger feared, and a larger t* has a price, paid on the
+# clean images: the sweep relabelled 0.0-0.2% of the *clean* training images
+# at t* = 10, 4.3-5.4% at t* = 20 and 10.4-10.8% at t* = 30 (the FPR lines),
+# and at t* = 30 the retrained classifiers fell to 89.4-89.7% clean accuracy.
+# (Section 3's own run at t* = 10 relabelled 1.1% of the clean images, not
+# 0.0-0.2%: the next cell shows why.) More noise is not simply safer either:
+# at t* = 30 neither the 3x3 nor the 4x4 patch counts as removed (1.2% and
+# 11.1% ASR after), although t* = 20 removed both. For the 3x3 patch that is
+# a narrow call: the last line of the sweep's printout shows its difference
+# from the clean model only just exceeds two standard errors, so read it as
+# "not shown to be removed" rather than as a clear failure; the 4x4 patch's
+# 11.1% is not close.
 #
 # Third, **this sweep has edges too**: one shape (a white square in one
-# corner), one poison rate, one target, one seed, patches up to 4x4. A
-# trigger of another shape or place, or larger, may need a t* whose cost is
-# too high; the next thing to try is exactly that. "It works" holds for the
-# settings measured, and this table is where it stops.
+# corner), one poison rate, one target, one seed, one run per setting,
+# patches up to 4x4. A trigger of another shape or place, or larger, may
+# need a t* whose cost is too high; the next thing to try is exactly that.
+# "It works" holds for the settings measured, and this table is where it
+# stops.
+#
+# ### The sweep's 2x2 patch is not section 3's run
+# The sweep's 2x2 patch at t* = 10 is the lesson's setting, yet its figures
+# are not those of sections 2-4: an ASR before of 99.7% (section 2: 100.0%),
+# other targets found (0 alone, printed below; section 3 flagged 0, 5 and 8),
+# 0.1% of the clean images relabelled (section 3: 1.1%) and an ASR after of
+# 1.2% (section 4's table: 0.9%). Read in the code
+# (`poisoning.load_backdoored`, `benchmarks/poisoning.py`,
+# `benchmarks/trigger_sweep.py`), the runs share every setting: the same
+# poisoned split (the same 108 rows, seed 0), the same training recipe and
+# seed for every classifier, the shipped DDPM, t* = 10, 3 rounds keeping 5
+# states, noise seed 0, the whole training split and the whole test split.
+# They are still three runs. Section 3 purifies with the shipped backdoored
+# model (and trains its benign model here, in the notebook); section 4's
+# benchmark and the sweep each train their own backdoored, benign and
+# retrained models; and the sweep ran on 1 thread, where this
+# notebook and section 4's benchmark use 2 (the first line below). That is
+# the one difference in how they ran that the records show. With another
+# thread count PyTorch splits its sums differently, so floats are added in
+# another order and round differently, and a whole training run through
+# neurons that either spike or do not need not end at the same model. The
+# cell lines the runs up, by the course's rule.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+table = {r["t_star"]: r for r in saved["rows"] if r["scenario"] == "badnets"}  # section 4's 2x2 rows
+n_clean, n_poisoned = int((~split.poisoned).sum()), int(split.poisoned.sum())
+print(f"threads: this notebook {torch.get_num_threads()}, section 4's benchmark {saved['threads']}, "
+      f"the sweep {sizes_run['threads']}")
+asr_before = {"shipped (sections 2-3)": before["backdoored model"]["attack_success_rate"],
+              "section 4's": table[10]["before"]["attack_success_rate"],
+              "the sweep's": grid[2, 10]["before"]["attack_success_rate"]}
+print(f"2x2 backdoored model, ASR before, of {n_triggered} triggered test digits: "
+      + ", ".join(f"{name} {v:.1%} ({round(v * n_triggered)})" for name, v in asr_before.items()))
+live = purified.report["any"]["identification"]
+print(f"t* = 10, section 3 (shipped model): targets {found['targets']}, "
+      f"TPR {live['tpr']:.1%} ({round(live['tpr'] * n_poisoned)} of {n_poisoned}), "
+      f"FPR {live['fpr']:.1%} ({round(live['fpr'] * n_clean)} of {n_clean})")
+print("section 4's table / the sweep:")
+verdicts = {}
+for t in sorted(set(table) & set(t_stars)):
+    a, b = table[t], grid[2, t]
+    pairs = {"TPR": compare.pair(a["any"]["identification"]["tpr"], b["tpr"], n=n_poisoned),
+             "FPR": compare.pair(a["any"]["identification"]["fpr"], b["fpr"], n=n_clean),
+             "ASR after": compare.pair(a["after"]["attack_success_rate"], b["after"]["attack_success_rate"],
+                                       n=n_triggered)}
+    verdicts[t] = {name: c.tie for name, c in pairs.items()}
+    targets = " / ".join(",".join(map(str, x)) or "none" for x in (a["detection"]["targets"], b["targets"]))
+    print(f"t* = {t:>2}: targets {targets:>11}; " + "; ".join(
+        f"{name} {c.rates[0]:.1%} / {c.rates[1]:.1%} ({'a tie' if c.tie else 'not a tie'})"
+        for name, c in pairs.items()))
+relabelled_clean = purified.identified & ~split.poisoned  # section 3's false positives, by training label
+by_label = torch.bincount(split.labels[relabelled_clean], minlength=10)
+unflagged = sum(int(by_label[c]) for c in range(10) if c not in grid[2, 10]["targets"])
+print(f"section 3's {int(relabelled_clean.sum())} relabelled clean images, by training label: "
+      + ", ".join(f"{c}: {int(k)}" for c, k in enumerate(by_label) if k)
+      + f"; in labels the sweep did not flag at t* = 10: {unflagged}")
+# what the text below says
+assert sizes_run["threads"] != saved["threads"] == torch.get_num_threads()
+assert compare.pair(asr_before["shipped (sections 2-3)"], asr_before["the sweep's"], n=n_triggered).tie
+assert asr_before["shipped (sections 2-3)"] != asr_before["the sweep's"]
+assert table[10]["detection"]["targets"] == found["targets"] and grid[2, 10]["targets"] != found["targets"]
+assert round(table[10]["any"]["identification"]["fpr"] * n_clean) == round(live["fpr"] * n_clean)
+assert round(table[10]["any"]["identification"]["tpr"] * n_poisoned) == round(live["tpr"] * n_poisoned)
+assert all(v["TPR"] and v["ASR after"] for v in verdicts.values()) and verdicts[5]["FPR"] and verdicts[20]["FPR"]
+assert not verdicts[10]["FPR"] and table[5]["detection"]["targets"] != grid[2, 5]["targets"] and unflagged > 0
+
+# %% [markdown]
+# The shipped and the sweep's backdoored models tie on ASR before (one
+# triggered digit apart), but their counts differ, so on the same test
+# digits they do not give the same answers. Section 4's benchmark, on 2
+# threads like this notebook, found the same targets and the same TPR and
+# FPR at t* = 10 as section 3 did with the shipped model. The sweep, on 1
+# thread, ties with section 4's table on TPR and on ASR after at every t*
+# both ran, so what it says about the 2x2 patch stands. What moved is which
+# labels were flagged besides the target (the targets at t* = 5 and 10),
+# and with them the FPR at t* = 10, the one share that differs beyond noise.
+# DataElixir relabels only samples of flagged labels, so section 3's
+# relabelled clean images in labels the sweep did not flag (the last line
+# counts them) could not have been relabelled in the sweep's run. So "0.1%
+# at t* = 10" is a figure about one run, not about t* = 10: a rerun of the
+# same recipe can flag other labels besides the target, and every
+# single-run figure in this lesson, section 3's included, can move the same
+# way.
 
 # %% [markdown]
 # ## Summary
 # - A backdoor is a training-time attack: a trigger and a target label in a share of the training data; clean accuracy hides it, the attack success rate shows it.
 # - DataElixir noises and denoises each training image with a DDPM, watches the backdoored model's labels move, finds the target label as the outlier by KL and the median/MAD anomaly index, then relabels and retrains.
-# - The paper's "any label differs" rule counts some clean digits as transitioned too, and its benign model sorts them out; the majority variant needs no benign model but here identified fewer poisoned images and changed the labels of more clean ones. Both are reported.
+# - The paper's "any label differs" rule counts some clean digits as transitioned too (15% here), yet only 1.1% of the clean images (11 of 970) ended up relabelled, for two reasons: only samples of the flagged labels are relabelled at all (labels 0, 5 and 8 held 5 + 8 + 56 = 69 transitioned clean samples), and the 58 of those that kept their label were suspicious ones to which the benign model gave back their own. The majority variant needs no benign model but here identified fewer poisoned images (74% against 96%) and changed the labels of more clean ones (3.9%). Section 3 reports both; the retraining figures use the paper's rule.
 # - In the saved run it broke where the target did not stand out (2% and 5% poison), where every label is a target (all-to-all: one label flagged, few poisoned images found) and where the diffusion model saw the poison; at 20% poison it weakened the backdoor without removing it; the blended trigger on the strokes did not break it at this scale.
-# - The t* a trigger needs grows with its size: at the lesson's t* = 10 a 3x3 or 4x4 corner patch survives; t* = 20 removed every patch up to 4x4, at the price of relabelling some clean training images, and t* = 30 cost clean accuracy. Judge the method by the table of settings it was measured on, not by one trigger.
+# - The t* a trigger needs grows with its size: at the lesson's t* = 10 a 3x3 or 4x4 corner patch is not removed (13.8% and 60.6% ASR after); t* = 20 removed every patch up to 4x4, at the price of relabelling 4.3-5.4% of the clean training images, and t* = 30 cost clean accuracy and removed neither the 3x3 (narrowly) nor the 4x4 patch. Judge the method by the table of settings it was measured on, not by one trigger.
+# - Each figure is one run: the sweep's own 2x2 run at t* = 10 (its own models, 1 thread) flagged other labels than section 3's and relabelled fewer clean images, while its TPR and ASR after tie with section 4's.
 #
 # Further reading: the book's references page (Zhou et al., AAAI 2024; Gu et al., 2017; Chen et al., 2017). Next: the capstone.
