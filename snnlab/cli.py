@@ -347,7 +347,7 @@ def _train_streamed(args, argv, command) -> int:
 
     from torch.utils.data import Subset
 
-    from . import __version__
+    from ._version import __version__
     from .checkpoints import sha256
     from .distributed import calibrate, fit, fit_purifier, setup
     from .loaders import image_dataset

@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 
 from torch import nn
 
-from . import __version__
+from ._version import __version__
 from .checkpoints import load_checkpoint, load_state, save_checkpoint
 from .classifier import ClassifierConfig, SpikingResNet
 from .devices import resolve_device

@@ -115,7 +115,7 @@ def poison(images: torch.Tensor, labels: torch.Tensor, trigger: Trigger, rate: f
 @torch.no_grad()
 def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
     """``model``'s classes for ``images`` (batches moved to the model's device): ``(N,)`` on the CPU."""
-    from .evaluate import predict_batched
+    from .attacks.core import predict_batched
 
     device = next(model.parameters(), torch.empty(0)).device  # a parameterless model runs on the CPU
     model.eval()

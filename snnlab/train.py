@@ -25,7 +25,7 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from . import __version__
+from ._version import __version__
 from .checkpoints import load_checkpoint, load_state, save_checkpoint, save_json
 from .classifier import ClassifierConfig, SpikingResNet
 from .data import load_dataset

@@ -107,7 +107,7 @@ def test_record_spikes(pretrained, digits_test):
 
 
 def _fake_sweep():
-    from snnlab.attacks.surrogates import sweep_names
+    from snnlab.attacks.surrogate_sweep import sweep_names
 
     names = sweep_names()
     return {on: {n: {"accuracy": i / len(names), "correct_or_flagged": 0.5 if on == "defense" else None}

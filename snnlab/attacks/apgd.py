@@ -30,7 +30,7 @@ from torch.nn import functional as F
 
 from ..data import check_images
 from ..devices import follow
-from .adaptive import BestIterate, attack_view, auto_eot, is_defense, project
+from .core import BestIterate, attack_view, auto_eot, is_defense, project
 from .objectives import LOSSES, classification_loss
 
 

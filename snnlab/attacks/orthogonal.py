@@ -36,7 +36,7 @@ from torch.nn import functional as F
 from ..data import check_images
 from ..devices import follow
 from ..detector import linf_score
-from .adaptive import BestIterate, decaying_step, is_defense, project
+from .core import BestIterate, decaying_step, is_defense, project
 from .objectives import smooth_score
 from .surrogates import attack_surrogate, surrogate as as_surrogate
 
