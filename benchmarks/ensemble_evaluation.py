@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 
 import torch
 
-from snnlab import results
-
 import snnlab
+from snnlab import results
 from snnlab.attacks import AttackSpec, run_attack
 from snnlab.attacks.apgd import APGD
 from snnlab.attacks.ensemble import Ensemble, Member, full
@@ -112,7 +110,8 @@ def main():
     for r in found:
         w = r["worst_case"]
         print(f"eps {r['eps']}: {r['evaluated_on']}: worst-case accuracy {100 * w['accuracy']:.1f}%"
-              + (f", correct or flagged {100 * w['correct_or_flagged']:.1f}%" if w["correct_or_flagged"] is not None else "")
+              + (f", correct or flagged {100 * w['correct_or_flagged']:.1f}%"
+                 if w["correct_or_flagged"] is not None else "")
               + f" ({len(r['confirmation_rounds'])} confirmation round(s), converged: {r['converged']})")
 
 

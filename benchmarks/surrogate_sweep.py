@@ -11,14 +11,12 @@ the same in every run; only the gradient differs. About 4 minutes on 2 CPU cores
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 import torch
 
-from snnlab import results
-
 import snnlab
+from snnlab import results
 from snnlab.attacks.surrogate_sweep import surrogate_sweep
 from snnlab.checkpoints import save_json
 

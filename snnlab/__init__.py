@@ -17,4 +17,5 @@ from .data import load_dataset
 from .devices import resolve_device
 from .pretrained import load_models, load_or_train, load_pretrained
 
-__all__ = ["compare", "load_dataset", "resolve_device", "load_pretrained", "load_models", "load_or_train", "__version__"]
+__all__ = ["compare", "load_dataset", "resolve_device", "load_pretrained", "load_models", "load_or_train",
+           "__version__"]

@@ -20,8 +20,9 @@ and checks that the submission
 3. has at least one white-box row;
 4. claims no more than the grader measures: white-box rows against the per-image worst case of
    snnlab's full attack ensemble (:mod:`snnlab.attacks.ensemble`; the light one only for a quick
-   first look, as it is far kinder), grey-box and transfer rows against PGD-20. A claim may exceed the measurement by sampling noise only: 1.96 standard
-   errors of the measured share plus one image (``margin``);
+   first look, as it is far kinder), grey-box and transfer rows against PGD-20. A claim may exceed
+   the measurement by sampling noise only: 1.96 standard errors of the measured share plus one
+   image (``margin``);
 5. passes the sanity checks (:mod:`snnlab.attacks.sanity`) at its first white-box radius.
 
     snnlab capstone my_submission.py                     # grade it (minutes on 2 cores)
@@ -147,8 +148,8 @@ def _answers(model, images) -> Criterion:
 def _measure(model, claim, images, labels, ensemble, steps, seed, cache):
     """``(accuracy, correct_or_flagged or None, attack name)`` for one row, cached per (threat model, eps)."""
     from .attacks import AttackSpec, run_attack
-    from .attacks.ensemble import Ensemble, full, light
     from .attacks.core import judge
+    from .attacks.ensemble import Ensemble, full, light
 
     key = (claim["threat_model"], float(claim["eps"]))
     if key in cache:

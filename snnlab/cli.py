@@ -16,9 +16,9 @@ import time
 import torch
 
 from .attacks import ATTACKS, eps_grid
+from .attacks.ensemble import PRESETS
 from .checkpoints import save_json
 from .data import DATASETS, load_dataset
-from .attacks.ensemble import PRESETS
 from .evaluate import ADAPTIVE, REFERENCE, THREAT_MODELS, evaluate, format_table
 from .pretrained import load_models, load_pretrained
 from .purifiers import NAMES as PURIFIER_NAMES
@@ -120,13 +120,15 @@ def format_purification(report: dict) -> str:
         ident = r.get("identification") or {}
         chosen = " (used)" if report["settings"]["rule"] == rule else ""
         lines.append(f"rule {rule:>8}{chosen}: transitioned {r['transitioned']:.1%}, suspicious "
-                     f"{r['suspicious']:.1%}, relabelled {r['identified']:.1%}" + (f"; poisoned identified (TPR) {ident['tpr']:.1%}, "
-                                                            f"clean misidentified (FPR) {ident['fpr']:.1%}"
-                                                            if ident.get("tpr") is not None else ""))
+                     f"{r['suspicious']:.1%}, relabelled {r['identified']:.1%}"
+                     + (f"; poisoned identified (TPR) {ident['tpr']:.1%}, "
+                        f"clean misidentified (FPR) {ident['fpr']:.1%}"
+                        if ident.get("tpr") is not None else ""))
     lines.append(f"{'':>16} {'clean accuracy':>15} {'attack success':>15}")
     for when in ("before", "after"):
         if when in report:
-            lines.append(f"{when:>16} {report[when]['clean_accuracy']:15.1%} {report[when]['attack_success_rate']:15.1%}")
+            lines.append(f"{when:>16} {report[when]['clean_accuracy']:15.1%} "
+                         f"{report[when]['attack_success_rate']:15.1%}")
     return "\n".join(lines)
 
 
@@ -208,7 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--limit", type=_positive, default=None, help="use only the first N test images")
         p.add_argument("--attacks", type=_names(ATTACKS[:3]), default=("fgsm", "pgd"),
                        help="gradient attacks, comma-separated (default: fgsm,pgd)")
-        p.add_argument("--eps", type=_floats, default=None, help="L-infinity radii, comma-separated (default: dataset grid)")
+        p.add_argument("--eps", type=_floats, default=None,
+                       help="L-infinity radii, comma-separated (default: dataset grid)")
         p.add_argument("--threat-models", type=_names(THREAT_MODELS),
                        default=("undefended", "grey-box", "transfer", "square", "ensemble"),
                        help="comma-separated, from: " + ", ".join(THREAT_MODELS) +
@@ -218,7 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "minutes on the digits test split; full is for benchmarks)")
         p.add_argument("--adaptive", type=_names((*ADAPTIVE, *REFERENCE)), default=tuple(ADAPTIVE),
                        help="adaptive attacks, comma-separated, from: " + ", ".join((*ADAPTIVE, *REFERENCE)) +
-                       " (default: the three PGD variants; apgd and autoattack are reference points, autoattack is slow)")
+                       " (default: the three PGD variants; apgd and autoattack are reference points, "
+                       "autoattack is slow)")
         p.add_argument("--adaptive-steps", type=_positive, default=100, help="adaptive PGD steps (default 100)")
         p.add_argument("--adaptive-restarts", type=_positive, default=1, help="adaptive PGD restarts (default 1)")
         p.add_argument("--square-queries", type=_positive, default=200, help="Square attack queries (default 200)")
@@ -261,7 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ratio", type=float, default=0.2, help="blended mixing ratio in (0, 1] (default 0.2)")
     p.add_argument("--strokes-only", action="store_true", help="blended: mix the pattern only into the strokes")
     p.add_argument("--rate", type=float, default=0.1, help="share of training images poisoned, in (0, 1) (default 0.1)")
-    p.add_argument("--target", type=_target, default=0, help="a class (all-to-one) or all-to-all (y -> y + 1) (default 0)")
+    p.add_argument("--target", type=_target, default=0,
+                   help="a class (all-to-one) or all-to-all (y -> y + 1) (default 0)")
     p.add_argument("--epochs", type=_positive, default=None, help="classifier epochs (default 40)")
 
     d = sub.add_parser("purify-dataset", help="DataElixir: find and repair the poisoned training images with a DDPM",

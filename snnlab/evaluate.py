@@ -32,8 +32,8 @@ from .attacks import THREAT_MODELS, AdaptivePGD, AttackSpec, default_steps, eps_
 from .attacks.core import defend_batched, predict_batched  # noqa: F401 (part of this module's API: lessons 4, 6)
 from .attacks.ensemble import PRESETS, Ensemble
 from .data import load_dataset
-from .devices import follow
 from .detector import auroc
+from .devices import follow
 
 
 @dataclass

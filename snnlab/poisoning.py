@@ -230,7 +230,8 @@ def poison_into(out: str, trigger: Trigger, rate: float = 0.1, target=0, dataset
     _finish(os.path.join(out, "classifier.pt"))
     report = {"command": command or f"snnlab poison --out {out}", "dataset": dataset, "seed": seed,
               "trigger": asdict(trigger), "target": target, "rate": rate, "poisoned_rows": int(split.poisoned.sum()),
-              "train_seconds": round(time.perf_counter() - start, 1), "backdoored": measure(model, trigger, target, dataset)}
+              "train_seconds": round(time.perf_counter() - start, 1),
+              "backdoored": measure(model, trigger, target, dataset)}
     save_json(os.path.join(out, "report.json"), report)
     return report
 
@@ -249,9 +250,11 @@ def load_backdoored(dataset: str = "digits", retrain: bool = False, out: str = "
 
     if retrain:  # claim_folder refuses a folder holding another run; a finished one resumes at once
         poison_into(out, Trigger("badnets", 2), 0.1, 0, dataset, device=device)
-        return load_classifier_file(os.path.join(out, "classifier.pt"), device), load_split(os.path.join(out, "split.pt"))
+        return (load_classifier_file(os.path.join(out, "classifier.pt"), device),
+                load_split(os.path.join(out, "split.pt")))
     folder = os.path.join(PRETRAINED_DIR, dataset, "poisoning")
-    path = verify_recorded(folder, "classifier.pt", "train one with `snnlab poison --out runs/poisoned` and use retrain=True")
+    path = verify_recorded(folder, "classifier.pt",
+                           "train one with `snnlab poison --out runs/poisoned` and use retrain=True")
     with open(os.path.join(folder, "report.json")) as f:
         report = json.load(f)
     images, labels = load_dataset(dataset, "train")

@@ -305,7 +305,8 @@ def train_recorded(where: str, filename: str, request: dict, train, command: str
         request = json.loads(json.dumps(request))  # as it reads back from JSON (tuples become lists)
         differ = sorted(k for k in request if k in held and held[k] != request[k])
         if differ:
-            raise ValueError(f"{path} was trained with other settings ({'; '.join(f'{k} {held[k]!r}, not {request[k]!r}' for k in differ)}); "
+            raise ValueError(f"{path} was trained with other settings ("
+                             f"{'; '.join(f'{k} {held[k]!r}, not {request[k]!r}' for k in differ)}); "
                              "delete it or choose another --out")
         if manifest is not None and "optimizer" not in load_checkpoint(path):
             return manifest  # finished and recorded: keep its record and training time
@@ -380,7 +381,8 @@ def train_all(dataset: str = "digits", out: str = "runs/digits", seed: int = 0, 
                "n_calibration": n_cal, "score": "linf"})
     files = ["classifier.pt", "purifier.pt", "substitute.pt", "detector.json"]
     manifest = {
-        "dataset": dataset, "seed": seed, "command": command or f"snnlab train --dataset {dataset} --seed {seed} --out {out}",
+        "dataset": dataset, "seed": seed,
+        "command": command or f"snnlab train --dataset {dataset} --seed {seed} --out {out}",
         "snnlab_version": __version__, "torch_version": torch.__version__,
         "train_seconds": {k: round(v, 1) for k, v in timings.items()},
         "sha256": {name: sha256(os.path.join(out, name)) for name in files},

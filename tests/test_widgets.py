@@ -7,7 +7,6 @@ import time
 
 import plotly.graph_objects as go
 import pytest
-import torch
 
 from snnlab import widgets
 from snnlab.attacks import AttackSpec, run_attack

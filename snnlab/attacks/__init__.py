@@ -29,15 +29,36 @@ one way: ``surrogates`` <- ``core`` <- the attacks <- ``ensemble``, ``stochastic
 """
 from .adaptive import AdaptivePGD
 from .apgd import APGD
-from .core import (BestIterate, BPDADefense, ClassifierView, Verdict, attack_view, defend_batched, is_defense,
-                   is_random, judge, predict_batched, project)
+from .core import (
+                   BestIterate,
+                   BPDADefense,
+                   ClassifierView,
+                   Verdict,
+                   attack_view,
+                   defend_batched,
+                   is_defense,
+                   is_random,
+                   judge,
+                   predict_batched,
+                   project,
+)
 from .ensemble import PRESETS, Ensemble, EnsembleResult
 from .orthogonal import OrthogonalPGD
 from .sanity import sanity_checks
 from .surrogate_sweep import surrogate_sweep
 from .surrogates import SURROGATES, Surrogate, SurrogateModel, attack_surrogate, surrogate
-from .threat_models import (ATTACKS, EPS_GRIDS, THREAT_MODELS, AttackSpec, SubstituteCNN, SubstituteConfig,
-                            default_steps, eps_grid, run_attack, train_substitute)
+from .threat_models import (
+                   ATTACKS,
+                   EPS_GRIDS,
+                   THREAT_MODELS,
+                   AttackSpec,
+                   SubstituteCNN,
+                   SubstituteConfig,
+                   default_steps,
+                   eps_grid,
+                   run_attack,
+                   train_substitute,
+)
 
 __all__ = [
     "APGD", "ATTACKS", "EPS_GRIDS", "PRESETS", "SURROGATES", "THREAT_MODELS", "AdaptivePGD", "AttackSpec",

@@ -22,7 +22,8 @@ import torch
 from torch import nn
 
 from ..detector import linf_score
-from .surrogates import attack_surrogate, surrogate as as_surrogate
+from .surrogates import attack_surrogate
+from .surrogates import surrogate as as_surrogate
 
 
 def is_defense(model) -> bool:

@@ -39,8 +39,8 @@ from tqdm.auto import tqdm
 from ..data import check_images
 from ..devices import follow
 from .adaptive import AdaptivePGD
-from .core import is_defense, judge
 from .apgd import APGD
+from .core import is_defense, judge
 from .orthogonal import OrthogonalPGD
 from .threat_models import AttackSpec, run_attack
 
@@ -257,7 +257,8 @@ class Ensemble:
             adv = images.clone()
             if len(index):
                 attack = member.make(self.target, self.eps, self.seed)
-                adv[index] = torch.cat([attack(images[index[i:i + self.batch_size]], labels[index[i:i + self.batch_size]])
+                adv[index] = torch.cat([attack(images[index[i:i + self.batch_size]],
+                                               labels[index[i:i + self.batch_size]])
                                         for i in range(0, len(index), self.batch_size)]).detach()
             a = judge(self.target, adv[index], labels[index], self.batch_size) if len(index) else None
             a_correct = torch.ones_like(correct)

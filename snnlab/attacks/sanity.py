@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .core import is_defense, judge
 from .apgd import APGD
+from .core import is_defense, judge
 from .threat_models import AttackSpec, run_attack
 
 
@@ -45,7 +45,8 @@ def measure(target: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: 
             large_eps: float = 0.5, steps: int = 20, substitute: nn.Module | None = None, seed: int = 0) -> dict:
     """The accuracies the checks compare (fractions in [0, 1]), by name."""
     def pgd(radius=eps, n=steps, restarts=1):
-        return _accuracy(target, APGD(target, eps=radius, steps=n, restarts=restarts, seed=seed)(images, labels), labels)
+        return _accuracy(target, APGD(target, eps=radius, steps=n, restarts=restarts, seed=seed)(images, labels),
+                         labels)
 
     generator = torch.Generator().manual_seed(seed)
     noise = (torch.rand(images.shape, generator=generator).to(images.device) * 2 - 1) * eps

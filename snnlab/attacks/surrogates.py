@@ -114,7 +114,8 @@ class Surrogate:
         for key, value in SURROGATES.items():
             if value == self:
                 return key
-        return f"{self.shape}-{self.width:g}" + ("" if self.temporal else "-cut") + (f"+rate{self.rate:g}" if self.rate else "")
+        return (f"{self.shape}-{self.width:g}" + ("" if self.temporal else "-cut")
+                + (f"+rate{self.rate:g}" if self.rate else ""))
 
 
 def _presets() -> dict:

@@ -32,7 +32,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..data import check_images, dataset_info
-from ..devices import follow, resolve_device
+from ..devices import resolve_device
 from .surrogates import SurrogateModel
 
 # L-infinity radii per dataset (pixels in [0, 1]). Digits are 17-level 8x8
