@@ -23,6 +23,7 @@ from .evaluate import ADAPTIVE, REFERENCE, THREAT_MODELS, evaluate, format_table
 from .pretrained import load_models, load_pretrained
 from .purifiers import NAMES as PURIFIER_NAMES
 from .report import report_figures, write_report
+from .runs import held_env, hold
 from .train import train_all
 
 EPILOG = """threat models:
@@ -348,6 +349,22 @@ def _train_streamed(args, argv, command) -> int:
     """``snnlab train --stream``: the classifier, then the purifier on FGSM examples, on a streamed dataset, on one
     process or, under torchrun, many; then (rank 0) the detector's threshold and the manifest, as `snnlab train`."""
     import subprocess
+
+    out = args.out or os.path.join("runs", args.dataset)
+    if args.nproc > 1 and "WORLD_SIZE" not in os.environ:  # relaunch this command under torchrun
+        rest = [a for i, a in enumerate(argv) if a != "--nproc" and (i == 0 or argv[i - 1] != "--nproc")
+                and not a.startswith("--nproc=")]
+        launch = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(args.nproc),
+                  "--standalone", "-m", "snnlab", *rest, "--stream"]
+        with hold(out, command):  # for the whole run; the processes torchrun starts work inside it
+            return subprocess.run(launch, env=held_env()).returncode
+    if int(os.environ.get("RANK", "0")) == 0:  # one lock per run: rank 0 holds it (unless the launcher does)
+        with hold(out, command):
+            return _train_streamed_in(args, out, command)
+    return _train_streamed_in(args, out, command)
+
+
+def _train_streamed_in(args, out, command) -> int:
     from dataclasses import asdict
 
     from torch.utils.data import Subset
@@ -359,12 +376,6 @@ def _train_streamed(args, argv, command) -> int:
     from .recipes import recipe
     from .train import _finish
 
-    if args.nproc > 1 and "WORLD_SIZE" not in os.environ:  # relaunch this command under torchrun
-        rest = [a for i, a in enumerate(argv) if a != "--nproc" and (i == 0 or argv[i - 1] != "--nproc")
-                and not a.startswith("--nproc=")]
-        launch = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(args.nproc),
-                  "--standalone", "-m", "snnlab", *rest, "--stream"]
-        return subprocess.run(launch).returncode
     if args.purifier != "snn" or args.noise_sigma is not None:
         raise ValueError("--stream trains the seed paper's defence (classifier, SNN purifier, detector); --purifier "
                          "and --noise-sigma use the in-memory path")
@@ -385,7 +396,6 @@ def _train_streamed(args, argv, command) -> int:
     purifier_settings.epochs = args.purifier_epochs or args.epochs or purifier_settings.epochs
     for settings in (classifier_settings, purifier_settings):
         settings.batch_size = args.batch_size or settings.batch_size
-    out = args.out or os.path.join("runs", args.dataset)
     paths = {name: os.path.join(out, name) for name in ("classifier.pt", "purifier.pt", "detector.json")}
     proc = setup(args.device)
     if proc.rank == 0:

@@ -50,6 +50,7 @@ from torch import nn
 
 from .diffusion import DDPM
 from .poisoning import predict, train_on
+from .runs import holds
 
 RULES = ("any", "majority")
 
@@ -255,6 +256,7 @@ def purify_dataset(images: torch.Tensor, labels: torch.Tensor, model: nn.Module,
     return splits[settings.rule]
 
 
+@holds("out")
 def purify_into(poisoned: str, out: str, settings: ElixirSettings | None = None, ddpm: DDPM | None = None,
                 dataset: str = "digits", epochs: int | None = None, device: str = "auto", progress: bool = True,
                 command: str | None = None) -> dict:

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from .data import check_images
+from .runs import holds
 
 KINDS = ("badnets", "blended")
 
@@ -206,6 +207,7 @@ def claim_folder(out: str, request: dict) -> None:
     save_json(path, request)
 
 
+@holds("out")
 def poison_into(out: str, trigger: Trigger, rate: float = 0.1, target=0, dataset: str = "digits", seed: int = 0,
                 epochs: int | None = None, device: str = "auto", progress: bool = True,
                 command: str | None = None) -> dict:

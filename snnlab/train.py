@@ -32,6 +32,7 @@ from .data import load_dataset
 from .devices import resolve_device
 from .losses import PurifierLoss
 from .purifiers.snn import Purifier, PurifierConfig
+from .runs import holds
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -276,6 +277,7 @@ def calibrate_detector(purifier: nn.Module, dataset: str = "digits", fpr: float 
     return Detector(purifier).calibrate(images, fpr)
 
 
+@holds("where")
 def train_recorded(where: str, filename: str, request: dict, train, command: str) -> dict:
     """Train one separately recorded model into ``where/filename`` (``train(path)`` does the training,
     resumably) and record it in ``where/manifest.json`` with ``request`` (dataset, seed, epochs, data...),
@@ -329,6 +331,7 @@ def _finish(path: str) -> None:
     save_checkpoint(path, keep)
 
 
+@holds("out")
 def train_all(dataset: str = "digits", out: str = "runs/digits", seed: int = 0, device: str = "auto",
               classifier_epochs: int | None = None, purifier_epochs: int | None = None,
               fpr: float = 0.01, progress: bool = True, command: str | None = None) -> dict:

@@ -1,0 +1,141 @@
+"""One run per folder: a job that writes a folder holds an OS lock on it for its whole life.
+
+Two runs into one folder (two notebooks, two terminals, a re-submitted job) would write the same
+checkpoints and manifest over each other. Every job that writes a run folder (``snnlab train`` in
+memory or streamed, the purifier family, the noise-trained classifiers, the DDPM, ``snnlab poison``
+and ``purify-dataset``) therefore holds ``FOLDER/.lock`` while it runs; a second run into a folder in
+use is refused with a :class:`FolderInUse` error naming the other process. The lock is the operating
+system's (``fcntl.flock``; ``msvcrt.locking`` on Windows), so a run that is killed frees it at once:
+nothing stale is left to delete by hand.
+
+Within one process the lock is re-entrant (a job may call another job on the same folder), and a
+process started by a run that holds the lock (``snnlab train --nproc N`` relaunching itself under
+torchrun) is told so through :data:`HELD_ENV`.
+
+Written here: the standard library has the OS lock but not "one run per folder, refuse in one line".
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import os
+import socket
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+    import msvcrt
+
+LOCK = ".lock"
+HELD_ENV = "SNNLAB_HELD_FOLDERS"  # os.pathsep-separated folders a parent run holds for this process
+
+_held: dict = {}  # real path -> [open lock file, depth], the folders this process holds
+
+
+class FolderInUse(ValueError):
+    """Another run is writing the folder asked for."""
+
+
+def _try_lock(f) -> bool:
+    try:
+        if fcntl is not None:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        else:
+            f.seek(0)
+            msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)
+        return True
+    except OSError:
+        return False
+
+
+def _unlock(f) -> None:
+    if fcntl is not None:
+        fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+    else:
+        f.seek(0)
+        msvcrt.locking(f.fileno(), msvcrt.LK_UNLCK, 1)
+
+
+def holder(folder: str) -> str | None:
+    """Who holds ``folder`` now ("pid N on HOST: JOB"), or None when no run does."""
+    path = os.path.join(folder, LOCK)
+    if not os.path.exists(path):
+        return None
+    if os.path.realpath(folder) in _held:  # this process: its lock would refuse a second look from itself
+        with open(path) as f:
+            return f.read().strip()
+    with open(path, "a+") as f:
+        if _try_lock(f):
+            _unlock(f)
+            return None
+        f.seek(0)
+        try:
+            return f.read().strip() or "another process"
+        except OSError:  # Windows: the holder's lock covers what it wrote
+            return "another process"
+
+
+@contextlib.contextmanager
+def hold(folder: str, job: str = "a snnlab run"):
+    """Hold ``folder`` (created if missing) for the block; :class:`FolderInUse` if another run holds it."""
+    real = os.path.realpath(folder)
+    inherited = real in os.environ.get(HELD_ENV, "").split(os.pathsep)
+    if inherited or real in _held:
+        if not inherited:
+            _held[real][1] += 1
+        try:
+            yield real
+        finally:
+            if not inherited:
+                _held[real][1] -= 1
+        return
+    if os.path.exists(real) and not os.path.isdir(real):
+        raise ValueError(f"{folder} is a file, not a folder; choose another --out")
+    os.makedirs(real, exist_ok=True)
+    f = open(os.path.join(real, LOCK), "a+")
+    if not _try_lock(f):
+        f.seek(0)
+        try:
+            other = f.read().strip() or "another process"
+        except OSError:
+            other = "another process"
+        f.close()
+        raise FolderInUse(f"{folder} is in use by another run ({other}); wait for it to finish, or choose another "
+                          "--out")
+    f.seek(0)
+    f.truncate()
+    f.write(f"pid {os.getpid()} on {socket.gethostname()}: {job}")
+    f.flush()
+    _held[real] = [f, 1]
+    try:
+        yield real
+    finally:
+        del _held[real]
+        f.seek(0)
+        f.truncate()
+        f.flush()
+        _unlock(f)
+        f.close()
+
+
+def holds(parameter: str):
+    """Decorator: the call holds the folder passed as ``parameter`` (see :func:`hold`) while it runs."""
+    def decorate(job):
+        signature = inspect.signature(job)
+
+        @functools.wraps(job)
+        def run(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            with hold(bound.arguments[parameter], job.__name__):
+                return job(*args, **kwargs)
+        return run
+    return decorate
+
+
+def held_env() -> dict:
+    """The environment for a child process that works inside the folders this process holds."""
+    held = [p for p in os.environ.get(HELD_ENV, "").split(os.pathsep) if p] + list(_held)
+    return {**os.environ, HELD_ENV: os.pathsep.join(held)}

@@ -1,0 +1,75 @@
+"""One run per folder: the OS lock a job holds on the folder it writes (snnlab.runs)."""
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from snnlab import runs
+from snnlab.cli import main
+
+HOLD = ("import sys, time\nfrom snnlab.runs import hold\n"
+        "with hold(sys.argv[1], 'the test holder'):\n    print('held', flush=True)\n    time.sleep(120)\n")
+
+
+@pytest.fixture
+def holder_process(tmp_path):
+    """A separate process that holds tmp_path/run until killed."""
+    folder = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(folder)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    yield folder, proc
+    proc.kill()
+    proc.wait()
+
+
+def test_a_folder_in_use_is_refused_naming_the_other_process(holder_process):
+    folder, proc = holder_process
+    assert f"pid {proc.pid}" in runs.holder(folder)
+    with pytest.raises(runs.FolderInUse, match=rf"in use by another run \(pid {proc.pid} on .*: the test holder\)"):
+        with runs.hold(folder):
+            pass
+
+
+def test_a_killed_run_frees_its_folder_at_once(holder_process):
+    folder, proc = holder_process
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert runs.holder(folder) is None
+    with runs.hold(folder, "the next run") as real:
+        assert f"pid {os.getpid()}" in open(os.path.join(real, runs.LOCK)).read()
+    assert sorted(os.listdir(folder)) == [runs.LOCK] and runs.holder(folder) is None
+
+
+def test_the_lock_is_reentrant_within_a_process_and_refuses_a_file(tmp_path):
+    with runs.hold(tmp_path / "a"):
+        with runs.hold(tmp_path / "a"):  # a job calling another job on the same folder
+            pass
+            assert f"pid {os.getpid()}" in runs.holder(tmp_path / "a")
+    assert runs.holder(tmp_path / "a") is None
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="is a file, not a folder"):
+        with runs.hold(tmp_path / "file"):
+            pass
+
+
+@pytest.mark.parametrize("argv, writes", [
+    (["poison", "--epochs", "1"], ""),
+    (["train", "--noise-sigma", "0.25", "--epochs", "1"], "smoothing"),  # two of these into one folder used to race
+    (["train", "--classifier-epochs", "1", "--purifier-epochs", "1"], ""),
+])
+def test_every_job_refuses_a_folder_in_use_in_one_line_writing_nothing(tmp_path, argv, writes, capsys):
+    out = tmp_path / "run"
+    held = out / writes if writes else out  # the folder the job writes (noise-trained classifiers: OUT/smoothing)
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(held)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "held"
+        assert main([*argv, "--out", str(out), "--quiet"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"is in use by another run (pid {proc.pid}" in err[0], err
+        assert "choose another --out" in err[0]
+        assert sorted(os.listdir(held)) == [runs.LOCK]
+    finally:
+        proc.kill()
+        proc.wait()
