@@ -23,7 +23,7 @@ from .evaluate import ADAPTIVE, REFERENCE, THREAT_MODELS, evaluate, format_table
 from .pretrained import load_models, load_pretrained
 from .purifiers import NAMES as PURIFIER_NAMES
 from .report import report_figures, write_report
-from .runs import held_env, hold
+from .runs import claim, held_env, hold
 from .train import train_all
 
 EPILOG = """threat models:
@@ -398,8 +398,11 @@ def _train_streamed_in(args, out, command) -> int:
         settings.batch_size = args.batch_size or settings.batch_size
     paths = {name: os.path.join(out, name) for name in ("classifier.pt", "purifier.pt", "detector.json")}
     proc = setup(args.device)
-    if proc.rank == 0:
-        os.makedirs(out, exist_ok=True)
+    if proc.rank == 0:  # the folder is tied to this request: another is refused before anything trains
+        claim(out, {"job": "defence, streamed", "dataset": args.dataset, "data": name, "train_images": len(dataset),
+                    "seed": args.seed, "fpr": args.fpr, "recipe": args.dataset,
+                    "classifier_training": asdict(classifier_settings),
+                    "purifier_training": asdict(purifier_settings)})
     timings, start = {}, time.perf_counter()
     classifier, losses = fit(dataset, plan.network, classifier_settings, paths["classifier.pt"], args.device,
                              not args.quiet, args.workers, plan.clip)

@@ -12,6 +12,9 @@ Within one process the lock is re-entrant (a job may call another job on the sam
 process started by a run that holds the lock (``snnlab train --nproc N`` relaunching itself under
 torchrun) is told so through :data:`HELD_ENV`.
 
+A folder is also tied to the request it was made for (:func:`claim`): the same request resumes or
+keeps, another is refused naming each difference.
+
 Written here: the standard library has the OS lock but not "one run per folder, refuse in one line".
 """
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
+import json
 import os
 import socket
 
@@ -27,6 +31,8 @@ try:
 except ImportError:  # Windows
     fcntl = None
     import msvcrt
+
+from .checkpoints import save_json
 
 LOCK = ".lock"
 HELD_ENV = "SNNLAB_HELD_FOLDERS"  # os.pathsep-separated folders a parent run holds for this process
@@ -93,6 +99,7 @@ def hold(folder: str, job: str = "a snnlab run"):
         return
     if os.path.exists(real) and not os.path.isdir(real):
         raise ValueError(f"{folder} is a file, not a folder; choose another --out")
+    created = not os.path.isdir(real)
     os.makedirs(real, exist_ok=True)
     f = open(os.path.join(real, LOCK), "a+")
     if not _try_lock(f):
@@ -109,13 +116,20 @@ def hold(folder: str, job: str = "a snnlab run"):
     f.write(f"pid {os.getpid()} on {socket.gethostname()}: {job}")
     f.flush()
     _held[real] = [f, 1]
+    failed = False
     try:
         yield real
+    except BaseException:
+        failed = True
+        raise
     finally:
         del _held[real]
         f.seek(0)
         f.truncate()
         f.flush()
+        if failed and created and os.listdir(real) == [LOCK]:  # a run that failed before writing leaves nothing
+            os.remove(os.path.join(real, LOCK))
+            os.rmdir(real)
         _unlock(f)
         f.close()
 
@@ -139,3 +153,33 @@ def held_env() -> dict:
     """The environment for a child process that works inside the folders this process holds."""
     held = [p for p in os.environ.get(HELD_ENV, "").split(os.pathsep) if p] + list(_held)
     return {**os.environ, HELD_ENV: os.pathsep.join(held)}
+
+
+def differences(held: dict, asked: dict, keys=None) -> list:
+    """``"KEY HELD here, ASKED asked"`` for every key (of ``keys``, default all of both) whose values differ."""
+    held, asked = json.loads(json.dumps(held)), json.loads(json.dumps(asked))  # as they read back from JSON
+    keys = sorted(set(held) | set(asked)) if keys is None else keys
+    return [f"{k} {held.get(k)!r} here, {asked.get(k)!r} asked" for k in keys if held.get(k) != asked.get(k)]
+
+
+def claim(folder: str, request: dict, filename: str = "request.json") -> dict:
+    """Tie ``folder`` to ``request`` (what the run is made from: dataset, seed, epochs, eps, inputs by SHA-256...).
+
+    The first run into a folder records ``request`` in ``folder/filename``; a run with the same request
+    resumes or keeps what is there; a run with another request is refused with a ValueError naming each
+    difference and the fix, before anything is written. Returns the request as recorded.
+    """
+    path = os.path.join(folder, filename)
+    if os.path.exists(path):
+        try:
+            with open(path) as f:
+                held = json.load(f)
+        except (OSError, json.JSONDecodeError) as err:
+            raise ValueError(f"{path} is unreadable ({type(err).__name__}); delete {folder} to start over") from None
+        changed = differences(held, request)
+        if changed:
+            raise ValueError(f"{folder} holds a run with other settings ({'; '.join(changed)}); choose another "
+                             f"--out, or delete {folder} to start over")
+        return held
+    save_json(path, request)
+    return json.loads(json.dumps(request))

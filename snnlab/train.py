@@ -32,7 +32,7 @@ from .data import load_dataset
 from .devices import resolve_device
 from .losses import PurifierLoss
 from .purifiers.snn import Purifier, PurifierConfig
-from .runs import holds
+from .runs import claim, differences, holds
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -277,6 +277,9 @@ def calibrate_detector(purifier: nn.Module, dataset: str = "digits", fpr: float 
     return Detector(purifier).calibrate(images, fpr)
 
 
+RECORD_ONLY = {"command", "train_seconds", "snnlab_version", "torch_version"}  # what a record adds to its request
+
+
 @holds("where")
 def train_recorded(where: str, filename: str, request: dict, train, command: str) -> dict:
     """Train one separately recorded model into ``where/filename`` (``train(path)`` does the training,
@@ -305,11 +308,10 @@ def train_recorded(where: str, filename: str, request: dict, train, command: str
             held = json.load(f)
     if held is not None:
         request = json.loads(json.dumps(request))  # as it reads back from JSON (tuples become lists)
-        differ = sorted(k for k in request if k in held and held[k] != request[k])
-        if differ:
-            raise ValueError(f"{path} was trained with other settings ("
-                             f"{'; '.join(f'{k} {held[k]!r}, not {request[k]!r}' for k in differ)}); "
-                             "delete it or choose another --out")
+        changed = differences(held, request, sorted(set(request) | (set(held) - RECORD_ONLY)))
+        if changed:
+            raise ValueError(f"{path} holds a run with other settings ({'; '.join(changed)}); choose another "
+                             f"--out, or delete {path} to start over")
         if manifest is not None and "optimizer" not in load_checkpoint(path):
             return manifest  # finished and recorded: keep its record and training time
     save_json(pending, request)
@@ -358,6 +360,8 @@ def train_all(dataset: str = "digits", out: str = "runs/digits", seed: int = 0, 
     if purifier_epochs is not None:
         pur_settings.epochs = purifier_epochs
 
+    claim(out, {"job": "defence", "dataset": dataset, "seed": seed, "fpr": fpr,
+                "classifier_training": asdict(cls_settings), "purifier_training": asdict(pur_settings)})
     paths = {name: os.path.join(out, name) for name in ("classifier.pt", "purifier.pt", "substitute.pt")}
     start = time.perf_counter()
     classifier = train_classifier(dataset, cls_settings, paths["classifier.pt"], device, progress)

@@ -48,6 +48,10 @@ def test_the_lock_is_reentrant_within_a_process_and_refuses_a_file(tmp_path):
             pass
             assert f"pid {os.getpid()}" in runs.holder(tmp_path / "a")
     assert runs.holder(tmp_path / "a") is None
+    with pytest.raises(KeyError):
+        with runs.hold(tmp_path / "new"):
+            raise KeyError("a job that fails before it writes anything")
+    assert not (tmp_path / "new").exists()  # ... leaves no folder behind
     (tmp_path / "file").write_text("x")
     with pytest.raises(ValueError, match="is a file, not a folder"):
         with runs.hold(tmp_path / "file"):
@@ -73,3 +77,28 @@ def test_every_job_refuses_a_folder_in_use_in_one_line_writing_nothing(tmp_path,
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_a_folder_is_tied_to_the_request_it_was_made_for(tmp_path):
+    asked = {"dataset": "digits", "seed": 0, "epochs": 3, "eps_range": (0.05, 0.3)}
+    assert runs.claim(tmp_path, asked) == {**asked, "eps_range": [0.05, 0.3]}
+    assert runs.claim(tmp_path, dict(asked))["epochs"] == 3  # the same request resumes
+    with pytest.raises(ValueError, match=r"holds a run with other settings \(epochs 3 here, 4 asked; "
+                                         r"seed 0 here, 1 asked\); choose another --out"):
+        runs.claim(tmp_path, {**asked, "epochs": 4, "seed": 1})
+    (tmp_path / "request.json").write_text("{not json")
+    with pytest.raises(ValueError, match="request.json is unreadable"):
+        runs.claim(tmp_path, asked)
+
+
+def test_snnlab_train_refuses_another_request_into_a_finished_run(tmp_path, capsys):
+    out = str(tmp_path / "d")
+    argv = ["train", "--classifier-epochs", "1", "--purifier-epochs", "1", "--out", out, "--quiet"]
+    assert main(argv) == 0
+    before = open(os.path.join(out, "classifier.pt"), "rb").read()
+    capsys.readouterr()
+    assert main(argv + ["--seed", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "holds a run with other settings (seed 0 here, 1 asked)" in err[0], err
+    assert main(argv) == 0  # the same request keeps the finished run
+    assert open(os.path.join(out, "classifier.pt"), "rb").read() == before
