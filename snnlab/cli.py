@@ -401,8 +401,8 @@ def _train_streamed_in(args, out, command) -> int:
     if proc.rank == 0:  # the folder is tied to this request: another is refused before anything trains
         claim(out, {"job": "defence, streamed", "dataset": args.dataset, "data": name, "train_images": len(dataset),
                     "seed": args.seed, "fpr": args.fpr, "recipe": args.dataset,
-                    "classifier_training": asdict(classifier_settings),
-                    "purifier_training": asdict(purifier_settings)})
+                    "classifier_training": {k: v for k, v in asdict(classifier_settings).items() if k != "seed"},
+                    "purifier_training": {k: v for k, v in asdict(purifier_settings).items() if k != "seed"}})
     timings, start = {}, time.perf_counter()
     classifier, losses = fit(dataset, plan.network, classifier_settings, paths["classifier.pt"], args.device,
                              not args.quiet, args.workers, plan.clip)

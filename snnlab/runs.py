@@ -25,6 +25,7 @@ import inspect
 import json
 import os
 import socket
+import sys
 
 try:
     import fcntl
@@ -84,8 +85,11 @@ def holder(folder: str) -> str | None:
 
 
 @contextlib.contextmanager
-def hold(folder: str, job: str = "a snnlab run"):
-    """Hold ``folder`` (created if missing) for the block; :class:`FolderInUse` if another run holds it."""
+def hold(folder: str, job: str = "a snnlab run", remove_empty: bool = False):
+    """Hold ``folder`` (created if missing) for the block; :class:`FolderInUse` if another run holds it.
+
+    A folder this call created is removed again if the block fails before writing anything into it, and,
+    with ``remove_empty``, whenever nothing but the lock is left in it at the end."""
     real = os.path.realpath(folder)
     inherited = real in os.environ.get(HELD_ENV, "").split(os.pathsep)
     if inherited or real in _held:
@@ -127,11 +131,17 @@ def hold(folder: str, job: str = "a snnlab run"):
         f.seek(0)
         f.truncate()
         f.flush()
-        if failed and created and os.listdir(real) == [LOCK]:  # a run that failed before writing leaves nothing
-            os.remove(os.path.join(real, LOCK))
-            os.rmdir(real)
+        empty = ((failed and created) or remove_empty) and os.listdir(real) == [LOCK]
+        if empty and fcntl is not None:  # nothing left behind (removed while still held: no one can slip in)
+            with contextlib.suppress(OSError):
+                os.remove(os.path.join(real, LOCK))
+                os.rmdir(real)
         _unlock(f)
         f.close()
+        if empty and fcntl is None:  # Windows removes no open file
+            with contextlib.suppress(OSError):
+                os.remove(os.path.join(real, LOCK))
+                os.rmdir(real)
 
 
 def holds(parameter: str):
@@ -155,11 +165,25 @@ def held_env() -> dict:
     return {**os.environ, HELD_ENV: os.pathsep.join(held)}
 
 
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
 def differences(held: dict, asked: dict, keys=None) -> list:
-    """``"KEY HELD here, ASKED asked"`` for every key (of ``keys``, default all of both) whose values differ."""
+    """``"KEY HELD here, ASKED asked"`` for every key (of ``keys``, default all of both) whose values differ;
+    nested settings are compared leaf by leaf (``classifier_training.epochs``)."""
     held, asked = json.loads(json.dumps(held)), json.loads(json.dumps(asked))  # as they read back from JSON
-    keys = sorted(set(held) | set(asked)) if keys is None else keys
-    return [f"{k} {held.get(k)!r} here, {asked.get(k)!r} asked" for k in keys if held.get(k) != asked.get(k)]
+    if keys is not None:
+        held, asked = {k: held.get(k) for k in keys}, {k: asked.get(k) for k in keys}
+    held, asked = _flat(held), _flat(asked)
+    return [f"{k} {held.get(k)!r} here, {asked.get(k)!r} asked" for k in sorted(set(held) | set(asked))
+            if held.get(k) != asked.get(k)]
 
 
 def claim(folder: str, request: dict, filename: str = "request.json") -> dict:
@@ -183,3 +207,58 @@ def claim(folder: str, request: dict, filename: str = "request.json") -> dict:
         return held
     save_json(path, request)
     return json.loads(json.dumps(request))
+
+
+class Progress:
+    """A long evaluation's finished chunks, saved after every chunk, so a killed run resumes from the last one.
+
+    ``with Progress(result_path, request) as done:`` holds the folder ``RESULT_PATH.partial`` (see
+    :func:`hold`: one run at a time), whose ``progress.json`` keeps the request and one entry per finished
+    chunk (``done[key] = value``, JSON-able, written atomically at once). Started again with the same
+    request, ``key in done`` and ``done[key]`` give back what the killed run finished; another request is
+    refused naming each difference. :meth:`finish`, once the final result is written, removes the folder.
+    """
+
+    def __init__(self, path: str, request: dict):
+        self.folder = path + ".partial"
+        self.file = os.path.join(self.folder, "progress.json")
+        self.request = json.loads(json.dumps(request))
+        self.chunks: dict = {}
+        self._hold = None
+
+    def __enter__(self):
+        self._hold = hold(self.folder, f"writing {os.path.basename(self.folder[:-len('.partial')])}",
+                          remove_empty=True)
+        self._hold.__enter__()
+        try:
+            if os.path.exists(self.file):
+                with open(self.file) as f:
+                    saved = json.load(f)
+                changed = differences(saved["request"], self.request)
+                if changed:
+                    raise ValueError(f"{self.folder} holds a run with other settings ({'; '.join(changed)}); run "
+                                     f"with those settings to finish it, or delete {self.folder} to start over")
+                self.chunks = saved["chunks"]
+        except BaseException:
+            self._hold.__exit__(*sys.exc_info())
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        return self._hold.__exit__(*exc)
+
+    def __contains__(self, key) -> bool:
+        return str(key) in self.chunks
+
+    def __getitem__(self, key):
+        return self.chunks[str(key)]
+
+    def __setitem__(self, key, value) -> None:
+        self.chunks[str(key)] = json.loads(json.dumps(value))
+        save_json(self.file, {"request": self.request, "chunks": self.chunks})
+
+    def finish(self) -> None:
+        """The final result is written: the progress is no longer needed."""
+        if os.path.exists(self.file):
+            os.remove(self.file)
+        self.chunks = {}

@@ -360,8 +360,9 @@ def train_all(dataset: str = "digits", out: str = "runs/digits", seed: int = 0, 
     if purifier_epochs is not None:
         pur_settings.epochs = purifier_epochs
 
-    claim(out, {"job": "defence", "dataset": dataset, "seed": seed, "fpr": fpr,
-                "classifier_training": asdict(cls_settings), "purifier_training": asdict(pur_settings)})
+    claim(out, {"job": "defence", "dataset": dataset, "seed": seed, "fpr": fpr,  # the settings' seed is this one
+                "classifier_training": {k: v for k, v in asdict(cls_settings).items() if k != "seed"},
+                "purifier_training": {k: v for k, v in asdict(pur_settings).items() if k != "seed"}})
     paths = {name: os.path.join(out, name) for name in ("classifier.pt", "purifier.pt", "substitute.pt")}
     start = time.perf_counter()
     classifier = train_classifier(dataset, cls_settings, paths["classifier.pt"], device, progress)

@@ -102,3 +102,39 @@ def test_snnlab_train_refuses_another_request_into_a_finished_run(tmp_path, caps
     assert len(err) == 1 and "holds a run with other settings (seed 0 here, 1 asked)" in err[0], err
     assert main(argv) == 0  # the same request keeps the finished run
     assert open(os.path.join(out, "classifier.pt"), "rb").read() == before
+
+
+def _without_timings(value):
+    if isinstance(value, dict):
+        return {k: _without_timings(v) for k, v in value.items() if k not in ("seconds", "wall_s", "note")}
+    if isinstance(value, list):
+        return [_without_timings(v) for v in value]
+    return value
+
+
+def test_a_killed_ensemble_evaluation_resumes_exactly(tmp_path):
+    """benchmarks/ensemble_evaluation.py killed (SIGKILL) after its first chunk, then run again: the same rows as
+    an uninterrupted run, no temporary file left, the progress folder gone."""
+    import json
+    import time
+
+    script = os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks", "ensemble_evaluation.py")
+    argv = [sys.executable, script, "--preset", "light", "--steps", "2", "--limit", "6", "--chunk", "2",
+            "--eps", "0.1", "--rounds", "1", "--quiet"]
+    whole, killed = tmp_path / "whole.json", tmp_path / "killed.json"
+    subprocess.run(argv + ["--out", str(whole)], check=True, capture_output=True)
+    progress = tmp_path / "killed.json.partial" / "progress.json"
+    proc = subprocess.Popen(argv + ["--out", str(killed)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not progress.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    finished = len(json.loads(progress.read_text())["chunks"])
+    assert 1 <= finished < 6 and not killed.exists()  # killed mid-run: 6 chunks (3 of 2 images, 2 models)
+    assert not [f for f in os.listdir(progress.parent) if f.startswith(".tmp-")]  # no half-written file
+    with pytest.raises(subprocess.CalledProcessError):  # another request is refused, naming the difference
+        subprocess.run(argv[:-1] + ["--steps", "3", "--out", str(killed)], check=True, capture_output=True)
+    subprocess.run(argv + ["--out", str(killed)], check=True, capture_output=True)
+    assert _without_timings(json.loads(killed.read_text())) == _without_timings(json.loads(whole.read_text()))
+    assert not progress.parent.exists()
