@@ -26,6 +26,7 @@ report: $(BIN)/snnlab
 	$(BIN)/snnlab report
 
 test: $(BIN)/snnlab
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
 lessons: $(BIN)/snnlab

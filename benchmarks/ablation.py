@@ -13,21 +13,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 
 import torch
 
-from snnlab import results
-
 import snnlab
+from snnlab import results
 from snnlab.attacks import AttackSpec, run_attack
+from snnlab.checkpoints import save_json
 from snnlab.defense import JointDefense
 from snnlab.detector import auroc
 from snnlab.evaluate import defend_batched, predict_batched
 from snnlab.losses import PurifierLoss
 from snnlab.train import PurifierTraining, calibrate_detector, train_purifier
-from snnlab.checkpoints import save_json
 
 VARIANTS = {
     "full": {},

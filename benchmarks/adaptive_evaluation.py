@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 
 import torch
 
-from snnlab import results
-
 import snnlab
+from snnlab import results
 from snnlab.attacks import AdaptivePGD
-from snnlab.evaluate import defend_batched, evaluate
 from snnlab.checkpoints import save_json
+from snnlab.evaluate import defend_batched, evaluate
 
 
 def main():

@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 
 import torch
 
-from snnlab import results
-
 import snnlab
+from snnlab import results
 from snnlab.attacks import AttackSpec, run_attack
 from snnlab.checkpoints import save_json
 from snnlab.evaluate import _row, accuracy, evaluate, predict_batched
@@ -50,7 +48,8 @@ def main():
         spec = AttackSpec("autoattack", e, args.steps)
         t0 = time.perf_counter()
         adv = run_attack(spec, defense.classifier, x, y)
-        row = _row("digits", "undefended", spec, len(y), "classifier", accuracy(predict_batched(defense.classifier, adv), y))
+        row = _row("digits", "undefended", spec, len(y), "classifier",
+                   accuracy(predict_batched(defense.classifier, adv), y))
         rows.append({**row, "wall_s": round(time.perf_counter() - t0, 1)})
         print(json.dumps(rows[-1]), flush=True)
     for name in ("pgd-end-to-end", "apgd", "autoattack"):

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import time
 
 import torch
 
-from snnlab import results
-
 import snnlab
+from snnlab import results
 from snnlab.checkpoints import save_json
 
 

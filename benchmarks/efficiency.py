@@ -27,24 +27,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import multiprocessing as mp
-import os
 import resource
 import statistics
 import time
 
 import torch
 
-from snnlab import results
-
 import snnlab
+from snnlab import results
 from snnlab.attacks import AttackSpec, run_attack
 from snnlab.attacks.ensemble import Ensemble, full
+from snnlab.checkpoints import save_json
 from snnlab.defense import JointDefense
 from snnlab.evaluate import defend_batched, predict_batched
 from snnlab.train import ClassifierTraining, PurifierTraining, calibrate_detector, train_classifier, train_purifier
-from snnlab.checkpoints import save_json
 
 
 def _one_epoch(method: str, at_eps: float, queue):

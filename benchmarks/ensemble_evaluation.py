@@ -15,25 +15,29 @@ classifier and for the joint defence:
    "converged" says whether the last round broke nothing.
 
 Target: under 20 minutes on 2 CPU cores with the defaults.
+
+Resumable: the images are attacked in chunks of ``--chunk``; each finished chunk is saved at once in
+``OUT.partial/progress.json`` (:class:`snnlab.runs.Progress`), and the same command started again after a
+kill resumes from the last finished chunk (another command is refused). The chunking is part of the
+settings (each chunk is attacked as one batch), so a resumed run gives exactly the uninterrupted run's rows.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 
 import torch
 
-from snnlab import results
-
 import snnlab
+from snnlab import results
 from snnlab.attacks import AttackSpec, run_attack
 from snnlab.attacks.apgd import APGD
-from snnlab.attacks.ensemble import Ensemble, Member, full
+from snnlab.attacks.ensemble import Ensemble, Member, full, light
 from snnlab.attacks.orthogonal import OrthogonalPGD
 from snnlab.checkpoints import save_json
 from snnlab.evaluate import defend_batched
+from snnlab.runs import Progress
 
 
 def confirmation(steps: int) -> list:
@@ -50,69 +54,134 @@ def confirmation(steps: int) -> list:
     ]
 
 
+def attack_chunk(target, x, y, eps, args) -> dict:
+    """The ensemble, then confirmation rounds, on one chunk of images: per-image results and the tallies."""
+    members = full(args.steps, args.square_queries) if args.preset == "full" else light(args.steps)
+    result = Ensemble(target, eps, members, progress=not args.quiet, name=args.preset).run(x, y)
+    if not args.quiet:
+        print(result.table(), flush=True)
+    first = {"correct": result.correct.tolist(),
+             "correct_or_flagged": None if result.correct_or_flagged is None else result.correct_or_flagged.tolist(),
+             "parts": result.parts, "seconds": result.seconds}
+    rounds, converged = [], False
+    for k in range(1, args.rounds + 1):
+        survivors = (result.correct_or_flagged if result.correct_or_flagged is not None
+                     else result.correct).nonzero()[:, 0]
+        if len(survivors) == 0:
+            converged = True
+            break
+        again = Ensemble(target, eps, confirmation(2 * args.steps), seed=k, progress=not args.quiet,
+                         name=f"confirmation round {k}").run(x[survivors], y[survivors])
+        if not args.quiet:
+            print(again.table(), flush=True)
+        newly = result.absorb(again, survivors)
+        rounds.append({"round": k, "seed": k, "ran_on": len(survivors), "newly_broken": newly,
+                       "steps": 2 * args.steps, "restarts": 2, "parts": again.parts, "seconds": again.seconds})
+        if newly == 0:
+            converged = True
+            break
+    return {"first": first, "rounds": rounds, "converged": converged, "correct": result.correct.tolist(),
+            "correct_or_flagged": None if result.correct_or_flagged is None else result.correct_or_flagged.tolist(),
+            "flagged": None if result.flagged is None else result.flagged.tolist()}
+
+
+def _share(chunks, key, field=None):
+    values = [v for c in chunks for v in ((c[key] if field is None else c[key][field]) or [])]
+    return sum(values) / len(values) if values else None
+
+
+def _summed(parts_lists) -> list:
+    """Per-attack tallies summed over chunks (the attack list is the same in every chunk)."""
+    total = [dict(p) for p in parts_lists[0]]
+    for parts in parts_lists[1:]:
+        for t, p in zip(total, parts):
+            for k in ("ran_on", "broke", "broke_cof", "seconds"):
+                if t.get(k) is not None:
+                    t[k] = round(t[k] + p[k], 2) if k == "seconds" else t[k] + p[k]
+    return total
+
+
+def row_of(chunks, eps, name, args) -> dict:
+    """One results row (the format of snnlab/results/ensemble.json) from the chunks of one (eps, model)."""
+    rounds = []
+    for k in range(1, 1 + max(len(c["rounds"]) for c in chunks)):
+        these = [r for c in chunks for r in c["rounds"] if r["round"] == k]
+        rounds.append({"round": k, "seed": k, "ran_on": sum(r["ran_on"] for r in these),
+                       "newly_broken": sum(r["newly_broken"] for r in these), "steps": 2 * args.steps,
+                       "restarts": 2, "parts": _summed([r["parts"] for r in these]),
+                       "seconds": round(sum(r["seconds"] for r in these), 2)})
+    row = {"eps": eps, "evaluated_on": name, "n": sum(len(c["correct"]) for c in chunks), "preset": args.preset,
+           "steps": args.steps, "chunk": args.chunk,
+           "ensemble": {"accuracy": _share(chunks, "first", "correct"),
+                        "correct_or_flagged": _share(chunks, "first", "correct_or_flagged"),
+                        "parts": _summed([c["first"]["parts"] for c in chunks]),
+                        "seconds": round(sum(c["first"]["seconds"] for c in chunks), 2)},
+           "confirmation_rounds": rounds, "converged": all(c["converged"] for c in chunks),
+           "worst_case": {"accuracy": _share(chunks, "correct"),
+                          "correct_or_flagged": _share(chunks, "correct_or_flagged"),
+                          "flagged": _share(chunks, "flagged")}}
+    if name == "classifier":
+        row["pgd20_accuracy"] = _share(chunks, "grey", "undefended")
+    else:
+        row["grey_box_pgd20"] = {"accuracy": _share(chunks, "grey", "correct"),
+                                 "correct_or_flagged": _share(chunks, "grey", "correct_or_flagged")}
+    return row
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", default="digits")
     parser.add_argument("--eps", default="0.1,0.2")
     parser.add_argument("--limit", type=int, default=100)
+    parser.add_argument("--chunk", type=int, default=100, help="images attacked together and saved as one step")
+    parser.add_argument("--preset", choices=["full", "light"], default="full")
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--square-queries", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=5, help="at most this many confirmation rounds")
+    parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--out", default=results.path("ensemble.json"))
     args = parser.parse_args()
     torch.set_num_threads(2)
+    command = (f"python benchmarks/ensemble_evaluation.py --dataset {args.dataset} --eps {args.eps} --limit "
+               f"{args.limit} --chunk {args.chunk} --preset {args.preset} --steps {args.steps} --square-queries "
+               f"{args.square_queries} --rounds {args.rounds}")
+    request = {k: v for k, v in vars(args).items() if k not in ("out", "quiet")}
     start = time.perf_counter()
-    defense = snnlab.load_pretrained("digits")
-    x, y = snnlab.load_dataset("digits", "test", limit=args.limit)
-    found = []
-    for eps in (float(e) for e in args.eps.split(",")):
-        grey = run_attack(AttackSpec("pgd", eps, 20), defense.classifier, x, y)
-        logits, flags, _, _ = defend_batched(defense, grey)
-        with torch.no_grad():
-            undefended = (defense.classifier(grey).argmax(1) == y).float().mean().item()
-        grey_correct = logits.argmax(1) == y
-        for name, target in (("classifier", defense.classifier), ("defense", defense)):
-            result = Ensemble(target, eps, full(args.steps, args.square_queries), progress=True, name="full").run(x, y)
-            print(result.table(), flush=True)
-            first = (result.accuracy, result.robust_or_flagged)
-            rounds, converged = [], False
-            for k in range(1, args.rounds + 1):
-                survivors = (result.correct_or_flagged if result.correct_or_flagged is not None
-                             else result.correct).nonzero()[:, 0]
-                if len(survivors) == 0:
-                    converged = True
-                    break
-                again = Ensemble(target, eps, confirmation(2 * args.steps), seed=k,
-                                 name=f"confirmation round {k}").run(x[survivors], y[survivors])
-                print(again.table(), flush=True)
-                newly = result.absorb(again, survivors)
-                rounds.append({"round": k, "seed": k, "ran_on": len(survivors), "newly_broken": newly,
-                               "steps": 2 * args.steps, "restarts": 2, "parts": again.parts,
-                               "seconds": again.seconds})
-                if newly == 0:
-                    converged = True
-                    break
-            row = {"eps": eps, "evaluated_on": name, "n": len(y), "preset": "full", "steps": args.steps,
-                   "ensemble": {"accuracy": first[0], "correct_or_flagged": first[1], "parts": result.parts,
-                                "seconds": result.seconds},
-                   "confirmation_rounds": rounds, "converged": converged,
-                   "worst_case": {"accuracy": result.accuracy, "correct_or_flagged": result.robust_or_flagged,
-                                  "flagged": None if result.flagged is None else result.flagged.float().mean().item()}}
-            if name == "classifier":
-                row["pgd20_accuracy"] = undefended
-            else:
-                row["grey_box_pgd20"] = {"accuracy": grey_correct.float().mean().item(),
-                                         "correct_or_flagged": (grey_correct | flags).float().mean().item()}
-            found.append(row)
-    out = {"rows": found, "wall_s": round(time.perf_counter() - start, 1), "torch": torch.__version__,
-           "threads": torch.get_num_threads(),
-           "command": f"python benchmarks/ensemble_evaluation.py --eps {args.eps} --limit {args.limit} "
-                      f"--steps {args.steps} --square-queries {args.square_queries} --rounds {args.rounds}"}
-    save_json(args.out, out)
+    defense = snnlab.load_pretrained(args.dataset)
+    x, y = snnlab.load_dataset(args.dataset, "test", limit=args.limit)
+    eps_list = [float(e) for e in args.eps.split(",")]
+    with Progress(args.out, request) as done:
+        for eps in eps_list:
+            for lo in range(0, len(y), args.chunk):
+                xs, ys = x[lo:lo + args.chunk], y[lo:lo + args.chunk]
+                grey = None
+                for name, target in (("classifier", defense.classifier), ("defense", defense)):
+                    key = f"{eps}/{name}/{lo}"
+                    if key in done:
+                        continue
+                    if grey is None:  # grey-box PGD-20 on this chunk, crafted on the classifier
+                        adv = run_attack(AttackSpec("pgd", eps, 20), defense.classifier, xs, ys)
+                        logits, flags, _, _ = defend_batched(defense, adv)
+                        with torch.no_grad():
+                            undefended = defense.classifier(adv).argmax(1) == ys
+                        correct = logits.argmax(1) == ys
+                        grey = {"undefended": undefended.tolist(), "correct": correct.tolist(),
+                                "correct_or_flagged": (correct | flags).tolist()}
+                    done[key] = {**attack_chunk(target, xs, ys, eps, args), "grey": grey}
+                    print(f"eps {eps}, {name}, images {lo}-{lo + len(ys) - 1}: done", flush=True)
+        found = [row_of([done[f"{eps}/{name}/{lo}"] for lo in range(0, len(y), args.chunk)], eps, name, args)
+                 for eps in eps_list for name in ("classifier", "defense")]
+        out = {"rows": found, "wall_s": round(time.perf_counter() - start, 1), "torch": torch.__version__,
+               "threads": torch.get_num_threads(), "command": command,
+               "note": "wall_s counts this process only; a resumed run's earlier chunks ran before it"}
+        save_json(args.out, out)
+        done.finish()
     print(json.dumps({k: v for k, v in out.items() if k != "rows"}, indent=2))
     for r in found:
         w = r["worst_case"]
         print(f"eps {r['eps']}: {r['evaluated_on']}: worst-case accuracy {100 * w['accuracy']:.1f}%"
-              + (f", correct or flagged {100 * w['correct_or_flagged']:.1f}%" if w["correct_or_flagged"] is not None else "")
+              + (f", correct or flagged {100 * w['correct_or_flagged']:.1f}%"
+                 if w["correct_or_flagged"] is not None else "")
               + f" ({len(r['confirmation_rounds'])} confirmation round(s), converged: {r['converged']})")
 
 

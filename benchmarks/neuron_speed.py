@@ -127,7 +127,8 @@ def measure_node(args):
     rows = {"shape": list(x.shape), "levels": mlf.levels,
             "leaky_ms": 1e3 * time_it(run_leaky, args.iters, args.repeats)}
     for backend in ("eager", "auto"):
-        rows[f"mlf_{label(backend)}_ms"] = 1e3 * with_backend(backend, lambda: time_it(run_mlf, args.iters, args.repeats))
+        rows[f"mlf_{label(backend)}_ms"] = 1e3 * with_backend(
+            backend, lambda: time_it(run_mlf, args.iters, args.repeats))
     return rows
 
 

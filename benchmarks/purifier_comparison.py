@@ -15,8 +15,9 @@ first ``--limit`` test images:
   examples; joint defence only), ``--steps`` steps each, through the whole defence, with ``--eot``
   gradient samples per step for a random purifier. Each attack runs on every image; per image the
   example right in the fewest of ``--k`` draws is chosen, then judged on ``--k`` fresh draws
-  (:func:`snnlab.attacks.stochastic.worst_case`). This is a shorter list than the full ensemble of benchmarks/ensemble_evaluation.py:
-  compare purifiers with each other here, and quote that benchmark for the SNN defence's figure;
+  (:func:`snnlab.attacks.stochastic.worst_case`). This is a shorter list than the full ensemble of
+  benchmarks/ensemble_evaluation.py: compare purifiers with each other here, and quote that
+  benchmark for the SNN defence's figure;
 - every figure of a random defence over ``--k`` evaluation draws: mean, spread, worst draw, and
   the share right in every draw;
 - for the random purifiers: the EOT sweep (EOT 1/5/10/20, steps 20/100, ``--sweep-limit``
@@ -44,10 +45,9 @@ from torch.utils.benchmark import Timer
 
 import snnlab
 from snnlab import purifiers, results, smoothing
-from snnlab.attacks import AttackSpec, run_attack
-from snnlab.attacks import stochastic
-from snnlab.attacks.ensemble import NARROW, Member
+from snnlab.attacks import AttackSpec, run_attack, stochastic
 from snnlab.attacks.apgd import APGD
+from snnlab.attacks.ensemble import NARROW, Member
 from snnlab.checkpoints import save_json
 from snnlab.pretrained import PRETRAINED_DIR
 
@@ -173,7 +173,8 @@ def main():
             t0 = time.perf_counter()
             cert = smoothing.certify_dataset(base, images, labels, sigma, n0=100, n=args.n, alpha=0.001)
             certified.append({"sigma": sigma, "model": label, "n": args.n, "n0": 100, "alpha": 0.001,
-                              "certified_accuracy": {str(r): a for r, a in smoothing.certified_accuracy(cert, radii).items()},
+                              "certified_accuracy": {str(r): a for r, a in
+                                                     smoothing.certified_accuracy(cert, radii).items()},
                               "max_radius": smoothing.max_radius(sigma, args.n, 0.001),
                               "abstained": sum(c["prediction"] == smoothing.ABSTAIN for c in cert) / len(cert),
                               "radii": [c["radius"] if c["correct"] else 0.0 for c in cert],

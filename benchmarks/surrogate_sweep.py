@@ -3,7 +3,7 @@
     python benchmarks/surrogate_sweep.py     # writes snnlab/results/surrogate_sweep.json
 
 APGD-CE (``--steps`` steps) at ``--eps`` on the first ``--limit`` digits test
-images, once per attack-time surrogate (:func:`snnlab.attacks.surrogates.sweep_names`:
+images, once per attack-time surrogate (:func:`snnlab.attacks.surrogate_sweep.sweep_names`:
 five shapes at five widths, straight-through, rate, HART-style, ASSG-style),
 on the undefended classifier and on the joint defence. The forward pass is
 the same in every run; only the gradient differs. About 4 minutes on 2 CPU cores.
@@ -11,15 +11,13 @@ the same in every run; only the gradient differs. About 4 minutes on 2 CPU cores
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 import torch
 
-from snnlab import results
-
 import snnlab
-from snnlab.attacks.surrogates import surrogate_sweep
+from snnlab import results
+from snnlab.attacks.surrogate_sweep import surrogate_sweep
 from snnlab.checkpoints import save_json
 
 

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 import time
 
 import torch
 
 from snnlab import results
-
-from snnlab.train import train_all
 from snnlab.checkpoints import save_json
+from snnlab.train import train_all
 
 
 def main():

@@ -28,7 +28,8 @@ from build_course import execute  # noqa: E402  (the same executor as `make cour
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LESSONS = os.path.join(HERE, os.pardir, "lessons")
-PLACEHOLDER = "<!-- plotly.js was embedded here when run; the book page loads it, and re-running this cell reloads it -->"
+PLACEHOLDER = ("<!-- plotly.js was embedded here when run; the book page loads it, "
+               "and re-running this cell reloads it -->")
 
 
 def slim(path: str) -> int:

@@ -24,7 +24,8 @@ def pct(v):
 
 
 def rows_table(rows):
-    out = ["| threat model | attack | eps | steps | restarts | evaluated on | accuracy % | flagged % | correct or flagged % | AUROC |",
+    out = ["| threat model | attack | eps | steps | restarts | evaluated on | accuracy % | flagged % "
+           "| correct or flagged % | AUROC |",
            "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         au = "-" if r["auroc"] is None else f"{r['auroc']:.3f}"
@@ -71,7 +72,8 @@ def main():
         for r in ens["rows"]:
             w, rounds = r["worst_case"], r["confirmation_rounds"]
             grey = r.get("grey_box_pgd20", {"accuracy": r.get("pgd20_accuracy"), "correct_or_flagged": None})
-            parts.append(f"| {r['eps']} | {r['evaluated_on']} | {pct(w['accuracy'])} | {pct(w['correct_or_flagged'])} | "
+            parts.append(f"| {r['eps']} | {r['evaluated_on']} | {pct(w['accuracy'])} | "
+                         f"{pct(w['correct_or_flagged'])} | "
                          f"{pct(grey['accuracy'])} | {pct(grey['correct_or_flagged'])} | "
                          f"{sum(k['newly_broken'] for k in rounds)} in {len(rounds)} round(s)"
                          f"{'' if r['converged'] else ', not converged'} |")
@@ -84,9 +86,11 @@ def main():
         for r in ens["rows"]:
             if r["evaluated_on"] == "defense":
                 parts += [f"Attacks on the defence at eps {r['eps']}, in cascade (broke: images it broke that no "
-                          "earlier attack had):", "", "| attack | goal | ran on | broke (accuracy) | broke (correct or flagged) | s |",
+                          "earlier attack had):", "",
+                          "| attack | goal | ran on | broke (accuracy) | broke (correct or flagged) | s |",
                           "|---|---|---|---|---|---|"]
-                parts += [f"| {p['label']} | {p['goal']} | {p['ran_on']} | {p['broke']} | {p['broke_cof']} | {p['seconds']} |"
+                parts += [f"| {p['label']} | {p['goal']} | {p['ran_on']} | {p['broke']} | {p['broke_cof']} | "
+                          f"{p['seconds']} |"
                           for p in r["ensemble"]["parts"]]
                 parts.append("")
     sweep = load("surrogate_sweep.json")
@@ -116,7 +120,8 @@ def main():
                   rows_table(aa["rows"]), ""]
         for e in sorted({r["eps"] for r in aa["rows"] if r["attack"] == "autoattack"}):
             parts += figure(widgets.threat_model_demo(aa["rows"], e).update_layout(
-                title=f"White-box attacks on the whole defence at eps={e:.3g} (first {n} test images)"), f"autoattack-{e}")
+                title=f"White-box attacks on the whole defence at eps={e:.3g} (first {n} test images)"),
+                f"autoattack-{e}")
     eff = load("efficiency.json")
     if eff:
         parts += ["## Training cost: FGSM purification vs PGD-10 adversarial training", "",
@@ -133,7 +138,8 @@ def main():
         for key in ("route_a", "route_b"):
             r = eff[key]
             for e, v in r["robust"].items():
-                parts.append(f"| {key[-1].upper()} | {pct(r['clean_accuracy'])} | {e} | {pct(v['grey_box_accuracy'])} | "
+                parts.append(f"| {key[-1].upper()} | {pct(r['clean_accuracy'])} | {e} | "
+                             f"{pct(v['grey_box_accuracy'])} | "
                              f"{pct(v['white_box_accuracy'])} | {pct(v.get('white_box_correct_or_flagged'))} |")
         parts.append("")
         parts += figure(viz.bar_chart({"A: classifier + purifier": eff["route_a"]["total_s"],
@@ -171,7 +177,8 @@ def main():
                          + f" | {b['train_s']:.0f} | {b['inference_vs_classifier']:.1f} |")
         parts += ["", "Certified accuracy (randomized smoothing, Cohen et al.; L2 radius R; on 8x8 digits R = 0.8 "
                   "covers the L-inf ball of eps 0.1):", "",
-                  "| sigma | model | draws n | " + " | ".join(f"R = {r}" for r in fam["certified"][0]["certified_accuracy"])
+                  "| sigma | model | draws n | "
+                  + " | ".join(f"R = {r}" for r in fam["certified"][0]["certified_accuracy"])
                   + " | largest certifiable R |",
                   "|---|---|---|" + "---|" * len(fam["certified"][0]["certified_accuracy"]) + "---|"]
         for c in fam["certified"]:
@@ -221,7 +228,8 @@ def main():
                 f"{pct(rows[t]['after']['attack_success_rate'])} ({pct(rows[t]['after']['clean_accuracy'])}; target "
                 f"{'found' if rows[t]['target_found'] else 'not found'})" for t in t_stars) + " |")
         parts.append("")
-        parts += figure(viz.value_grid({(r["size"], r["t_star"]): r["after"]["attack_success_rate"] for r in sweep["rows"]},
+        parts += figure(viz.value_grid({(r["size"], r["t_star"]): r["after"]["attack_success_rate"]
+                                        for r in sweep["rows"]},
                                        "DataElixir: attack success rate after, patch side against t*",
                                        "patch side (pixels)", "t*"), "trigger-sweep")
     ab = load("ablation.json")
@@ -231,8 +239,9 @@ def main():
                       f"purified % (eps {e}) | defence % (eps {e})" for e in ab["rows"][0]["by_eps"]) + " |",
                   "|---|---|---|" + "---|---|" * len(ab["rows"][0]["by_eps"])]
         for r in ab["rows"]:
-            parts.append(f"| {r['variant']} | {r['threshold']:.3f} | {pct(r['clean_defense_accuracy'])} | " + " | ".join(
-                f"{pct(v['purified_accuracy'])} | {pct(v['defense_accuracy'])}" for v in r["by_eps"].values()) + " |")
+            parts.append(f"| {r['variant']} | {r['threshold']:.3f} | {pct(r['clean_defense_accuracy'])} | "
+                         + " | ".join(f"{pct(v['purified_accuracy'])} | {pct(v['defense_accuracy'])}"
+                                      for v in r["by_eps"].values()) + " |")
         parts.append("")
         for e in ab["rows"][0]["by_eps"]:
             parts += figure(viz.bar_chart({r["variant"]: r["by_eps"][e]["defense_accuracy"] for r in ab["rows"]},

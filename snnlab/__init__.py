@@ -11,11 +11,11 @@ joint detect-purify-classify defence; plus attacks, training and evaluation.
     >>> logits = defense(images)              # (N, 10)
     >>> defense.detector.flags(images)        # bool (N,)
 """
-__version__ = "0.1.0"
+from . import compare  # stronger, weaker or a tie: snnlab.compare.pair / rank
+from ._version import __version__
+from .data import load_dataset
+from .devices import resolve_device
+from .pretrained import load_models, load_or_train, load_pretrained
 
-from . import compare  # noqa: E402  (stronger, weaker or a tie: snnlab.compare.pair / rank)
-from .data import load_dataset  # noqa: E402
-from .devices import resolve_device  # noqa: E402
-from .pretrained import load_models, load_or_train, load_pretrained  # noqa: E402
-
-__all__ = ["compare", "load_dataset", "resolve_device", "load_pretrained", "load_models", "load_or_train", "__version__"]
+__all__ = ["compare", "load_dataset", "resolve_device", "load_pretrained", "load_models", "load_or_train",
+           "__version__"]

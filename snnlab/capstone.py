@@ -20,8 +20,9 @@ and checks that the submission
 3. has at least one white-box row;
 4. claims no more than the grader measures: white-box rows against the per-image worst case of
    snnlab's full attack ensemble (:mod:`snnlab.attacks.ensemble`; the light one only for a quick
-   first look, as it is far kinder), grey-box and transfer rows against PGD-20. A claim may exceed the measurement by sampling noise only: 1.96 standard
-   errors of the measured share plus one image (``margin``);
+   first look, as it is far kinder), grey-box and transfer rows against PGD-20. A claim may exceed
+   the measurement by sampling noise only: 1.96 standard errors of the measured share plus one
+   image (``margin``);
 5. passes the sanity checks (:mod:`snnlab.attacks.sanity`) at its first white-box radius.
 
     snnlab capstone my_submission.py                     # grade it (minutes on 2 cores)
@@ -39,7 +40,13 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-THREAT_MODELS = ("white-box", "grey-box", "transfer")
+from .attacks.threat_models import THREAT_MODELS
+
+# A claim names the threat model it holds under, and the grader measures it as that entry of the one
+# table of threat models (``snnlab.attacks.THREAT_MODELS``): white-box as the attack ensemble's worst case.
+MEASURED_AS = {"white-box": "ensemble", "grey-box": "grey-box", "transfer": "transfer"}
+assert set(MEASURED_AS.values()) <= set(THREAT_MODELS)
+CLAIMED_THREAT_MODELS = tuple(MEASURED_AS)  # the threat models a claim may name
 
 
 class SubmissionError(ValueError):
@@ -108,8 +115,8 @@ def _row_problems(claim) -> list:
     if not isinstance(claim, dict):
         return [f"a row is {type(claim).__name__}, not a dict"]
     problems = []
-    if claim.get("threat_model") not in THREAT_MODELS:
-        problems.append(f"threat model {claim.get('threat_model')!r} is not one of {', '.join(THREAT_MODELS)}")
+    if claim.get("threat_model") not in CLAIMED_THREAT_MODELS:
+        problems.append(f"threat model {claim.get('threat_model')!r} is not one of {', '.join(CLAIMED_THREAT_MODELS)}")
     eps = claim.get("eps")
     if not isinstance(eps, (int, float)) or not 0 < eps <= 0.5:
         problems.append(f"eps {eps!r} is not a radius in (0, 0.5]")
@@ -141,8 +148,8 @@ def _answers(model, images) -> Criterion:
 def _measure(model, claim, images, labels, ensemble, steps, seed, cache):
     """``(accuracy, correct_or_flagged or None, attack name)`` for one row, cached per (threat model, eps)."""
     from .attacks import AttackSpec, run_attack
+    from .attacks.core import judge
     from .attacks.ensemble import Ensemble, full, light
-    from .attacks.stochastic import judge
 
     key = (claim["threat_model"], float(claim["eps"]))
     if key in cache:
@@ -160,7 +167,7 @@ def _measure(model, claim, images, labels, ensemble, steps, seed, cache):
 
         source, name = load_pretrained("digits", with_substitute=True)[1], "PGD-20 on the substitute CNN"
     adv = run_attack(AttackSpec("pgd", eps, 20), source, images, labels, seed=seed)
-    correct, cof = judge(model, adv, labels)
+    correct, cof = judge(model, adv, labels)[:2]
     cache[key] = (correct.float().mean().item(), None if cof is None else cof.float().mean().item(), name)
     return cache[key]
 

@@ -16,13 +16,14 @@ import time
 import torch
 
 from .attacks import ATTACKS, eps_grid
+from .attacks.ensemble import PRESETS
 from .checkpoints import save_json
 from .data import DATASETS, load_dataset
-from .attacks.ensemble import PRESETS
 from .evaluate import ADAPTIVE, REFERENCE, THREAT_MODELS, evaluate, format_table
 from .pretrained import load_models, load_pretrained
 from .purifiers import NAMES as PURIFIER_NAMES
 from .report import report_figures, write_report
+from .runs import claim, held_env, hold
 from .train import train_all
 
 EPILOG = """threat models:
@@ -120,13 +121,15 @@ def format_purification(report: dict) -> str:
         ident = r.get("identification") or {}
         chosen = " (used)" if report["settings"]["rule"] == rule else ""
         lines.append(f"rule {rule:>8}{chosen}: transitioned {r['transitioned']:.1%}, suspicious "
-                     f"{r['suspicious']:.1%}, relabelled {r['identified']:.1%}" + (f"; poisoned identified (TPR) {ident['tpr']:.1%}, "
-                                                            f"clean misidentified (FPR) {ident['fpr']:.1%}"
-                                                            if ident.get("tpr") is not None else ""))
+                     f"{r['suspicious']:.1%}, relabelled {r['identified']:.1%}"
+                     + (f"; poisoned identified (TPR) {ident['tpr']:.1%}, "
+                        f"clean misidentified (FPR) {ident['fpr']:.1%}"
+                        if ident.get("tpr") is not None else ""))
     lines.append(f"{'':>16} {'clean accuracy':>15} {'attack success':>15}")
     for when in ("before", "after"):
         if when in report:
-            lines.append(f"{when:>16} {report[when]['clean_accuracy']:15.1%} {report[when]['attack_success_rate']:15.1%}")
+            lines.append(f"{when:>16} {report[when]['clean_accuracy']:15.1%} "
+                         f"{report[when]['attack_success_rate']:15.1%}")
     return "\n".join(lines)
 
 
@@ -208,7 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--limit", type=_positive, default=None, help="use only the first N test images")
         p.add_argument("--attacks", type=_names(ATTACKS[:3]), default=("fgsm", "pgd"),
                        help="gradient attacks, comma-separated (default: fgsm,pgd)")
-        p.add_argument("--eps", type=_floats, default=None, help="L-infinity radii, comma-separated (default: dataset grid)")
+        p.add_argument("--eps", type=_floats, default=None,
+                       help="L-infinity radii, comma-separated (default: dataset grid)")
         p.add_argument("--threat-models", type=_names(THREAT_MODELS),
                        default=("undefended", "grey-box", "transfer", "square", "ensemble"),
                        help="comma-separated, from: " + ", ".join(THREAT_MODELS) +
@@ -218,7 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "minutes on the digits test split; full is for benchmarks)")
         p.add_argument("--adaptive", type=_names((*ADAPTIVE, *REFERENCE)), default=tuple(ADAPTIVE),
                        help="adaptive attacks, comma-separated, from: " + ", ".join((*ADAPTIVE, *REFERENCE)) +
-                       " (default: the three PGD variants; apgd and autoattack are reference points, autoattack is slow)")
+                       " (default: the three PGD variants; apgd and autoattack are reference points, "
+                       "autoattack is slow)")
         p.add_argument("--adaptive-steps", type=_positive, default=100, help="adaptive PGD steps (default 100)")
         p.add_argument("--adaptive-restarts", type=_positive, default=1, help="adaptive PGD restarts (default 1)")
         p.add_argument("--square-queries", type=_positive, default=200, help="Square attack queries (default 200)")
@@ -261,7 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ratio", type=float, default=0.2, help="blended mixing ratio in (0, 1] (default 0.2)")
     p.add_argument("--strokes-only", action="store_true", help="blended: mix the pattern only into the strokes")
     p.add_argument("--rate", type=float, default=0.1, help="share of training images poisoned, in (0, 1) (default 0.1)")
-    p.add_argument("--target", type=_target, default=0, help="a class (all-to-one) or all-to-all (y -> y + 1) (default 0)")
+    p.add_argument("--target", type=_target, default=0,
+                   help="a class (all-to-one) or all-to-all (y -> y + 1) (default 0)")
     p.add_argument("--epochs", type=_positive, default=None, help="classifier epochs (default 40)")
 
     d = sub.add_parser("purify-dataset", help="DataElixir: find and repair the poisoned training images with a DDPM",
@@ -343,23 +349,33 @@ def _train_streamed(args, argv, command) -> int:
     """``snnlab train --stream``: the classifier, then the purifier on FGSM examples, on a streamed dataset, on one
     process or, under torchrun, many; then (rank 0) the detector's threshold and the manifest, as `snnlab train`."""
     import subprocess
+
+    out = args.out or os.path.join("runs", args.dataset)
+    if args.nproc > 1 and "WORLD_SIZE" not in os.environ:  # relaunch this command under torchrun
+        rest = [a for i, a in enumerate(argv) if a != "--nproc" and (i == 0 or argv[i - 1] != "--nproc")
+                and not a.startswith("--nproc=")]
+        launch = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(args.nproc),
+                  "--standalone", "-m", "snnlab", *rest, "--stream"]
+        with hold(out, command):  # for the whole run; the processes torchrun starts work inside it
+            return subprocess.run(launch, env=held_env()).returncode
+    if int(os.environ.get("RANK", "0")) == 0:  # one lock per run: rank 0 holds it (unless the launcher does)
+        with hold(out, command):
+            return _train_streamed_in(args, out, command)
+    return _train_streamed_in(args, out, command)
+
+
+def _train_streamed_in(args, out, command) -> int:
     from dataclasses import asdict
 
     from torch.utils.data import Subset
 
-    from . import __version__
+    from ._version import __version__
     from .checkpoints import sha256
     from .distributed import calibrate, fit, fit_purifier, setup
     from .loaders import image_dataset
     from .recipes import recipe
     from .train import _finish
 
-    if args.nproc > 1 and "WORLD_SIZE" not in os.environ:  # relaunch this command under torchrun
-        rest = [a for i, a in enumerate(argv) if a != "--nproc" and (i == 0 or argv[i - 1] != "--nproc")
-                and not a.startswith("--nproc=")]
-        launch = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(args.nproc),
-                  "--standalone", "-m", "snnlab", *rest, "--stream"]
-        return subprocess.run(launch).returncode
     if args.purifier != "snn" or args.noise_sigma is not None:
         raise ValueError("--stream trains the seed paper's defence (classifier, SNN purifier, detector); --purifier "
                          "and --noise-sigma use the in-memory path")
@@ -380,11 +396,13 @@ def _train_streamed(args, argv, command) -> int:
     purifier_settings.epochs = args.purifier_epochs or args.epochs or purifier_settings.epochs
     for settings in (classifier_settings, purifier_settings):
         settings.batch_size = args.batch_size or settings.batch_size
-    out = args.out or os.path.join("runs", args.dataset)
     paths = {name: os.path.join(out, name) for name in ("classifier.pt", "purifier.pt", "detector.json")}
     proc = setup(args.device)
-    if proc.rank == 0:
-        os.makedirs(out, exist_ok=True)
+    if proc.rank == 0:  # the folder is tied to this request: another is refused before anything trains
+        claim(out, {"job": "defence, streamed", "dataset": args.dataset, "data": name, "train_images": len(dataset),
+                    "seed": args.seed, "fpr": args.fpr, "recipe": args.dataset,
+                    "classifier_training": {k: v for k, v in asdict(classifier_settings).items() if k != "seed"},
+                    "purifier_training": {k: v for k, v in asdict(purifier_settings).items() if k != "seed"}})
     timings, start = {}, time.perf_counter()
     classifier, losses = fit(dataset, plan.network, classifier_settings, paths["classifier.pt"], args.device,
                              not args.quiet, args.workers, plan.clip)

@@ -50,6 +50,7 @@ from torch import nn
 
 from .diffusion import DDPM
 from .poisoning import predict, train_on
+from .runs import claim, holds
 
 RULES = ("any", "majority")
 
@@ -255,6 +256,7 @@ def purify_dataset(images: torch.Tensor, labels: torch.Tensor, model: nn.Module,
     return splits[settings.rule]
 
 
+@holds("out")
 def purify_into(poisoned: str, out: str, settings: ElixirSettings | None = None, ddpm: DDPM | None = None,
                 dataset: str = "digits", epochs: int | None = None, device: str = "auto", progress: bool = True,
                 command: str | None = None) -> dict:
@@ -268,7 +270,7 @@ def purify_into(poisoned: str, out: str, settings: ElixirSettings | None = None,
     from .checkpoints import save_json, sha256
     from .data import dataset_info
     from .diffusion import load_ddpm
-    from .poisoning import PoisonedSplit, claim_folder, load_split, measure, save_split
+    from .poisoning import PoisonedSplit, load_split, measure, save_split
     from .pretrained import load_classifier_file
     from .train import _finish
 
@@ -278,9 +280,9 @@ def purify_into(poisoned: str, out: str, settings: ElixirSettings | None = None,
     split = load_split(os.path.join(poisoned, "split.pt"))
     model = load_classifier_file(os.path.join(poisoned, "classifier.pt"), device)
     ddpm = ddpm or load_ddpm(dataset, device)
-    claim_folder(out, {"poisoned_split": sha256(os.path.join(poisoned, "split.pt")),  # the content, not the path
-                       "backdoored": sha256(os.path.join(poisoned, "classifier.pt")), "settings": asdict(settings),
-                       "dataset": dataset, "epochs": epochs, "ddpm": ddpm.source})
+    claim(out, {"poisoned_split": sha256(os.path.join(poisoned, "split.pt")),  # the content, not the path
+                "backdoored": sha256(os.path.join(poisoned, "classifier.pt")), "settings": asdict(settings),
+                "dataset": dataset, "epochs": epochs, "ddpm": ddpm.source}, "settings.json")
     start = time.perf_counter()
     result = purify_dataset(split.images, split.labels, model, ddpm, settings, dataset_info(dataset).classes,
                             split.poisoned, split.true_labels, dataset, device, progress)

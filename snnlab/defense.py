@@ -16,8 +16,8 @@ import torch
 from torch import nn
 
 from .data import check_images
-from .devices import follow
 from .detector import Detector, linf_score
+from .devices import follow
 
 
 @dataclass

@@ -158,8 +158,9 @@ def load_ddpm(dataset: str = "digits", device: str = "auto", folder: str | None 
     from .purifiers import load_checkpoint_file
 
     where = os.path.join(folder or os.path.join(PRETRAINED_DIR, dataset), "diffusion")
-    path = verify_recorded(where, "ddpm.pt", f"train one with `python -m snnlab.diffusion --out {folder or 'runs/digits'}` "
-                                             "(digits only)")
+    path = verify_recorded(where, "ddpm.pt",
+                           f"train one with `python -m snnlab.diffusion --out {folder or 'runs/digits'}` "
+                           "(digits only)")
     ddpm = DDPM(load_checkpoint_file("consistency", path, device)).eval()
     ddpm.source = os.path.abspath(path)
     return ddpm

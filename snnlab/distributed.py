@@ -30,13 +30,12 @@ from dataclasses import asdict, dataclass
 
 import torch
 import torch.distributed as dist
+from torch import nn
 from torch.nn import functional as F
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from torch import nn
-
-from . import __version__
+from ._version import __version__
 from .checkpoints import load_checkpoint, load_state, save_checkpoint
 from .classifier import ClassifierConfig, SpikingResNet
 from .devices import resolve_device

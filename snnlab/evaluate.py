@@ -28,12 +28,12 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
-from .attacks.adaptive import AdaptivePGD
-from .attacks import AttackSpec, default_steps, eps_grid, run_attack
+from .attacks import THREAT_MODELS, AdaptivePGD, AttackSpec, default_steps, eps_grid, run_attack
+from .attacks.core import defend_batched, predict_batched  # noqa: F401 (part of this module's API: lessons 4, 6)
 from .attacks.ensemble import PRESETS, Ensemble
 from .data import load_dataset
-from .devices import follow
 from .detector import auroc
+from .devices import follow
 
 
 @dataclass
@@ -46,19 +46,6 @@ class Evaluation:
 
 def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
     return (logits.argmax(1) == labels).float().mean().item()
-
-
-@torch.no_grad()
-def defend_batched(defense, images: torch.Tensor, batch_size: int = 512):
-    """``defense.defend`` over batches; returns (logits, flags, scores, purified) concatenated."""
-    outs = [defense.defend(images[i:i + batch_size]) for i in range(0, len(images), batch_size)]
-    return (torch.cat([o.logits for o in outs]), torch.cat([o.flags for o in outs]),
-            torch.cat([o.scores for o in outs]), torch.cat([o.purified for o in outs]))
-
-
-@torch.no_grad()
-def predict_batched(model, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
-    return torch.cat([model(images[i:i + batch_size]) for i in range(0, len(images), batch_size)])
 
 
 def _row(dataset, threat_model, spec, n, evaluated_on, acc, flagged=None, correct_or_flagged=None, au=None):
@@ -91,7 +78,6 @@ ADAPTIVE = {
 # Also accepted under "adaptive", not run by default: torchattacks' APGD-CE and AutoAttack (standard version,
 # gradient steps raised to ``adaptive_steps``; slow) on the whole defence, the field's reference points.
 REFERENCE = ("apgd", "autoattack")
-THREAT_MODELS = ("undefended", "grey-box", "transfer", "square", "adaptive", "ensemble")
 
 
 def evaluate(defense, dataset: str = "digits", attacks=("fgsm", "pgd"), eps=None,

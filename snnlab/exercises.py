@@ -366,12 +366,12 @@ def check_bounded_correction(bounded_correction) -> Verdict:
     """Lesson 4: ``bounded_correction(images, sigma, raw) -> purified``, compared with the purifier's own."""
     return _check(
         "bounded_correction", bounded_correction, _bounded_cases(), bounded_correction_reference,
-        [(_bounded_no_tanh, "squash RecSNN's raw output into (-1, 1) with tanh before scaling it by the noise map, so that the "
-                            "noise is at most sigma in size; raw itself is unbounded."),
+        [(_bounded_no_tanh, "squash RecSNN's raw output into (-1, 1) with tanh before scaling it by the noise map, "
+                            "so that the noise is at most sigma in size; raw itself is unbounded."),
          (_bounded_plus, "RecSNN predicts the noise, so the purified image is the image *minus* it, not plus."),
          (_bounded_no_clamp, "clip the purified image to the valid pixel range with .clamp(0, 1).")],
-        "the noise is RecSNN's raw output squashed into (-1, 1) by tanh and scaled by the noise map sigma; subtract it from "
-        "the images and clip to the valid pixel range.",
+        "the noise is RecSNN's raw output squashed into (-1, 1) by tanh and scaled by the noise map sigma; "
+        "subtract it from the images and clip to the valid pixel range.",
         "No pixel moves by more than NeSNN's noise estimate, as in snnlab.purifiers.snn.")
 
 

@@ -25,7 +25,8 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 from .data import SPLIT_SEED, SPLITS, dataset_info, open_torchvision
 
 NO_FLIP = ("svhn",)  # house-number digits: a flipped digit is another glyph
-FAKE = {"fake-cifar10": ("cifar10", 512, 256), "fake-tiny-imagenet": ("tiny-imagenet", 256, 128)}  # shape, train/test sizes
+# shape, train/test sizes
+FAKE = {"fake-cifar10": ("cifar10", 512, 256), "fake-tiny-imagenet": ("tiny-imagenet", 256, 128)}
 
 
 def augmentation(size: int, train: bool, flip: bool = True):
@@ -35,7 +36,8 @@ def augmentation(size: int, train: bool, flip: bool = True):
 
     steps = []
     if train and size >= 32:
-        steps += [transforms.RandomCrop(size, padding=size // 8)] + ([transforms.RandomHorizontalFlip()] if flip else [])
+        steps += ([transforms.RandomCrop(size, padding=size // 8)]
+                  + ([transforms.RandomHorizontalFlip()] if flip else []))
     return transforms.Compose(steps + [transforms.ToTensor()])  # PIL uint8 -> float32 (C, H, W) in [0, 1]
 
 
@@ -75,6 +77,7 @@ def make_loader(dataset: Dataset, batch_size: int, shuffle: bool = True, seed: i
     """A DataLoader over this process's shard (``rank`` of ``world``) of ``dataset``; ``batch_size`` per process.
 
     Call ``loader.sampler.set_epoch(epoch)`` before each epoch for a new shuffled order."""
-    sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=shuffle, seed=seed, drop_last=drop_last)
+    sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=shuffle, seed=seed,
+                                 drop_last=drop_last)
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, drop_last=drop_last,
                       persistent_workers=workers > 0, pin_memory=torch.cuda.is_available())

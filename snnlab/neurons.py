@@ -93,7 +93,8 @@ class MLFFunction(torch.autograd.Function):
     def backward(ctx, grad_out):
         if ctx.mode == "eager":
             windows, carries, rate_mask = ctx.saved_tensors
-            return _eager_backward(windows, carries, rate_mask, ctx.surrogate_rate, grad_out), None, None, None, None, None
+            return (_eager_backward(windows, carries, rate_mask, ctx.surrogate_rate, grad_out),
+                    None, None, None, None, None)
         x, out = ctx.saved_tensors
         flat, shape, constants = _flat(x), x.shape, ctx.constants
         width = _fused_backward_width(ctx.surrogate, ctx.width)

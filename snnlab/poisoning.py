@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from .data import check_images
+from .runs import claim, holds
 
 KINDS = ("badnets", "blended")
 
@@ -115,7 +116,7 @@ def poison(images: torch.Tensor, labels: torch.Tensor, trigger: Trigger, rate: f
 @torch.no_grad()
 def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
     """``model``'s classes for ``images`` (batches moved to the model's device): ``(N,)`` on the CPU."""
-    from .evaluate import predict_batched
+    from .attacks.core import predict_batched
 
     device = next(model.parameters(), torch.empty(0)).device  # a parameterless model runs on the CPU
     model.eval()
@@ -187,25 +188,7 @@ def measure(model: nn.Module, trigger: Trigger, target=0, dataset: str = "digits
                                                        dataset_info(dataset).classes)}
 
 
-def claim_folder(out: str, request: dict) -> None:
-    """Record what ``out`` is being made from (``OUT/settings.json``) before any training, so an interrupted
-    run resumes only with the same settings; a ValueError when ``out`` already holds another run."""
-    import json
-    import os
-
-    from .checkpoints import save_json
-
-    path = os.path.join(out, "settings.json")
-    if os.path.exists(path):
-        with open(path) as f:
-            held = json.load(f)
-        if held != json.loads(json.dumps(request)):
-            changed = sorted(k for k in set(held) | set(request) if held.get(k) != request.get(k))
-            raise ValueError(f"{out} holds a run with other settings ({', '.join(changed)} differ); choose another "
-                             f"--out, or delete {out} to start over")
-    save_json(path, request)
-
-
+@holds("out")
 def poison_into(out: str, trigger: Trigger, rate: float = 0.1, target=0, dataset: str = "digits", seed: int = 0,
                 epochs: int | None = None, device: str = "auto", progress: bool = True,
                 command: str | None = None) -> dict:
@@ -221,8 +204,8 @@ def poison_into(out: str, trigger: Trigger, rate: float = 0.1, target=0, dataset
 
     images, labels = load_dataset(dataset, "train")
     split = poison(images, labels, trigger, rate, target, dataset_info(dataset).classes, seed)
-    claim_folder(out, {"dataset": dataset, "trigger": asdict(trigger), "rate": rate, "target": target, "seed": seed,
-                       "epochs": epochs})
+    claim(out, {"dataset": dataset, "trigger": asdict(trigger), "rate": rate, "target": target, "seed": seed,
+                "epochs": epochs}, "settings.json")
     save_split(os.path.join(out, "split.pt"), split)
     start = time.perf_counter()
     model = train_on(split.images, split.labels, dataset, seed, epochs, os.path.join(out, "classifier.pt"), device,
@@ -230,7 +213,8 @@ def poison_into(out: str, trigger: Trigger, rate: float = 0.1, target=0, dataset
     _finish(os.path.join(out, "classifier.pt"))
     report = {"command": command or f"snnlab poison --out {out}", "dataset": dataset, "seed": seed,
               "trigger": asdict(trigger), "target": target, "rate": rate, "poisoned_rows": int(split.poisoned.sum()),
-              "train_seconds": round(time.perf_counter() - start, 1), "backdoored": measure(model, trigger, target, dataset)}
+              "train_seconds": round(time.perf_counter() - start, 1),
+              "backdoored": measure(model, trigger, target, dataset)}
     save_json(os.path.join(out, "report.json"), report)
     return report
 
@@ -247,11 +231,13 @@ def load_backdoored(dataset: str = "digits", retrain: bool = False, out: str = "
     from .data import dataset_info, load_dataset
     from .pretrained import PRETRAINED_DIR, load_classifier_file
 
-    if retrain:  # claim_folder refuses a folder holding another run; a finished one resumes at once
+    if retrain:  # claim refuses a folder holding another run; a finished one resumes at once
         poison_into(out, Trigger("badnets", 2), 0.1, 0, dataset, device=device)
-        return load_classifier_file(os.path.join(out, "classifier.pt"), device), load_split(os.path.join(out, "split.pt"))
+        return (load_classifier_file(os.path.join(out, "classifier.pt"), device),
+                load_split(os.path.join(out, "split.pt")))
     folder = os.path.join(PRETRAINED_DIR, dataset, "poisoning")
-    path = verify_recorded(folder, "classifier.pt", "train one with `snnlab poison --out runs/poisoned` and use retrain=True")
+    path = verify_recorded(folder, "classifier.pt",
+                           "train one with `snnlab poison --out runs/poisoned` and use retrain=True")
     with open(os.path.join(folder, "report.json")) as f:
         report = json.load(f)
     images, labels = load_dataset(dataset, "train")

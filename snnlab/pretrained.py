@@ -25,7 +25,8 @@ def pretrained_names() -> list:
     """Datasets with shipped checkpoints."""
     if not os.path.isdir(PRETRAINED_DIR):
         return []
-    return sorted(d for d in os.listdir(PRETRAINED_DIR) if os.path.isfile(os.path.join(PRETRAINED_DIR, d, "manifest.json")))
+    return sorted(d for d in os.listdir(PRETRAINED_DIR)
+                  if os.path.isfile(os.path.join(PRETRAINED_DIR, d, "manifest.json")))
 
 
 def _config(cls, payload, path):
@@ -38,7 +39,8 @@ def _config(cls, payload, path):
 def read_manifest(folder: str) -> dict:
     path = os.path.join(folder, "manifest.json")
     if not os.path.isfile(path):
-        raise CheckpointError(f"{folder} has no manifest.json; it is not a snnlab model folder (run `snnlab train --out {folder}`)")
+        raise CheckpointError(f"{folder} has no manifest.json; it is not a snnlab model folder "
+                              f"(run `snnlab train --out {folder}`)")
     try:
         with open(path) as f:
             return json.load(f)

@@ -97,4 +97,5 @@ def recipe(dataset: str) -> Recipe:
                          "the 8x8 digits train in memory with `snnlab train` and the defaults")
     r = RECIPES[dataset]
     return replace(r, classifier=replace(r.classifier), purifier=replace(r.purifier),
-                   network=replace(r.network, stages=list(r.network.stages)), purifier_network=replace(r.purifier_network))
+                   network=replace(r.network, stages=list(r.network.stages)),
+                   purifier_network=replace(r.purifier_network))

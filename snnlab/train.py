@@ -25,13 +25,14 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
-from . import __version__
+from ._version import __version__
 from .checkpoints import load_checkpoint, load_state, save_checkpoint, save_json
 from .classifier import ClassifierConfig, SpikingResNet
 from .data import load_dataset
 from .devices import resolve_device
 from .losses import PurifierLoss
 from .purifiers.snn import Purifier, PurifierConfig
+from .runs import claim, differences, holds
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -276,6 +277,10 @@ def calibrate_detector(purifier: nn.Module, dataset: str = "digits", fpr: float 
     return Detector(purifier).calibrate(images, fpr)
 
 
+RECORD_ONLY = {"command", "train_seconds", "snnlab_version", "torch_version"}  # what a record adds to its request
+
+
+@holds("where")
 def train_recorded(where: str, filename: str, request: dict, train, command: str) -> dict:
     """Train one separately recorded model into ``where/filename`` (``train(path)`` does the training,
     resumably) and record it in ``where/manifest.json`` with ``request`` (dataset, seed, epochs, data...),
@@ -303,10 +308,10 @@ def train_recorded(where: str, filename: str, request: dict, train, command: str
             held = json.load(f)
     if held is not None:
         request = json.loads(json.dumps(request))  # as it reads back from JSON (tuples become lists)
-        differ = sorted(k for k in request if k in held and held[k] != request[k])
-        if differ:
-            raise ValueError(f"{path} was trained with other settings ({'; '.join(f'{k} {held[k]!r}, not {request[k]!r}' for k in differ)}); "
-                             "delete it or choose another --out")
+        changed = differences(held, request, sorted(set(request) | (set(held) - RECORD_ONLY)))
+        if changed:
+            raise ValueError(f"{path} holds a run with other settings ({'; '.join(changed)}); choose another "
+                             f"--out, or delete {path} to start over")
         if manifest is not None and "optimizer" not in load_checkpoint(path):
             return manifest  # finished and recorded: keep its record and training time
     save_json(pending, request)
@@ -328,6 +333,7 @@ def _finish(path: str) -> None:
     save_checkpoint(path, keep)
 
 
+@holds("out")
 def train_all(dataset: str = "digits", out: str = "runs/digits", seed: int = 0, device: str = "auto",
               classifier_epochs: int | None = None, purifier_epochs: int | None = None,
               fpr: float = 0.01, progress: bool = True, command: str | None = None) -> dict:
@@ -354,6 +360,9 @@ def train_all(dataset: str = "digits", out: str = "runs/digits", seed: int = 0, 
     if purifier_epochs is not None:
         pur_settings.epochs = purifier_epochs
 
+    claim(out, {"job": "defence", "dataset": dataset, "seed": seed, "fpr": fpr,  # the settings' seed is this one
+                "classifier_training": {k: v for k, v in asdict(cls_settings).items() if k != "seed"},
+                "purifier_training": {k: v for k, v in asdict(pur_settings).items() if k != "seed"}})
     paths = {name: os.path.join(out, name) for name in ("classifier.pt", "purifier.pt", "substitute.pt")}
     start = time.perf_counter()
     classifier = train_classifier(dataset, cls_settings, paths["classifier.pt"], device, progress)
@@ -380,7 +389,8 @@ def train_all(dataset: str = "digits", out: str = "runs/digits", seed: int = 0, 
                "n_calibration": n_cal, "score": "linf"})
     files = ["classifier.pt", "purifier.pt", "substitute.pt", "detector.json"]
     manifest = {
-        "dataset": dataset, "seed": seed, "command": command or f"snnlab train --dataset {dataset} --seed {seed} --out {out}",
+        "dataset": dataset, "seed": seed,
+        "command": command or f"snnlab train --dataset {dataset} --seed {seed} --out {out}",
         "snnlab_version": __version__, "torch_version": torch.__version__,
         "train_seconds": {k: round(v, 1) for k, v in timings.items()},
         "sha256": {name: sha256(os.path.join(out, name)) for name in files},

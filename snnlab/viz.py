@@ -29,7 +29,8 @@ def image_rows(rows: dict, titles=None, max_images: int = 8) -> go.Figure:
     names = list(rows)
     n = min(max_images, min(len(v) for v in rows.values()))
     fig = make_subplots(rows=len(names), cols=n, horizontal_spacing=0.01, vertical_spacing=0.04,
-                        subplot_titles=[titles[j] if titles and i == 0 else "" for i in range(len(names)) for j in range(n)]
+                        subplot_titles=[titles[j] if titles and i == 0 else ""
+                                        for i in range(len(names)) for j in range(n)]
                         if titles else None)
     for i, name in enumerate(names):
         signed = "perturbation" in name or "noise" in name

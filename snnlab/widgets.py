@@ -17,8 +17,8 @@ from plotly.subplots import make_subplots
 
 from . import viz
 from .attacks import AttackSpec, run_attack
-from .devices import follow
 from .attacks.surrogates import SHORT
+from .devices import follow
 from .losses import asymmetric
 from .neurons import MLF_THRESHOLDS, lif_trace, mlf_trace
 
@@ -99,8 +99,8 @@ def lif_demo(beta: float = 0.9, threshold: float = 1.0, current: float = 0.3, st
     mem, spk = lif_trace(drive, beta=beta, threshold=threshold)
     rate = spk.mean().item()
     return viz.neuron_trace(drive, {"LIF": mem}, {"LIF": spk}, {"LIF": threshold},
-                            title=f"LIF: beta={beta:.2f}, Vth={threshold:.2f}, I={current:.2f} -> {spk.sum():.0f} spikes "
-                                  f"(rate {rate:.2f})")
+                            title=f"LIF: beta={beta:.2f}, Vth={threshold:.2f}, I={current:.2f} -> "
+                                  f"{spk.sum():.0f} spikes (rate {rate:.2f})")
 
 
 def mlf_demo(current: float = 1.0, levels: int = 3, steps: int = 20) -> go.Figure:
@@ -316,7 +316,8 @@ def purification_demo(classifier, purifier, images, labels, eps: float = 0.1, in
     with torch.no_grad():
         purified = purifier(adv)
         preds = [classifier(t).softmax(1)[0] for t in (x, adv, purified)]
-    titles = [f"{name}: {int(p.argmax())} ({100 * p.max():.0f}%)" for name, p in zip(("clean", "adversarial", "purified"), preds)]
+    titles = [f"{name}: {int(p.argmax())} ({100 * p.max():.0f}%)"
+              for name, p in zip(("clean", "adversarial", "purified"), preds)]
     fig = viz.image_rows({"image": torch.cat([x, adv, purified])}, titles=titles, max_images=3)
     return fig.update_layout(title=f"label {int(y)}, {attack.upper()} eps={eps:.3g}", height=260)
 
@@ -377,7 +378,8 @@ def certified_demo(certified: list, sigma: float = 0.5, pixels: int = 64) -> go.
         radii = np.asarray(c["radii"])  # per image: its certified radius when certified and right, else 0
         shares = [100 * float(np.mean((radii >= r) & (radii > 0))) for r in grid]
         fig.add_trace(go.Scatter(x=grid, y=shares, mode="lines", line_shape="hv",
-                                 name=f"{c['model']} (at R = {cover:.1f}: {100 * float(np.mean(radii >= cover)):.0f}%)"))
+                                 name=f"{c['model']} (at R = {cover:.1f}: "
+                                      f"{100 * float(np.mean(radii >= cover)):.0f}%)"))
     fig.add_vline(x=cover, line_dash="dash", line_color="red")
     fig.add_annotation(x=cover, y=95, text=f"R = {cover:.2f} covers L-inf eps 0.1", showarrow=False, xanchor="right")
     fig.add_vline(x=sel[0]["max_radius"], line_dash="dot", line_color="gray")
@@ -399,7 +401,8 @@ def trigger_demo(model, images, labels, trigger, index: int = 0) -> go.Figure:
     triggered = trigger.apply(x)
     answers = predict(model, torch.cat([x, triggered])).tolist()
     return viz.image_rows({"": torch.cat([x, triggered])},
-                          titles=[f"clean: model says {answers[0]}", f"with the {trigger.kind} trigger: says {answers[1]}"]) \
+                          titles=[f"clean: model says {answers[0]}",
+                                  f"with the {trigger.kind} trigger: says {answers[1]}"]) \
         .update_layout(title=f"test digit {int(labels[index])}")
 
 

@@ -3,8 +3,7 @@ import math
 import pytest
 import torch
 
-from snnlab.attacks import AdaptivePGD, BPDADefense
-from snnlab.attacks import AttackSpec, run_attack
+from snnlab.attacks import AdaptivePGD, AttackSpec, BPDADefense, run_attack
 from snnlab.defense import JointDefense
 from snnlab.detector import Detector
 from snnlab.evaluate import defend_batched

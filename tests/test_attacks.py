@@ -37,7 +37,8 @@ def test_pgd_is_seeded(pretrained, digits_test):
     defense, _ = pretrained
     x, y = digits_test[0][:16], digits_test[1][:16]
     spec = AttackSpec("pgd", 0.1, 3)
-    assert torch.equal(run_attack(spec, defense.classifier, x, y, seed=1), run_attack(spec, defense.classifier, x, y, seed=1))
+    assert torch.equal(run_attack(spec, defense.classifier, x, y, seed=1),
+                       run_attack(spec, defense.classifier, x, y, seed=1))
 
 
 def test_restarts_never_weaken_the_attack(pretrained, digits_test):

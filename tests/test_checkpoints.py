@@ -105,8 +105,9 @@ def test_flipped_byte_in_shipped_checkpoint_is_caught(model_copy):
 
 def test_mismatched_checkpoint_with_valid_manifest(model_copy):
     # a classifier of another size, re-hashed so only the shape check can catch it
-    from snnlab.classifier import ClassifierConfig, SpikingResNet
     from dataclasses import asdict
+
+    from snnlab.classifier import ClassifierConfig, SpikingResNet
 
     other = SpikingResNet(ClassifierConfig(stem=16, stages=[16, 32]))
     save_checkpoint(str(model_copy / "classifier.pt"),

@@ -68,7 +68,8 @@ def reference_losses(world):
     """The classifier by hand (:func:`by_hand`)."""
     torch.manual_seed(SETTINGS.seed)
     model = SpikingResNet(CONFIG).train()
-    return by_hand(model, SETTINGS, world, lambda parts, draws: sum(F.cross_entropy(model(x), y) for x, y in parts) / world)
+    return by_hand(model, SETTINGS, world,
+                   lambda parts, draws: sum(F.cross_entropy(model(x), y) for x, y in parts) / world)
 
 
 def test_two_processes_follow_the_same_global_batch_as_one(tmp_path):

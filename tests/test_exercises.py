@@ -34,9 +34,9 @@ CASES = {
                          [(E._radius_point_estimate, "lower confidence"), (E._radius_two_sided, "one-sided"),
                           (E._radius_no_abstain, "abstain"), (E._radius_no_sigma, "multiply by sigma")]),
     "anomaly_index": (E.check_anomaly_index, E.anomaly_index_reference,
-                      [(E._anomaly_unscaled, "1.4826"), (E._anomaly_two_sided, "keep the sign"), (E._anomaly_clamped, "do not clamp"),
-                       (E._anomaly_std, "median absolute deviation"), (E._anomaly_mean, "not the mean"),
-                       (E._anomaly_lower_median, "quantile(0.5)")]),
+                      [(E._anomaly_unscaled, "1.4826"), (E._anomaly_two_sided, "keep the sign"),
+                       (E._anomaly_clamped, "do not clamp"), (E._anomaly_std, "median absolute deviation"),
+                       (E._anomaly_mean, "not the mean"), (E._anomaly_lower_median, "quantile(0.5)")]),
 }
 
 
@@ -153,7 +153,8 @@ def test_checkers_check_what_the_next_cell_needs():
         return spike.bool(), membrane
 
     assert ".float()" in E.check_lif_step(bool_spike).message
-    listed = E.check_certified_radius(lambda votes, n, sigma, alpha: [float(E.certified_radius_reference(votes, n, sigma, alpha))])
+    listed = E.check_certified_radius(
+        lambda votes, n, sigma, alpha: [float(E.certified_radius_reference(votes, n, sigma, alpha))])
     assert not listed.ok and "expected a radius" in listed.message and "raised" not in listed.message
     assert E.check_certified_radius(lambda *a: float(E.certified_radius_reference(*a))).ok  # a float is what it needs
     import numpy as np

@@ -10,10 +10,10 @@ import re
 import subprocess
 import sys
 import sysconfig
-import tomllib
 
 import nbformat
 import pytest
+import tomllib
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir))
 with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:

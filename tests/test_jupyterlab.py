@@ -100,7 +100,8 @@ def _wait(browser, condition, seconds, what):
         os.makedirs(ARTIFACTS, exist_ok=True)
         browser.save_screenshot(os.path.join(ARTIFACTS, "jupyterlab_failed.png"))
         what = what() if callable(what) else what
-        pytest.fail(f"timed out after {seconds} s waiting for {what} (screenshot: tests/artifacts/jupyterlab_failed.png)")
+        pytest.fail(f"timed out after {seconds} s waiting for {what} "
+                    "(screenshot: tests/artifacts/jupyterlab_failed.png)")
 
 
 def test_lesson_2_runs_in_jupyterlab_and_the_eps_slider_redraws_the_figure(lab, browser):
@@ -124,7 +125,8 @@ def test_lesson_2_runs_in_jupyterlab_and_the_eps_slider_redraws_the_figure(lab, 
 
     def kernel_ready(driver):
         state["kernel"] = driver.execute_script(panel_js + """
-            const k = panel && panel.sessionContext && panel.sessionContext.session && panel.sessionContext.session.kernel;
+            const k = panel && panel.sessionContext && panel.sessionContext.session"""
+            " && panel.sessionContext.session.kernel;" """
             return !app ? 'no app' : !panel ? 'no panel' : !k ? 'no kernel' : k.connectionStatus + ' ' + k.status;""")
         return state["kernel"] == "connected idle"
 
@@ -136,11 +138,13 @@ def test_lesson_2_runs_in_jupyterlab_and_the_eps_slider_redraws_the_figure(lab, 
         app.commands.execute('notebook:run-all-cells').then(ok => { window.snnlabRunAll = String(ok); },
                                                              e => { window.snnlabRunAll = 'error: ' + e; });
     """)
-    ran = _wait(browser, lambda d: (lambda r: r if r != "running" else False)(d.execute_script("return window.snnlabRunAll;")),
+    ran = _wait(browser,
+                lambda d: (lambda r: r if r != "running" else False)(d.execute_script("return window.snnlabRunAll;")),
                 600, "the lesson to finish running")
     assert ran == "true", f"running all cells failed: {ran}"
     errors = browser.execute_script(
-        "return Array.from(document.querySelectorAll('.jp-OutputArea-output[data-mime-type=\"application/vnd.jupyter.stderr\"]'))"
+        "return Array.from(document.querySelectorAll("
+        "'.jp-OutputArea-output[data-mime-type=\"application/vnd.jupyter.stderr\"]'))"
         ".map(e => e.textContent).filter(t => /Error|Traceback/.test(t));")
     assert not errors, errors
     before = _wait(browser, lambda d: (lambda s: s if s and s["title"] else False)(d.execute_script(DEMO_STATE)),

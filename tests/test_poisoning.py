@@ -79,7 +79,8 @@ def test_attack_success_rate_counts_only_images_the_attack_relabels():
     images, labels = torch.rand(20, 1, 8, 8), torch.arange(20) % 10
     assert poisoning.attack_success_rate(Always(0), images, labels, Trigger(), target=0) == 1.0
     assert poisoning.attack_success_rate(Always(3), images, labels, Trigger(), target=0) == 0.0
-    assert poisoning.attack_success_rate(Always(1), images, labels, Trigger(), target="all-to-all") == pytest.approx(0.1)
+    assert (poisoning.attack_success_rate(Always(1), images, labels, Trigger(), target="all-to-all")
+            == pytest.approx(0.1))
 
 
 def test_the_ddpm_schedule_matches_ho_et_al_and_its_round_trip_is_seeded():

@@ -44,7 +44,8 @@ def test_recipe_returns_a_copy_and_names_the_choices():
     plan.classifier.epochs, plan.network.stages[0] = 1, 7
     assert recipe("svhn").classifier.epochs == 110 and recipe("svhn").network.stages[0] == 64
     assert not plan.flip and recipe("cifar10").flip
-    with pytest.raises(ValueError, match="recipes exist for fashion-mnist, cifar10, cifar100, svhn, tiny-imagenet; the 8x8 digits"):
+    with pytest.raises(ValueError,
+                       match="recipes exist for fashion-mnist, cifar10, cifar100, svhn, tiny-imagenet; the 8x8 digits"):
         recipe("digits")
     with pytest.raises(ValueError, match="unknown dataset"):
         recipe("imagenet")

@@ -1,6 +1,6 @@
 import pytest
 
-from snnlab.attacks.sanity import judge, sanity_checks
+from snnlab.attacks.sanity import decide, sanity_checks
 
 
 @pytest.mark.parametrize("on", ["classifier", "defense"])
@@ -26,7 +26,7 @@ GOOD = dict(clean=0.99, fgsm=0.6, pgd=0.4, pgd_more_steps=0.38, pgd_restarts=0.3
     (dict(noise=0.6), "uniform noise far weaker than the attack"),
     (dict(grey_box=0.3), "white-box at least as strong as grey-box"),
 ])
-def test_judge_fails_a_broken_evaluation(broken, check):
-    assert all(c.passed for c in judge(GOOD))
-    failed = [c.name for c in judge({**GOOD, **broken}) if not c.passed]
+def test_decide_fails_a_broken_evaluation(broken, check):
+    assert all(c.passed for c in decide(GOOD))
+    failed = [c.name for c in decide({**GOOD, **broken}) if not c.passed]
     assert failed == [check]

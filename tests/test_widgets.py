@@ -7,7 +7,6 @@ import time
 
 import plotly.graph_objects as go
 import pytest
-import torch
 
 from snnlab import widgets
 from snnlab.attacks import AttackSpec, run_attack
@@ -107,7 +106,7 @@ def test_record_spikes(pretrained, digits_test):
 
 
 def _fake_sweep():
-    from snnlab.attacks.surrogates import sweep_names
+    from snnlab.attacks.surrogate_sweep import sweep_names
 
     names = sweep_names()
     return {on: {n: {"accuracy": i / len(names), "correct_or_flagged": 0.5 if on == "defense" else None}

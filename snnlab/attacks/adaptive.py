@@ -34,8 +34,8 @@ custom loss.
 
 Every variant takes ``surrogate`` (:mod:`snnlab.attacks.surrogates`): the
 backward pass of every MLF neuron in the defence, the forward unchanged.
-:func:`attack_view` and :class:`BestIterate` are shared by every white-box
-attack in this package (APGD, orthogonal PGD).
+:class:`BPDADefense` (the backward pass chosen), :func:`attack_view` and :class:`BestIterate`
+live in :mod:`snnlab.attacks.core`, shared by every white-box attack in this package.
 
 Every attack here has the torchattacks call shape: ``attack(images, labels) -> adversarial images``.
 """
@@ -49,138 +49,7 @@ from torch.nn import functional as F
 
 from ..data import check_images
 from ..devices import follow
-from ..detector import linf_score
-from .surrogates import attack_surrogate, surrogate as as_surrogate
-
-
-def is_defense(model) -> bool:
-    """True for a joint defence (a model with a purifier and a detector), False for a bare classifier."""
-    return hasattr(model, "detector") and hasattr(model, "purifier")
-
-
-DEFAULT_EOT = 10  # gradient samples per step against a random defence when none is given
-
-
-def is_random(model) -> bool:
-    """True when ``model``'s answers may differ between calls: its purifier (or itself) is random."""
-    return bool(getattr(getattr(model, "purifier", None), "random", False) or getattr(model, "random", False))
-
-
-def auto_eot(model, eot: int | None) -> int:
-    """``eot`` if given, else :data:`DEFAULT_EOT` for a random model and 1 for a deterministic one."""
-    return eot if eot is not None else (DEFAULT_EOT if is_random(model) else 1)
-
-
-class BPDADefense(nn.Module):
-    """The joint defence with a chosen backward pass; forward is exactly ``JointDefense``'s logits.
-
-    Args:
-        defense: a JointDefense.
-        purifier: 'surrogate' (differentiate the purifier SNN) or 'identity' (BPDA: dP/dx = I).
-        gate: 'hard' (gradient only through the branch taken) or 'smooth' (BPDA sigmoid gate).
-        temperature: width of the smooth gate, in score units.
-        surrogate: attack-time MLF surrogate for classifier and purifier (None: the model's own).
-
-    ``forward`` returns ``(logits, scores)``; the scores carry gradient (through
-    the purifier, as chosen) so a detector-aware loss can push them down.
-    """
-
-    def __init__(self, defense, purifier: str = "surrogate", gate: str = "hard", temperature: float = 0.02,
-                 surrogate=None):
-        super().__init__()
-        if purifier not in ("surrogate", "identity"):
-            raise ValueError(f"purifier must be 'surrogate' or 'identity', got {purifier!r}")
-        if gate not in ("hard", "smooth"):
-            raise ValueError(f"gate must be 'hard' or 'smooth', got {gate!r}")
-        self.defense, self.purifier_mode, self.gate, self.temperature = defense, purifier, gate, temperature
-        self.surrogate = as_surrogate(surrogate)
-
-    def forward(self, images: torch.Tensor):
-        with attack_surrogate(self.defense, self.surrogate):
-            threshold = self.defense.detector.threshold
-            purified = self.defense.purifier(images)  # (N, C, H, W)
-            scores = linf_score(images, purified)  # (N,), differentiable through the purifier
-            if self.purifier_mode == "identity":
-                purified = images + (purified - images).detach()  # forward P(x), backward identity
-            hard = (scores.detach() > threshold).to(images.dtype)  # (N,)
-            if self.gate == "smooth":
-                soft = torch.sigmoid((scores - threshold) / self.temperature)
-                gate = hard + soft - soft.detach()  # forward hard, backward smooth
-            else:
-                gate = hard
-            gate = gate[:, None, None, None]
-            chosen = gate * purified + (1 - gate) * images  # (N, C, H, W)
-            return self.defense.classifier(chosen), scores
-
-
-class ClassifierView(nn.Module):
-    """A bare classifier seen like :class:`BPDADefense`: ``images -> (logits, None)``, chosen surrogate."""
-
-    def __init__(self, classifier: nn.Module, surrogate=None):
-        super().__init__()
-        self.classifier, self.surrogate = classifier, as_surrogate(surrogate)
-
-    def forward(self, images: torch.Tensor):
-        with attack_surrogate(self.classifier, self.surrogate):
-            return self.classifier(images), None
-
-
-def attack_view(target: nn.Module, surrogate=None, purifier: str = "surrogate", gate: str = "hard",
-                temperature: float = 0.02) -> nn.Module:
-    """What a white-box attacker differentiates: ``images -> (logits, scores or None)``, real forward."""
-    if is_defense(target):
-        return BPDADefense(target, purifier, gate, temperature, surrogate)
-    return ClassifierView(target, surrogate)
-
-
-class BestIterate:
-    """Per image, the best adversarial example seen so far, judged by the target's real forward pass.
-
-    Rank: 0 correct, 1 misclassified, and with ``evade`` on a defence 2 misclassified *and*
-    unflagged (what an attacker on a system that rejects flagged inputs needs). Against a random
-    defence an attack may pass the rank averaged over several draws (``update(..., rank=)``), so an
-    iterate that fooled one lucky draw does not displace one that fools most.
-    """
-
-    def __init__(self, images: torch.Tensor, threshold: float | None = None, evade: bool = False):
-        self.best = images.clone()
-        self.rank = torch.full((len(images),), -1.0, device=images.device)
-        self.threshold, self.evade = threshold, evade and threshold is not None
-        self.top = 2 if self.evade else 1
-
-    def ranks(self, logits, scores, labels) -> torch.Tensor:
-        wrong = logits.argmax(1) != labels
-        rank = wrong.long()
-        if self.evade:
-            rank = rank + (wrong & (scores <= self.threshold)).long()
-        return rank
-
-    @torch.no_grad()
-    def update(self, adv, logits, scores, labels, index=None, rank=None) -> None:
-        """Keep each image of ``adv`` (rows ``index`` of the batch; all if None) that outranks the best.
-
-        ``rank``: a precomputed (e.g. draw-averaged) rank per image; by default from ``logits``/``scores``."""
-        index = torch.arange(len(adv), device=adv.device) if index is None else index
-        if rank is None:
-            rank = self.ranks(logits.detach(), None if scores is None else scores.detach(), labels)
-        rank = rank.to(self.rank.dtype)
-        better = rank > self.rank[index]
-        self.best[index[better]] = adv.detach()[better]
-        self.rank[index] = torch.maximum(self.rank[index], rank)
-
-    def open(self) -> torch.Tensor:
-        """Indices of the images not yet at the top rank (the only ones worth attacking further)."""
-        return (self.rank < self.top).nonzero()[:, 0]
-
-
-def project(adv: torch.Tensor, images: torch.Tensor, eps: float) -> torch.Tensor:
-    """Onto the L-infinity ball of radius ``eps`` around ``images``, and into [0, 1]."""
-    return (images + (adv - images).clamp(-eps, eps)).clamp(0, 1)
-
-
-def decaying_step(eps: float, step: int, steps: int) -> float:
-    """snnlab's PGD step: linear decay from eps/2 at step 0 to eps/100 at the last step."""
-    return eps / 2 + (eps / 100 - eps / 2) * step / max(steps - 1, 1)
+from .core import BestIterate, BPDADefense, auto_eot, decaying_step, project
 
 
 @dataclass

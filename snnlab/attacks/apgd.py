@@ -30,7 +30,7 @@ from torch.nn import functional as F
 
 from ..data import check_images
 from ..devices import follow
-from .adaptive import BestIterate, attack_view, auto_eot, is_defense, project
+from .core import BestIterate, attack_view, auto_eot, is_defense, project
 from .objectives import LOSSES, classification_loss
 
 
@@ -154,7 +154,8 @@ class APGD:
                 rises += (loss > prev_loss).to(loss.dtype)
                 prev_loss = loss
                 improved = loss > loss_best
-                x_best[improved], grad_best[improved], loss_best[improved] = adv[improved], grad[improved], loss[improved]
+                x_best[improved], grad_best[improved], loss_best[improved] = (
+                    adv[improved], grad[improved], loss[improved])
                 if i + 1 in marks:
                     oscillating = rises <= self.rho * (i + 1 - last_check)
                     stalled = ~reduced_at_check & (loss_best_at_check >= loss_best)

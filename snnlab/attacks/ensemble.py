@@ -38,8 +38,9 @@ from tqdm.auto import tqdm
 
 from ..data import check_images
 from ..devices import follow
-from .adaptive import AdaptivePGD, is_defense
+from .adaptive import AdaptivePGD
 from .apgd import APGD
+from .core import is_defense, judge
 from .orthogonal import OrthogonalPGD
 from .threat_models import AttackSpec, run_attack
 
@@ -233,16 +234,6 @@ class Ensemble:
             raise ValueError("the ensemble has no attack that applies to this target")
         self.result: EnsembleResult | None = None
 
-    @torch.no_grad()
-    def _judge(self, images):
-        """Real forward: (correct-able logits, flags or None) for ``images``, batched."""
-        from ..evaluate import defend_batched, predict_batched
-
-        if self.defended:
-            logits, flags, _, _ = defend_batched(self.target, images, self.batch_size)
-            return logits, flags
-        return predict_batched(self.target, images, self.batch_size), None
-
     def run(self, images: torch.Tensor, labels: torch.Tensor) -> EnsembleResult:
         check_images(images)
         if labels.shape != images.shape[:1]:
@@ -250,9 +241,9 @@ class Ensemble:
         images, labels = follow(self.target, images, labels)  # on the target's device
         start = time.perf_counter()
         self.target.eval()
-        logits, flags = self._judge(images)
-        correct = logits.argmax(1) == labels  # (N,) clean images already wrong are not robust
-        cof = (correct | flags) if flags is not None else None
+        verdict = judge(self.target, images, labels, self.batch_size)
+        correct, cof, flags = verdict.correct, verdict.correct_or_flagged, verdict.flags  # (N,) each
+        # clean images already wrong are not robust
         clean_correct, clean_cof = correct.clone(), None if cof is None else cof.clone()
         worst, worst_flags = images.clone(), flags.clone() if flags is not None else None
         rank = _rank(correct, cof)
@@ -266,22 +257,23 @@ class Ensemble:
             adv = images.clone()
             if len(index):
                 attack = member.make(self.target, self.eps, self.seed)
-                adv[index] = torch.cat([attack(images[index[i:i + self.batch_size]], labels[index[i:i + self.batch_size]])
+                adv[index] = torch.cat([attack(images[index[i:i + self.batch_size]],
+                                               labels[index[i:i + self.batch_size]])
                                         for i in range(0, len(index), self.batch_size)]).detach()
-            a_logits, a_flags = self._judge(adv[index]) if len(index) else (None, None)
+            a = judge(self.target, adv[index], labels[index], self.batch_size) if len(index) else None
             a_correct = torch.ones_like(correct)
             a_cof = torch.ones_like(correct) if cof is not None else None
             if len(index):
-                a_correct[index] = a_logits.argmax(1) == labels[index]
+                a_correct[index] = a.correct
                 if a_cof is not None:
-                    a_cof[index] = a_correct[index] | a_flags
+                    a_cof[index] = a.correct_or_flagged
                     a_cof &= clean_cof
                 a_correct &= clean_correct  # an attack cannot mend a clean mistake (AutoAttack's convention)
                 new_rank = _rank(a_correct[index], None if a_cof is None else a_cof[index])
                 better = new_rank > rank[index]
                 worst[index[better]] = adv[index[better]]
                 if worst_flags is not None:
-                    worst_flags[index[better]] = a_flags[better]
+                    worst_flags[index[better]] = a.flags[better]
                 rank[index] = torch.maximum(rank[index], new_rank)
             part = dict(label=member.label, goal=member.goal, ran_on=len(index),
                         broke=int((correct & ~a_correct).sum()),

@@ -34,11 +34,12 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..data import check_images
-from ..devices import follow
 from ..detector import linf_score
-from .adaptive import BestIterate, decaying_step, is_defense, project
+from ..devices import follow
+from .core import BestIterate, decaying_step, is_defense, project
 from .objectives import smooth_score
-from .surrogates import attack_surrogate, surrogate as as_surrogate
+from .surrogates import attack_surrogate
+from .surrogates import surrogate as as_surrogate
 
 
 def remove_component(g: torch.Tensor, along: torch.Tensor) -> torch.Tensor:

@@ -15,7 +15,7 @@ attack is broken or the gradients are masked, whatever the defence does.
 "PGD" here is snnlab's APGD-CE through the whole target (``snnlab.attacks.apgd``);
 "accuracy" is the target's real decision (for a joint defence: after the
 detector and, if flagged, the purifier). :func:`sanity_checks` measures,
-:func:`judge` decides from the measured figures, so a log can be re-judged.
+:func:`decide` decides from the measured figures, so a log can be re-decided.
 """
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .adaptive import is_defense
 from .apgd import APGD
+from .core import is_defense, judge
 from .threat_models import AttackSpec, run_attack
 
 
@@ -38,15 +38,15 @@ class Check:
 
 @torch.no_grad()
 def _accuracy(target, images, labels) -> float:
-    logits = target(images)
-    return (logits.argmax(1) == labels.to(logits.device)).float().mean().item()
+    return judge(target, images, labels).correct.float().mean().item()
 
 
 def measure(target: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: float = 0.1,
             large_eps: float = 0.5, steps: int = 20, substitute: nn.Module | None = None, seed: int = 0) -> dict:
     """The accuracies the checks compare (fractions in [0, 1]), by name."""
     def pgd(radius=eps, n=steps, restarts=1):
-        return _accuracy(target, APGD(target, eps=radius, steps=n, restarts=restarts, seed=seed)(images, labels), labels)
+        return _accuracy(target, APGD(target, eps=radius, steps=n, restarts=restarts, seed=seed)(images, labels),
+                         labels)
 
     generator = torch.Generator().manual_seed(seed)
     noise = (torch.rand(images.shape, generator=generator).to(images.device) * 2 - 1) * eps
@@ -68,7 +68,7 @@ def measure(target: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: 
     return figures
 
 
-def judge(figures: dict, zero_tolerance: float = 0.05) -> list:
+def decide(figures: dict, zero_tolerance: float = 0.05) -> list:
     """The checks, decided from :func:`measure`'s figures."""
     f = figures
     checks = [
@@ -101,4 +101,4 @@ def sanity_checks(target: nn.Module, images: torch.Tensor, labels: torch.Tensor,
         ...     print("ok " if check.passed else "FAIL", check.name, "-", check.detail)
     """
     target.eval()
-    return judge(measure(target, images, labels, eps, large_eps, steps, substitute, seed))
+    return decide(measure(target, images, labels, eps, large_eps, steps, substitute, seed))

@@ -28,8 +28,8 @@ import statistics
 import torch
 from torch import nn
 
-from .adaptive import DEFAULT_EOT, is_defense, is_random  # noqa: F401 (is_random is part of this module's API)
 from .apgd import APGD
+from .core import DEFAULT_EOT, is_defense, is_random, judge  # noqa: F401 (is_random is part of this module's API)
 
 
 def purifier_of(target: nn.Module):
@@ -55,19 +55,6 @@ def fixed_noise(target: nn.Module, seed: int):
         purifier.noise_seed = before
 
 
-@torch.no_grad()
-def judge(target, images, labels):
-    """``(correct (N,) bool, correct-or-flagged (N,) bool or None)`` from one forward draw."""
-    from ..evaluate import defend_batched, predict_batched
-
-    if is_defense(target):
-        logits, flags, _, _ = defend_batched(target, images)
-        correct = logits.argmax(1) == labels.to(logits.device)
-        return correct, correct | flags
-    logits = predict_batched(target, images)
-    return logits.argmax(1) == labels.to(logits.device), None
-
-
 def _runs(target, images, labels, k: int, seed: int) -> list:
     """:func:`judge` on ``k`` draws seeded with ``seed`` (one draw for a deterministic target); the caller's
     random state is left as it was."""
@@ -76,7 +63,7 @@ def _runs(target, images, labels, k: int, seed: int) -> list:
     k = k if is_random(target) else 1
     with torch.random.fork_rng():  # the CPU's and the GPUs' random states come back afterwards
         torch.manual_seed(seed)
-        return [judge(target, images, labels) for _ in range(k)]
+        return [judge(target, images, labels)[:2] for _ in range(k)]  # (correct, correct-or-flagged) per draw
 
 
 def draws(target: nn.Module, images: torch.Tensor, labels: torch.Tensor, k: int = 5, seed: int = 0) -> dict:

@@ -114,7 +114,8 @@ class Surrogate:
         for key, value in SURROGATES.items():
             if value == self:
                 return key
-        return f"{self.shape}-{self.width:g}" + ("" if self.temporal else "-cut") + (f"+rate{self.rate:g}" if self.rate else "")
+        return (f"{self.shape}-{self.width:g}" + ("" if self.temporal else "-cut")
+                + (f"+rate{self.rate:g}" if self.rate else ""))
 
 
 def _presets() -> dict:
@@ -184,38 +185,3 @@ class SurrogateModel(nn.Module):
             if name == "model":
                 raise
             return getattr(self.model, name)
-
-
-# The sweep behind lesson 6's "the gradient is a choice" (benchmarks/surrogate_sweep.py).
-SWEEP_SHAPES = tuple(SHORT.values())
-SWEEP_WIDTHS = (0.25, 0.5, 1.0, 2.0, 4.0)
-SWEEP_OTHERS = ("ste", "rate", "hart", "assg")
-
-
-def sweep_names() -> list:
-    """Every surrogate the sweep tries: each shape at each width, then the others."""
-    return [f"{shape}-{width:g}" for shape in SWEEP_SHAPES for width in SWEEP_WIDTHS] + list(SWEEP_OTHERS)
-
-
-def surrogate_sweep(target: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: float = 0.1,
-                    names=None, steps: int = 25, seed: int = 0) -> dict:
-    """APGD-CE through each surrogate on ``target``: ``{name: {"accuracy", "correct_or_flagged"}}``.
-
-    ``target`` is a classifier or a joint defence (then "correct_or_flagged" is filled; else None).
-    Each attack alone, not a worst case: the point is how much the choice of gradient moves the figure.
-    """
-    from .adaptive import is_defense  # here, not at the top: both build on this module
-    from .apgd import APGD
-
-    results = {}
-    for name in names or sweep_names():
-        adv = APGD(target, eps=eps, steps=steps, surrogate=name, seed=seed)(images, labels)
-        with torch.no_grad():
-            if is_defense(target):
-                out = target.defend(adv)
-                correct = out.logits.argmax(1) == labels
-                cof = (correct | out.flags).float().mean().item()
-            else:
-                correct, cof = target(adv).argmax(1) == labels, None
-        results[name] = {"accuracy": correct.float().mean().item(), "correct_or_flagged": cof}
-    return results

@@ -16,7 +16,7 @@ square          queries to the joint defence (black)   the joint defence
 
 Grey-box is the seed paper's setting. It is **not** white-box robustness:
 the attacker never sees the purifier or the detector. The adaptive,
-end-to-end attacks that do are in :mod:`snnlab.attacks.adaptive`.
+end-to-end attacks that do are in :mod:`snnlab.attacks.adaptive` and the modules beside it.
 
 References: Goodfellow et al. 2015 (FGSM); Madry et al. 2018 (PGD);
 Carlini & Wagner 2017 (CW); Andriushchenko et al. 2020 (Square);
@@ -32,7 +32,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..data import check_images, dataset_info
-from ..devices import follow, resolve_device
+from ..devices import resolve_device
 from .surrogates import SurrogateModel
 
 # L-infinity radii per dataset (pixels in [0, 1]). Digits are 17-level 8x8
@@ -49,7 +49,26 @@ EPS_GRIDS = {
 }
 
 ATTACKS = ("fgsm", "pgd", "cw", "square", "autoattack", "apgd")
-THREAT_MODELS = ("undefended", "grey-box", "transfer", "square")
+
+
+@dataclass(frozen=True)
+class ThreatModel:
+    """What the attacker knows, and what kind of threat model a results table calls that."""
+
+    knows: str
+    kind: str  # "white-box", "grey-box" or "black-box"
+
+
+# The one table of threat-model names: `snnlab evaluate --threat-models`, the "threat_model" of every
+# results row, and (by kind) the capstone's claims all use these.
+THREAT_MODELS = {
+    "undefended": ThreatModel("the bare classifier, attacked and scored with no defence in front", "white-box"),
+    "grey-box": ThreatModel("the classifier, not the purifier or the detector; the defence is scored", "grey-box"),
+    "transfer": ThreatModel("neither model: PGD on a substitute CNN trained on the same data", "black-box"),
+    "square": ThreatModel("the defence's output scores only (Square: queries, no gradients)", "black-box"),
+    "adaptive": ThreatModel("everything: adaptive attacks through the whole defence", "white-box"),
+    "ensemble": ThreatModel("everything: the per-image worst case over an attack ensemble", "white-box"),
+}
 
 
 def eps_grid(dataset: str) -> tuple:

@@ -26,9 +26,9 @@ import os
 
 from torch import nn
 
+from ..devices import resolve_device
 from .consistency import ConsistencyConfig, ConsistencyPurifier, ConsistencyTraining, train_consistency
 from .masking import MaskingConfig, MaskingPurifier, MaskingTraining, train_masking
-from ..devices import resolve_device
 from .snn import Purifier, PurifierConfig
 from .surgery import SurgeryConfig, SurgeryPurifier, SurgeryTraining, train_surgery
 

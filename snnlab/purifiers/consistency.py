@@ -38,9 +38,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..devices import resolve_device
 from ..data import check_images, dataset_info
-from ..devices import follow
+from ..devices import follow, resolve_device
 
 SIGMA_DATA = 0.5  # sd: the data's standard deviation on [-1, 1] (consistency-model default)
 EPSILON = 0.002  # e: the smallest noise level; f is the identity there
@@ -95,7 +94,8 @@ class ConsistencyDenoiser(nn.Module):
         self.embed = nn.Sequential(nn.Linear(16, embed), nn.SiLU(), nn.Linear(embed, embed))
         self.inp = nn.Conv2d(config.in_channels, config.width, 3, padding=1)
         self.blocks = nn.ModuleList(_Block(config.width, embed) for _ in range(config.blocks))
-        self.out = nn.Sequential(nn.GroupNorm(8, config.width), nn.SiLU(), nn.Conv2d(config.width, config.in_channels, 3, padding=1))
+        self.out = nn.Sequential(nn.GroupNorm(8, config.width), nn.SiLU(),
+                                 nn.Conv2d(config.width, config.in_channels, 3, padding=1))
         self.register_buffer("freqs", torch.exp(torch.linspace(0, math.log(100.0), 8)), persistent=False)
 
     def forward(self, y, t):

@@ -161,8 +161,8 @@ def bounded_correction(images: torch.Tensor, sigma: torch.Tensor, raw: torch.Ten
 class Purifier(nn.Module):
     """NeSNN + RecSNN: images ``(N, C, H, W)`` in [0, 1] -> purified images, same shape, in [0, 1].
 
-    ``sigma_hat = NeSNN(x)``; ``x_hat = clamp(x - sigma_hat * tanh(RecSNN(x, sigma_hat)), 0, 1)``. Use :meth:`estimate` to
-    get the noise map too (training and the detector lessons need it).
+    ``sigma_hat = NeSNN(x)``; ``x_hat = clamp(x - sigma_hat * tanh(RecSNN(x, sigma_hat)), 0, 1)``.
+    Use :meth:`estimate` to get the noise map too (training and the detector lessons need it).
 
     Example::
 

@@ -33,9 +33,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..devices import resolve_device
 from ..data import check_images, dataset_info
-from ..devices import follow
+from ..devices import follow, resolve_device
 
 
 @dataclass

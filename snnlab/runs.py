@@ -1,0 +1,264 @@
+"""One run per folder: a job that writes a folder holds an OS lock on it for its whole life.
+
+Two runs into one folder (two notebooks, two terminals, a re-submitted job) would write the same
+checkpoints and manifest over each other. Every job that writes a run folder (``snnlab train`` in
+memory or streamed, the purifier family, the noise-trained classifiers, the DDPM, ``snnlab poison``
+and ``purify-dataset``) therefore holds ``FOLDER/.lock`` while it runs; a second run into a folder in
+use is refused with a :class:`FolderInUse` error naming the other process. The lock is the operating
+system's (``fcntl.flock``; ``msvcrt.locking`` on Windows), so a run that is killed frees it at once:
+nothing stale is left to delete by hand.
+
+Within one process the lock is re-entrant (a job may call another job on the same folder), and a
+process started by a run that holds the lock (``snnlab train --nproc N`` relaunching itself under
+torchrun) is told so through :data:`HELD_ENV`.
+
+A folder is also tied to the request it was made for (:func:`claim`): the same request resumes or
+keeps, another is refused naming each difference.
+
+Written here: the standard library has the OS lock but not "one run per folder, refuse in one line".
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import json
+import os
+import socket
+import sys
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+    import msvcrt
+
+from .checkpoints import save_json
+
+LOCK = ".lock"
+HELD_ENV = "SNNLAB_HELD_FOLDERS"  # os.pathsep-separated folders a parent run holds for this process
+
+_held: dict = {}  # real path -> [open lock file, depth], the folders this process holds
+
+
+class FolderInUse(ValueError):
+    """Another run is writing the folder asked for."""
+
+
+def _try_lock(f) -> bool:
+    try:
+        if fcntl is not None:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        else:
+            f.seek(0)
+            msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)
+        return True
+    except OSError:
+        return False
+
+
+def _unlock(f) -> None:
+    if fcntl is not None:
+        fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+    else:
+        f.seek(0)
+        msvcrt.locking(f.fileno(), msvcrt.LK_UNLCK, 1)
+
+
+def holder(folder: str) -> str | None:
+    """Who holds ``folder`` now ("pid N on HOST: JOB"), or None when no run does."""
+    path = os.path.join(folder, LOCK)
+    if not os.path.exists(path):
+        return None
+    if os.path.realpath(folder) in _held:  # this process: its lock would refuse a second look from itself
+        with open(path) as f:
+            return f.read().strip()
+    with open(path, "a+") as f:
+        if _try_lock(f):
+            _unlock(f)
+            return None
+        f.seek(0)
+        try:
+            return f.read().strip() or "another process"
+        except OSError:  # Windows: the holder's lock covers what it wrote
+            return "another process"
+
+
+@contextlib.contextmanager
+def hold(folder: str, job: str = "a snnlab run", remove_empty: bool = False):
+    """Hold ``folder`` (created if missing) for the block; :class:`FolderInUse` if another run holds it.
+
+    A folder this call created is removed again if the block fails before writing anything into it, and,
+    with ``remove_empty``, whenever nothing but the lock is left in it at the end."""
+    real = os.path.realpath(folder)
+    inherited = real in os.environ.get(HELD_ENV, "").split(os.pathsep)
+    if inherited or real in _held:
+        if not inherited:
+            _held[real][1] += 1
+        try:
+            yield real
+        finally:
+            if not inherited:
+                _held[real][1] -= 1
+        return
+    if os.path.exists(real) and not os.path.isdir(real):
+        raise ValueError(f"{folder} is a file, not a folder; choose another --out")
+    created = not os.path.isdir(real)
+    os.makedirs(real, exist_ok=True)
+    f = open(os.path.join(real, LOCK), "a+")
+    if not _try_lock(f):
+        f.seek(0)
+        try:
+            other = f.read().strip() or "another process"
+        except OSError:
+            other = "another process"
+        f.close()
+        raise FolderInUse(f"{folder} is in use by another run ({other}); wait for it to finish, or choose another "
+                          "--out")
+    f.seek(0)
+    f.truncate()
+    f.write(f"pid {os.getpid()} on {socket.gethostname()}: {job}")
+    f.flush()
+    _held[real] = [f, 1]
+    failed = False
+    try:
+        yield real
+    except BaseException:
+        failed = True
+        raise
+    finally:
+        del _held[real]
+        f.seek(0)
+        f.truncate()
+        f.flush()
+        empty = ((failed and created) or remove_empty) and os.listdir(real) == [LOCK]
+        if empty and fcntl is not None:  # nothing left behind (removed while still held: no one can slip in)
+            with contextlib.suppress(OSError):
+                os.remove(os.path.join(real, LOCK))
+                os.rmdir(real)
+        _unlock(f)
+        f.close()
+        if empty and fcntl is None:  # Windows removes no open file
+            with contextlib.suppress(OSError):
+                os.remove(os.path.join(real, LOCK))
+                os.rmdir(real)
+
+
+def holds(parameter: str):
+    """Decorator: the call holds the folder passed as ``parameter`` (see :func:`hold`) while it runs."""
+    def decorate(job):
+        signature = inspect.signature(job)
+
+        @functools.wraps(job)
+        def run(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            with hold(bound.arguments[parameter], job.__name__):
+                return job(*args, **kwargs)
+        return run
+    return decorate
+
+
+def held_env() -> dict:
+    """The environment for a child process that works inside the folders this process holds."""
+    held = [p for p in os.environ.get(HELD_ENV, "").split(os.pathsep) if p] + list(_held)
+    return {**os.environ, HELD_ENV: os.pathsep.join(held)}
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def differences(held: dict, asked: dict, keys=None) -> list:
+    """``"KEY HELD here, ASKED asked"`` for every key (of ``keys``, default all of both) whose values differ;
+    nested settings are compared leaf by leaf (``classifier_training.epochs``)."""
+    held, asked = json.loads(json.dumps(held)), json.loads(json.dumps(asked))  # as they read back from JSON
+    if keys is not None:
+        held, asked = {k: held.get(k) for k in keys}, {k: asked.get(k) for k in keys}
+    held, asked = _flat(held), _flat(asked)
+    return [f"{k} {held.get(k)!r} here, {asked.get(k)!r} asked" for k in sorted(set(held) | set(asked))
+            if held.get(k) != asked.get(k)]
+
+
+def claim(folder: str, request: dict, filename: str = "request.json") -> dict:
+    """Tie ``folder`` to ``request`` (what the run is made from: dataset, seed, epochs, eps, inputs by SHA-256...).
+
+    The first run into a folder records ``request`` in ``folder/filename``; a run with the same request
+    resumes or keeps what is there; a run with another request is refused with a ValueError naming each
+    difference and the fix, before anything is written. Returns the request as recorded.
+    """
+    path = os.path.join(folder, filename)
+    if os.path.exists(path):
+        try:
+            with open(path) as f:
+                held = json.load(f)
+        except (OSError, json.JSONDecodeError) as err:
+            raise ValueError(f"{path} is unreadable ({type(err).__name__}); delete {folder} to start over") from None
+        changed = differences(held, request)
+        if changed:
+            raise ValueError(f"{folder} holds a run with other settings ({'; '.join(changed)}); choose another "
+                             f"--out, or delete {folder} to start over")
+        return held
+    save_json(path, request)
+    return json.loads(json.dumps(request))
+
+
+class Progress:
+    """A long evaluation's finished chunks, saved after every chunk, so a killed run resumes from the last one.
+
+    ``with Progress(result_path, request) as done:`` holds the folder ``RESULT_PATH.partial`` (see
+    :func:`hold`: one run at a time), whose ``progress.json`` keeps the request and one entry per finished
+    chunk (``done[key] = value``, JSON-able, written atomically at once). Started again with the same
+    request, ``key in done`` and ``done[key]`` give back what the killed run finished; another request is
+    refused naming each difference. :meth:`finish`, once the final result is written, removes the folder.
+    """
+
+    def __init__(self, path: str, request: dict):
+        self.folder = path + ".partial"
+        self.file = os.path.join(self.folder, "progress.json")
+        self.request = json.loads(json.dumps(request))
+        self.chunks: dict = {}
+        self._hold = None
+
+    def __enter__(self):
+        self._hold = hold(self.folder, f"writing {os.path.basename(self.folder[:-len('.partial')])}",
+                          remove_empty=True)
+        self._hold.__enter__()
+        try:
+            if os.path.exists(self.file):
+                with open(self.file) as f:
+                    saved = json.load(f)
+                changed = differences(saved["request"], self.request)
+                if changed:
+                    raise ValueError(f"{self.folder} holds a run with other settings ({'; '.join(changed)}); run "
+                                     f"with those settings to finish it, or delete {self.folder} to start over")
+                self.chunks = saved["chunks"]
+        except BaseException:
+            self._hold.__exit__(*sys.exc_info())
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        return self._hold.__exit__(*exc)
+
+    def __contains__(self, key) -> bool:
+        return str(key) in self.chunks
+
+    def __getitem__(self, key):
+        return self.chunks[str(key)]
+
+    def __setitem__(self, key, value) -> None:
+        self.chunks[str(key)] = json.loads(json.dumps(value))
+        save_json(self.file, {"request": self.request, "chunks": self.chunks})
+
+    def finish(self) -> None:
+        """The final result is written: the progress is no longer needed."""
+        if os.path.exists(self.file):
+            os.remove(self.file)
+        self.chunks = {}

@@ -1,0 +1,140 @@
+"""One run per folder: the OS lock a job holds on the folder it writes (snnlab.runs)."""
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from snnlab import runs
+from snnlab.cli import main
+
+HOLD = ("import sys, time\nfrom snnlab.runs import hold\n"
+        "with hold(sys.argv[1], 'the test holder'):\n    print('held', flush=True)\n    time.sleep(120)\n")
+
+
+@pytest.fixture
+def holder_process(tmp_path):
+    """A separate process that holds tmp_path/run until killed."""
+    folder = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(folder)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    yield folder, proc
+    proc.kill()
+    proc.wait()
+
+
+def test_a_folder_in_use_is_refused_naming_the_other_process(holder_process):
+    folder, proc = holder_process
+    assert f"pid {proc.pid}" in runs.holder(folder)
+    with pytest.raises(runs.FolderInUse, match=rf"in use by another run \(pid {proc.pid} on .*: the test holder\)"):
+        with runs.hold(folder):
+            pass
+
+
+def test_a_killed_run_frees_its_folder_at_once(holder_process):
+    folder, proc = holder_process
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert runs.holder(folder) is None
+    with runs.hold(folder, "the next run") as real:
+        assert f"pid {os.getpid()}" in open(os.path.join(real, runs.LOCK)).read()
+    assert sorted(os.listdir(folder)) == [runs.LOCK] and runs.holder(folder) is None
+
+
+def test_the_lock_is_reentrant_within_a_process_and_refuses_a_file(tmp_path):
+    with runs.hold(tmp_path / "a"):
+        with runs.hold(tmp_path / "a"):  # a job calling another job on the same folder
+            pass
+            assert f"pid {os.getpid()}" in runs.holder(tmp_path / "a")
+    assert runs.holder(tmp_path / "a") is None
+    with pytest.raises(KeyError):
+        with runs.hold(tmp_path / "new"):
+            raise KeyError("a job that fails before it writes anything")
+    assert not (tmp_path / "new").exists()  # ... leaves no folder behind
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="is a file, not a folder"):
+        with runs.hold(tmp_path / "file"):
+            pass
+
+
+@pytest.mark.parametrize("argv, writes", [
+    (["poison", "--epochs", "1"], ""),
+    (["train", "--noise-sigma", "0.25", "--epochs", "1"], "smoothing"),  # two of these into one folder used to race
+    (["train", "--classifier-epochs", "1", "--purifier-epochs", "1"], ""),
+])
+def test_every_job_refuses_a_folder_in_use_in_one_line_writing_nothing(tmp_path, argv, writes, capsys):
+    out = tmp_path / "run"
+    held = out / writes if writes else out  # the folder the job writes (noise-trained classifiers: OUT/smoothing)
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(held)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "held"
+        assert main([*argv, "--out", str(out), "--quiet"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"is in use by another run (pid {proc.pid}" in err[0], err
+        assert "choose another --out" in err[0]
+        assert sorted(os.listdir(held)) == [runs.LOCK]
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_folder_is_tied_to_the_request_it_was_made_for(tmp_path):
+    asked = {"dataset": "digits", "seed": 0, "epochs": 3, "eps_range": (0.05, 0.3)}
+    assert runs.claim(tmp_path, asked) == {**asked, "eps_range": [0.05, 0.3]}
+    assert runs.claim(tmp_path, dict(asked))["epochs"] == 3  # the same request resumes
+    with pytest.raises(ValueError, match=r"holds a run with other settings \(epochs 3 here, 4 asked; "
+                                         r"seed 0 here, 1 asked\); choose another --out"):
+        runs.claim(tmp_path, {**asked, "epochs": 4, "seed": 1})
+    (tmp_path / "request.json").write_text("{not json")
+    with pytest.raises(ValueError, match="request.json is unreadable"):
+        runs.claim(tmp_path, asked)
+
+
+def test_snnlab_train_refuses_another_request_into_a_finished_run(tmp_path, capsys):
+    out = str(tmp_path / "d")
+    argv = ["train", "--classifier-epochs", "1", "--purifier-epochs", "1", "--out", out, "--quiet"]
+    assert main(argv) == 0
+    before = open(os.path.join(out, "classifier.pt"), "rb").read()
+    capsys.readouterr()
+    assert main(argv + ["--seed", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "holds a run with other settings (seed 0 here, 1 asked)" in err[0], err
+    assert main(argv) == 0  # the same request keeps the finished run
+    assert open(os.path.join(out, "classifier.pt"), "rb").read() == before
+
+
+def _without_timings(value):
+    if isinstance(value, dict):
+        return {k: _without_timings(v) for k, v in value.items() if k not in ("seconds", "wall_s", "note")}
+    if isinstance(value, list):
+        return [_without_timings(v) for v in value]
+    return value
+
+
+def test_a_killed_ensemble_evaluation_resumes_exactly(tmp_path):
+    """benchmarks/ensemble_evaluation.py killed (SIGKILL) after its first chunk, then run again: the same rows as
+    an uninterrupted run, no temporary file left, the progress folder gone."""
+    import json
+    import time
+
+    script = os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks", "ensemble_evaluation.py")
+    argv = [sys.executable, script, "--preset", "light", "--steps", "2", "--limit", "6", "--chunk", "2",
+            "--eps", "0.1", "--rounds", "1", "--quiet"]
+    whole, killed = tmp_path / "whole.json", tmp_path / "killed.json"
+    subprocess.run(argv + ["--out", str(whole)], check=True, capture_output=True)
+    progress = tmp_path / "killed.json.partial" / "progress.json"
+    proc = subprocess.Popen(argv + ["--out", str(killed)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not progress.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    finished = len(json.loads(progress.read_text())["chunks"])
+    assert 1 <= finished < 6 and not killed.exists()  # killed mid-run: 6 chunks (3 of 2 images, 2 models)
+    assert not [f for f in os.listdir(progress.parent) if f.startswith(".tmp-")]  # no half-written file
+    with pytest.raises(subprocess.CalledProcessError):  # another request is refused, naming the difference
+        subprocess.run(argv[:-1] + ["--steps", "3", "--out", str(killed)], check=True, capture_output=True)
+    subprocess.run(argv + ["--out", str(killed)], check=True, capture_output=True)
+    assert _without_timings(json.loads(killed.read_text())) == _without_timings(json.loads(whole.read_text()))
+    assert not progress.parent.exists()
