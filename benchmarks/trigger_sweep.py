@@ -1,6 +1,8 @@
 """How far DataElixir carries: attack success after purification, over the trigger's size and t*.
 
-    python benchmarks/trigger_sweep.py     # writes snnlab/results/trigger_sweep.json (the saved run: 38 min, --threads 1)
+    python benchmarks/trigger_sweep.py     # writes snnlab/results/trigger_sweep.json
+
+(The saved run took 38 min, with --threads 1.)
 
 Lesson 8 and benchmarks/poisoning.py purify one trigger, a 2x2 BadNets patch. Here the patch grows
 (``--sizes``: a size x size white square in the corner, 10% poison, all-to-one target 0, the shipped

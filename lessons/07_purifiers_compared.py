@@ -157,7 +157,7 @@ for r in saved["rows"] + saved["baselines"]:
     threshold = "-" if r.get("threshold") is None else f"{r['threshold']:.3f}"
     print(f"{r.get('purifier', 'none'):>11} {r.get('arrangement', r.get('model')):>34} {threshold:>9} "
           f"{r['clean']['accuracy']['mean']:6.0%} " + cells + f" {r['train_s']:8.0f} {r['inference_vs_classifier']:4.1f}x")
-print(f"\nthe random rows, each figure as mean over draws / worst draw / right in every draw (the table's):")
+print("\nthe random rows, each figure as mean over draws / worst draw / right in every draw (the table's):")
 for r in (r for r in saved["rows"] if r["random"]):
     parts = [("clean", r["clean"])] + [(f"white {e}", r["white_box"][e]) for e in EPS]
     print(f"{r['purifier']:>11} {r['arrangement']:>17}: " + "; ".join(
