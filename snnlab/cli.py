@@ -19,7 +19,7 @@ from .attacks import ATTACKS, eps_grid
 from .attacks.ensemble import PRESETS
 from .checkpoints import save_json
 from .data import DATASETS, load_dataset
-from .evaluate import ADAPTIVE, REFERENCE, THREAT_MODELS, evaluate, format_table
+from .evaluate import ADAPTIVE, REFERENCE, THREAT_MODELS, evaluate, evaluate_in_chunks, finish_chunks, format_table
 from .pretrained import load_models, load_pretrained
 from .purifiers import NAMES as PURIFIER_NAMES
 from .report import report_figures, write_report
@@ -238,6 +238,9 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="attack the defence and print/write the metrics rows")
     common(e)
     models_arg(e)
+    e.add_argument("--chunk", type=_positive, default=None,
+                   help="attack the test images N at a time (default: all at once); with --json every finished "
+                   "chunk is saved in JSON.partial, and the same command started again resumes from the last one")
 
     r = sub.add_parser("report", help="the main job: evaluate and write an HTML report with figures")
     common(r)
@@ -332,11 +335,23 @@ def _evaluate(args):
     start = time.perf_counter()
     defense, substitute = _load(args)
     square_eps = args.square_eps or sorted(args.eps)[-2:-1] or sorted(args.eps)[-1:]
-    ev = evaluate(defense, args.dataset, args.attacks, args.eps, args.threat_models, substitute,
-                  square_eps=square_eps, square_queries=args.square_queries,
-                  adaptive=args.adaptive, adaptive_steps=args.adaptive_steps,
-                  adaptive_restarts=args.adaptive_restarts, ensemble=args.ensemble, limit=args.limit,
-                  seed=args.seed, progress=not args.quiet)
+    options = dict(attacks=args.attacks, eps=args.eps, threat_models=args.threat_models, substitute=substitute,
+                   square_eps=square_eps, square_queries=args.square_queries, adaptive=args.adaptive,
+                   adaptive_steps=args.adaptive_steps, adaptive_restarts=args.adaptive_restarts,
+                   ensemble=args.ensemble, seed=args.seed)
+    if args.command == "evaluate" and (args.json or args.chunk):  # in chunks; with --json, resumable
+        request = {k: v for k, v in options.items() if k != "substitute"}
+        request.update(models=args.models or "pretrained", purifier=args.purifier, limit=args.limit)
+        rows = evaluate_in_chunks(defense, args.dataset, args.chunk, args.json, request, limit=args.limit,
+                                  progress=not args.quiet, **options)
+        print(format_table(rows))
+        print(f"(threshold {defense.threshold:.4f}; {time.perf_counter() - start:.1f} s)")
+        if args.json:
+            save_json(args.json, rows)
+            finish_chunks(args.json)
+            print(f"rows written to {args.json}")
+        return defense, None
+    ev = evaluate(defense, args.dataset, limit=args.limit, progress=not args.quiet, **options)
     print(format_table(ev.rows))
     print(f"(threshold {defense.threshold:.4f}; {time.perf_counter() - start:.1f} s)")
     if args.json:

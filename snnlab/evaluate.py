@@ -22,7 +22,9 @@ the defence's false-positive rate (flagged share of clean test images).
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 from dataclasses import dataclass, field
 
 import torch
@@ -34,6 +36,7 @@ from .attacks.ensemble import PRESETS, Ensemble
 from .data import load_dataset
 from .detector import auroc
 from .devices import follow
+from .runs import Progress
 
 
 @dataclass
@@ -206,3 +209,86 @@ def format_table(rows) -> str:
             f"{_fmt(r['auroc'], percent=False):>6}"
         )
     return "\n".join(lines)
+
+
+def _key(row) -> str:
+    return f"{row['threat_model']}|{row['attack']}|{row['eps']}|{row['evaluated_on']}"
+
+
+def merge_rows(parts: list) -> list:
+    """The rows of :func:`evaluate` on consecutive chunks of images, merged as if measured on all of them.
+
+    ``parts``: one ``{"rows", "clean_scores", "scores"}`` per chunk (see :func:`evaluate_in_chunks`). Shares are
+    weighted by the chunks' image counts; AUROC is recomputed from every chunk's detector scores; an
+    ensemble row's per-attack tallies and seconds are summed."""
+    merged = {}
+    for part in parts:
+        for row in part["rows"]:
+            merged.setdefault(_key(row), []).append(row)
+    clean = [s for part in parts for s in part["clean_scores"]]
+    rows = []
+    for key, these in merged.items():
+        row = dict(these[0])
+        if len(these) == 1:  # one chunk: the row as measured
+            rows.append(row)
+            continue
+        n = sum(r["n"] for r in these)
+        row["n"] = n
+        for share in ("accuracy", "flagged", "correct_or_flagged"):
+            if row[share] is not None:
+                row[share] = sum(r[share] * r["n"] for r in these) / n
+        scores = [s for part in parts for s in part["scores"].get(key, [])]
+        if row["auroc"] is not None and scores:
+            row["auroc"] = auroc(torch.tensor(clean), torch.tensor(scores))
+        if "parts" in row:
+            row["parts"] = [dict(p) for p in row["parts"]]
+            for other in these[1:]:
+                for total, p in zip(row["parts"], other["parts"]):
+                    for k in ("ran_on", "broke", "broke_cof"):
+                        if total.get(k) is not None:
+                            total[k] += p[k]
+                    total["seconds"] = round(total["seconds"] + p["seconds"], 2)
+            row["seconds"] = round(sum(r["seconds"] for r in these), 2)
+        rows.append(row)
+    return rows
+
+
+def evaluate_in_chunks(defense, dataset: str = "digits", chunk: int | None = None, resume: str | None = None,
+                       request: dict | None = None, limit: int | None = None, data=None, progress: bool = True,
+                       **options) -> list:
+    """:func:`evaluate` on consecutive chunks of ``chunk`` test images, merged (:func:`merge_rows`); the rows.
+
+    With ``resume`` (the path the rows will be written to), every finished chunk is saved at once in
+    ``RESUME.partial`` (:class:`snnlab.runs.Progress`, with ``request``: the settings that make the rows), so
+    the same evaluation started again after a kill resumes from the last finished chunk; call
+    :func:`finish_chunks` once the rows are written. Each chunk is attacked as its own batch, so the chunk
+    size is part of the settings: the same chunking gives the same rows, resumed or not.
+    """
+    images, labels = data if data is not None else load_dataset(dataset, "test", limit=limit)
+    chunk = chunk or len(labels)
+    settings = {"dataset": dataset, "images": len(labels), "chunk": chunk, **(request or {})}
+    done = Progress(resume, settings) if resume else None
+    parts = []
+    with done if done is not None else contextlib.nullcontext():
+        for lo in range(0, len(labels), chunk):
+            if done is not None and lo in done:
+                parts.append(done[lo])
+                continue
+            ev = evaluate(defense, dataset, data=(images[lo:lo + chunk], labels[lo:lo + chunk]),
+                          progress=progress, **options)
+            part = {"rows": ev.rows, "clean_scores": ev.clean_scores.tolist(),
+                    "scores": {_key({"threat_model": tm, "attack": a, "eps": e, "evaluated_on": "defense"}):
+                               s.tolist() for (tm, a, e), s in ev.adversarial_scores.items()}}
+            if done is not None:
+                done[lo] = part
+            parts.append(part)
+    return merge_rows(parts)
+
+
+def finish_chunks(resume: str) -> None:
+    """The rows of a resumable :func:`evaluate_in_chunks` are written: drop its saved chunks."""
+    done = Progress(resume, {})
+    if os.path.exists(done.file):
+        os.remove(done.file)
+    with contextlib.suppress(OSError):
+        os.rmdir(done.folder)

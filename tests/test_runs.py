@@ -138,3 +138,41 @@ def test_a_killed_ensemble_evaluation_resumes_exactly(tmp_path):
     subprocess.run(argv + ["--out", str(killed)], check=True, capture_output=True)
     assert _without_timings(json.loads(killed.read_text())) == _without_timings(json.loads(whole.read_text()))
     assert not progress.parent.exists()
+
+
+def test_snnlab_evaluate_in_chunks_merges_and_resumes(tmp_path, monkeypatch, capsys):
+    """Chunked rows equal the whole-set rows for a per-image attack (FGSM); an evaluation interrupted after its
+    first chunk resumes from it and writes the same rows."""
+    import json
+
+    from snnlab import evaluate as evaluation
+
+    argv = ["evaluate", "--limit", "6", "--threat-models", "undefended,grey-box", "--attacks", "fgsm", "--eps", "0.1",
+            "--quiet"]
+    whole, chunked, resumed = tmp_path / "whole.json", tmp_path / "chunked.json", tmp_path / "resumed.json"
+    assert main(argv + ["--json", str(whole)]) == 0
+    assert main(argv + ["--json", str(chunked), "--chunk", "4"]) == 0
+    rows, merged = json.loads(whole.read_text()), json.loads(chunked.read_text())
+    assert [r["attack"] for r in rows] == [r["attack"] for r in merged] and all(r["n"] == 6 for r in merged)
+    for a, b in zip(rows, merged):
+        for k in ("accuracy", "flagged", "correct_or_flagged", "auroc"):
+            assert a[k] == pytest.approx(b[k]), (a, b, k)
+    calls, real = [], evaluation.evaluate
+
+    def dies_after_one_chunk(*args, **kwargs):
+        if calls:
+            raise KeyboardInterrupt  # the run is stopped between chunks
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(evaluation, "evaluate", dies_after_one_chunk)
+    with pytest.raises(KeyboardInterrupt):
+        main(argv + ["--json", str(resumed), "--chunk", "4"])
+    partial = tmp_path / "resumed.json.partial" / "progress.json"
+    assert len(json.loads(partial.read_text())["chunks"]) == 1 and not resumed.exists()
+    monkeypatch.setattr(evaluation, "evaluate", real)
+    capsys.readouterr()
+    assert main(argv + ["--json", str(resumed), "--chunk", "2"]) == 2  # another chunking is another request
+    assert "holds a run with other settings (chunk 4 here, 2 asked)" in capsys.readouterr().err
+    assert main(argv + ["--json", str(resumed), "--chunk", "4"]) == 0
+    assert json.loads(resumed.read_text()) == merged and not partial.parent.exists()
