@@ -36,7 +36,7 @@ from .attacks.ensemble import PRESETS, Ensemble
 from .data import load_dataset
 from .detector import auroc
 from .devices import follow
-from .runs import Progress
+from .runs import Progress, hold
 
 
 @dataclass
@@ -288,7 +288,6 @@ def evaluate_in_chunks(defense, dataset: str = "digits", chunk: int | None = Non
 def finish_chunks(resume: str) -> None:
     """The rows of a resumable :func:`evaluate_in_chunks` are written: drop its saved chunks."""
     done = Progress(resume, {})
-    if os.path.exists(done.file):
-        os.remove(done.file)
-    with contextlib.suppress(OSError):
-        os.rmdir(done.folder)
+    with hold(done.folder, "finishing", remove_empty=True):  # the folder goes with its lock
+        if os.path.exists(done.file):
+            os.remove(done.file)

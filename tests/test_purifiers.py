@@ -146,7 +146,7 @@ def test_train_into_a_folder_then_load_and_evaluate_from_the_cli(tmp_path, capsy
     assert purifiers.train_into("consistency", None, str(out), epochs=1) == manifest
     assert main(["train", "--purifier", "consistency", "--models", str(out), "--out", str(out), "--seed", "1",
                  "--quiet"]) == 2
-    assert "seed 0, not 1)" in capsys.readouterr().err
+    assert "seed 0 here, 1 asked" in capsys.readouterr().err
     capsys.readouterr()
     assert main(["evaluate", "--models", str(out), "--purifier", "consistency", "--threat-models", "grey-box",
                  "--attacks", "fgsm", "--eps", "0.1", "--limit", "16", "--quiet"]) == 0
