@@ -21,7 +21,7 @@ the first conv and BatchNorm absorb the shift); bf16 autocast on GPUs that suppo
 Fashion-MNIST's recipe is snnlab's own, sized for 2 CPU cores (issue 20) and run in memory by
 ``snnlab train --dataset fashion-mnist``; its figures are in the run's manifest once it finishes. No
 accuracy figure is claimed for the other recipes: none has been run to the end on the real data in snnlab.
-The expected time per epoch comes from ``benchmarks/scaling.py`` (README, "Scaling up").
+The expected time per epoch comes from ``benchmarks/scaling.py`` (the book's "Scaling up" page, book/scaling.md).
 """
 from __future__ import annotations
 

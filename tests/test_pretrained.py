@@ -1,4 +1,4 @@
-"""The shipped digits defence meets the figures the README quotes (measured on the test split)."""
+"""The shipped digits defence meets the figures the lessons and the results page quote (measured on the test split)."""
 import pytest
 import torch
 
