@@ -139,7 +139,7 @@ def test_noise_training_from_the_cli_into_a_folder(tmp_path, capsys):
     assert main(["train", "--noise-sigma", "0.5", "--seed", "2", "--out", str(out), "--quiet"]) == 2
     assert "seed 0 here, 2 asked" in capsys.readouterr().err
     assert main(["train", "--noise-sigma", "0.5", "--epochs", "2", "--out", str(out), "--quiet"]) == 2
-    assert "(epochs 1 here, 2 asked)" in capsys.readouterr().err  # a finished shorter run is not returned for a longer one
+    assert "(epochs 1 here, 2 asked)" in capsys.readouterr().err  # a shorter finished run is not a longer one
     with pytest.raises(CheckpointError, match="snnlab train --noise-sigma 0.25"):
         smoothing.load_noise_classifier(0.25, folder=str(out))
     (out / "smoothing" / "noise-sigma0.5.pt").write_bytes(b"corrupt")
