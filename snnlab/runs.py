@@ -38,7 +38,7 @@ from .checkpoints import save_json
 LOCK = ".lock"
 HELD_ENV = "SNNLAB_HELD_FOLDERS"  # os.pathsep-separated folders a parent run holds for this process
 
-_held: dict = {}  # real path -> [open lock file, depth], the folders this process holds
+_held: dict = {}  # real path -> open lock file, the folders this process holds
 
 
 class FolderInUse(ValueError):
@@ -65,6 +65,15 @@ def _unlock(f) -> None:
         msvcrt.locking(f.fileno(), msvcrt.LK_UNLCK, 1)
 
 
+def _who(f) -> str:
+    """What a lock file says of its holder ("pid N on HOST: JOB")."""
+    f.seek(0)
+    try:
+        return f.read().strip() or "another process"
+    except OSError:  # Windows: the holder's lock covers what it wrote
+        return "another process"
+
+
 def holder(folder: str) -> str | None:
     """Who holds ``folder`` now ("pid N on HOST: JOB"), or None when no run does."""
     path = os.path.join(folder, LOCK)
@@ -77,11 +86,7 @@ def holder(folder: str) -> str | None:
         if _try_lock(f):
             _unlock(f)
             return None
-        f.seek(0)
-        try:
-            return f.read().strip() or "another process"
-        except OSError:  # Windows: the holder's lock covers what it wrote
-            return "another process"
+        return _who(f)
 
 
 @contextlib.contextmanager
@@ -92,14 +97,8 @@ def hold(folder: str, job: str = "a snnlab run", remove_empty: bool = False):
     with ``remove_empty``, whenever nothing but the lock is left in it at the end."""
     real = os.path.realpath(folder)
     inherited = real in os.environ.get(HELD_ENV, "").split(os.pathsep)
-    if inherited or real in _held:
-        if not inherited:
-            _held[real][1] += 1
-        try:
-            yield real
-        finally:
-            if not inherited:
-                _held[real][1] -= 1
+    if inherited or real in _held:  # re-entrant: the outermost hold releases it
+        yield real
         return
     if os.path.exists(real) and not os.path.isdir(real):
         raise ValueError(f"{folder} is a file, not a folder; choose another --out")
@@ -107,11 +106,7 @@ def hold(folder: str, job: str = "a snnlab run", remove_empty: bool = False):
     os.makedirs(real, exist_ok=True)
     f = open(os.path.join(real, LOCK), "a+")
     if not _try_lock(f):
-        f.seek(0)
-        try:
-            other = f.read().strip() or "another process"
-        except OSError:
-            other = "another process"
+        other = _who(f)
         f.close()
         raise FolderInUse(f"{folder} is in use by another run ({other}); wait for it to finish, or choose another "
                           "--out")
@@ -119,7 +114,7 @@ def hold(folder: str, job: str = "a snnlab run", remove_empty: bool = False):
     f.truncate()
     f.write(f"pid {os.getpid()} on {socket.gethostname()}: {job}")
     f.flush()
-    _held[real] = [f, 1]
+    _held[real] = f
     failed = False
     try:
         yield real
