@@ -20,12 +20,12 @@ import torch
 import snnlab
 from snnlab import results
 from snnlab.attacks import AttackSpec, run_attack
-from snnlab.checkpoints import save_json
-from snnlab.defense import JointDefense
-from snnlab.detector import auroc
-from snnlab.evaluate import defend_batched, predict_batched
-from snnlab.losses import PurifierLoss
-from snnlab.train import PurifierTraining, calibrate_detector, train_purifier
+from snnlab.evaluation.evaluate import defend_batched, predict_batched
+from snnlab.models.defense import JointDefense
+from snnlab.models.detector import auroc
+from snnlab.purifiers.losses import PurifierLoss
+from snnlab.runs.checkpoints import save_json
+from snnlab.training.trainers import PurifierTraining, calibrate_detector, train_purifier
 
 VARIANTS = {
     "full": {},

@@ -2,7 +2,7 @@
 
     python benchmarks/adaptive_evaluation.py     # writes snnlab/results/adaptive_evaluation.json
 
-Runs ``snnlab.evaluate.evaluate`` on the first ``--limit`` test images:
+Runs ``snnlab.evaluation.evaluate.evaluate`` on the first ``--limit`` test images:
 undefended, grey-box and transfer PGD-20, then the adaptive white-box attacks
 (end to end, BPDA, detector-aware) with ``--steps`` steps and ``--restarts``
 restarts, plus a sanity check that more steps never help the defence (end to
@@ -20,8 +20,8 @@ import torch
 import snnlab
 from snnlab import results
 from snnlab.attacks import AdaptivePGD
-from snnlab.checkpoints import save_json
-from snnlab.evaluate import defend_batched, evaluate
+from snnlab.evaluation.evaluate import defend_batched, evaluate
+from snnlab.runs.checkpoints import save_json
 
 
 def main():

@@ -27,8 +27,8 @@ import torch
 import snnlab
 from snnlab import results
 from snnlab.attacks import AttackSpec, run_attack
-from snnlab.checkpoints import save_json
-from snnlab.evaluate import _row, accuracy, evaluate, predict_batched
+from snnlab.evaluation.evaluate import _row, accuracy, evaluate, predict_batched
+from snnlab.runs.checkpoints import save_json
 
 
 def main():

@@ -16,7 +16,7 @@ import torch
 
 import snnlab
 from snnlab import results
-from snnlab.checkpoints import save_json
+from snnlab.runs.checkpoints import save_json
 
 
 def images_per_second(fn, images, batch, repeats):

@@ -38,10 +38,16 @@ import snnlab
 from snnlab import results
 from snnlab.attacks import AttackSpec, run_attack
 from snnlab.attacks.ensemble import Ensemble, full
-from snnlab.checkpoints import save_json
-from snnlab.defense import JointDefense
-from snnlab.evaluate import defend_batched, predict_batched
-from snnlab.train import ClassifierTraining, PurifierTraining, calibrate_detector, train_classifier, train_purifier
+from snnlab.evaluation.evaluate import defend_batched, predict_batched
+from snnlab.models.defense import JointDefense
+from snnlab.runs.checkpoints import save_json
+from snnlab.training.trainers import (
+    ClassifierTraining,
+    PurifierTraining,
+    calibrate_detector,
+    train_classifier,
+    train_purifier,
+)
 
 
 def _one_epoch(method: str, at_eps: float, queue):

@@ -17,7 +17,7 @@ classifier and for the joint defence:
 Target: under 20 minutes on 2 CPU cores with the defaults.
 
 Resumable: the images are attacked in chunks of ``--chunk``; each finished chunk is saved at once in
-``OUT.partial/progress.json`` (:class:`snnlab.runs.Progress`), and the same command started again after a
+``OUT.partial/progress.json`` (:class:`snnlab.runs.folders.Progress`), and the same command started again after a
 kill resumes from the last finished chunk (another command is refused). The chunking is part of the
 settings (each chunk is attacked as one batch), so a resumed run gives exactly the uninterrupted run's rows.
 """
@@ -35,9 +35,9 @@ from snnlab.attacks import AttackSpec, run_attack
 from snnlab.attacks.apgd import APGD
 from snnlab.attacks.ensemble import Ensemble, Member, full, light
 from snnlab.attacks.orthogonal import OrthogonalPGD
-from snnlab.checkpoints import save_json
-from snnlab.evaluate import defend_batched
-from snnlab.runs import Progress
+from snnlab.evaluation.evaluate import defend_batched
+from snnlab.runs.checkpoints import save_json
+from snnlab.runs.folders import Progress
 
 
 def confirmation(steps: int) -> list:

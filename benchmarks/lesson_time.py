@@ -18,7 +18,7 @@ import time
 import torch
 
 from snnlab import results
-from snnlab.checkpoints import save_json
+from snnlab.runs.checkpoints import save_json
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "book"))
 import build_course  # noqa: E402

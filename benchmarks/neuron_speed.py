@@ -34,10 +34,11 @@ import snntorch as snn
 import torch
 from torch import nn
 
-from snnlab import neurons, results
-from snnlab.checkpoints import save_json
-from snnlab.classifier import ClassifierConfig, SpikingResNet
-from snnlab.neurons import MLF
+from snnlab import results
+from snnlab.models import neurons
+from snnlab.models.classifier import ClassifierConfig, SpikingResNet
+from snnlab.models.neurons import MLF
+from snnlab.runs.checkpoints import save_json
 
 TARGETS = {"train_step_28_over_relu": 1.3, "node_over_leaky": 0.7, "apgd_speedup": 1.5, "report_s": 150}
 

@@ -30,9 +30,11 @@ from dataclasses import asdict
 import torch
 
 import snnlab
-from snnlab import dataelixir, diffusion, poisoning, results
-from snnlab.checkpoints import save_json
-from snnlab.poisoning import Trigger
+from snnlab import poisoning, results
+from snnlab.poisoning import dataelixir
+from snnlab.poisoning.backdoor import Trigger
+from snnlab.purifiers import diffusion
+from snnlab.runs.checkpoints import save_json
 
 SCENARIOS = {  # name -> (trigger, rate, target, ddpm trained on the poisoned split?)
     "badnets": (Trigger("badnets", 2), 0.1, 0, False),

@@ -23,7 +23,7 @@ first ``--limit`` test images:
 - for the random purifiers: the EOT sweep (EOT 1/5/10/20, steps 20/100, ``--sweep-limit``
   images, eps 0.1) and the fixed-randomness test;
 - the baseline a purifier has to beat: the classifier trained on Gaussian noise (Cohen et al.; the
-  shipped ``noise-sigmaS.pt``, ``snnlab train --noise-sigma S``) alone, deterministic, under the
+  shipped ``noise-sigmaS.pt``, ``snnlab train-noise S``) alone, deterministic, under the
   same grey-box and white-box attacks;
 - randomized smoothing (Cohen et al.): certified accuracy at L2 radii 0-1 for the classifier alone
   (noisy images clamped to [0, 1]), behind the consistency purifier (denoising at the smoothing
@@ -44,12 +44,13 @@ import torch
 from torch.utils.benchmark import Timer
 
 import snnlab
-from snnlab import purifiers, results, smoothing
+from snnlab import purifiers, results
 from snnlab.attacks import AttackSpec, run_attack, stochastic
 from snnlab.attacks.apgd import APGD
 from snnlab.attacks.ensemble import NARROW, Member
-from snnlab.checkpoints import save_json
+from snnlab.evaluation import smoothing
 from snnlab.pretrained import PRETRAINED_DIR
+from snnlab.runs.checkpoints import save_json
 
 
 def white_box_members(steps: int, eot: int) -> list:

@@ -4,15 +4,15 @@ of the purifier, and of PGD-20; on a GPU also fp32 against bf16 with peak memory
     python benchmarks/scaling.py      # writes snnlab/results/scaling.json (about 5 min on 2 CPU cores)
 
 The full CIFAR-10 classifier (``ClassifierConfig.for_dataset('cifar10')``: ResNet-20-like widths 64/128/256,
-T = 4) trained with :func:`snnlab.distributed.fit` on torchvision's FakeData (no download), global batch
+T = 4) trained with :func:`snnlab.training.distributed.fit` on torchvision's FakeData (no download), global batch
 ``--batch``, for ``--images`` images after one warm-up epoch. On the CPU:
 
 - 1 process, 1 thread; 1 process, ``--threads`` threads; ``--threads`` processes, 1 thread each (gloo);
 - scaling efficiency: throughput of N processes / (N x throughput of 1 process with 1 thread).
 
-Then, on one process: the purifier's training (:func:`snnlab.distributed.fit_purifier`, FGSM against the
+Then, on one process: the purifier's training (:func:`snnlab.training.distributed.fit_purifier`, FGSM against the
 classifier included) and PGD-20 (torchattacks, eps 8/255) against the classifier, in images/s. Each
-throughput gives the time per epoch of the recipes in :mod:`snnlab.recipes` on this machine
+throughput gives the time per epoch of the recipes in :mod:`snnlab.training.recipes` on this machine
 (train images / images/s).
 
 On a CUDA machine the same run also measures one GPU: classifier and purifier training, fp32 against bf16
@@ -30,20 +30,20 @@ import torch
 from torch.utils.data import Subset
 
 from snnlab import results
-from snnlab.checkpoints import save_json
+from snnlab.runs.checkpoints import save_json
 
 
 def _dataset(images: int):
-    from snnlab.loaders import image_dataset
+    from snnlab.data.loaders import image_dataset
 
     return Subset(image_dataset("fake-cifar10", "train"), range(images))
 
 
 def _train(images, batch, threads, device="cpu", bf16=False, model="classifier") -> float:
     """Seconds for one epoch of ``images`` after a warm-up epoch (this process, in its process group)."""
-    from snnlab.classifier import SpikingResNet
-    from snnlab.distributed import fit, fit_purifier
-    from snnlab.recipes import recipe
+    from snnlab.models.classifier import SpikingResNet
+    from snnlab.training.distributed import fit, fit_purifier
+    from snnlab.training.recipes import recipe
 
     torch.set_num_threads(threads)
     data, plan = _dataset(images), recipe("cifar10")
@@ -73,8 +73,8 @@ def _pgd(images, threads, device="cpu") -> float:
     warm-up batch."""
     import torchattacks
 
-    from snnlab.classifier import SpikingResNet
-    from snnlab.recipes import recipe
+    from snnlab.models.classifier import SpikingResNet
+    from snnlab.training.recipes import recipe
 
     torch.set_num_threads(threads)
     model = SpikingResNet(recipe("cifar10").network).to(device).eval()
@@ -99,7 +99,7 @@ def _worker(rank, images, batch, out):
 
 
 def _processes(world, images, batch) -> float:
-    from snnlab.distributed import launch
+    from snnlab.training.distributed import launch
 
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "seconds.json")
@@ -152,7 +152,7 @@ def main():
         add(f"{gpu}, PGD-20", 1, 1, _pgd(args.gpu_images, 1, "cuda"), images=args.gpu_images, model="PGD-20 attack",
             peak_memory_mib=round(torch.cuda.max_memory_allocated() / 2**20, 1))
     epochs = []  # the recipes' time per epoch at each measured training throughput
-    from snnlab.recipes import RECIPES
+    from snnlab.training.recipes import RECIPES
 
     for row in rows:
         if row["model"] != "PGD-20 attack":

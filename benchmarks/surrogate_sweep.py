@@ -18,7 +18,7 @@ import torch
 import snnlab
 from snnlab import results
 from snnlab.attacks.surrogate_sweep import surrogate_sweep
-from snnlab.checkpoints import save_json
+from snnlab.runs.checkpoints import save_json
 
 
 def main():

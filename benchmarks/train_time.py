@@ -16,8 +16,8 @@ import time
 import torch
 
 from snnlab import results
-from snnlab.checkpoints import save_json
-from snnlab.train import train_all
+from snnlab.runs.checkpoints import save_json
+from snnlab.training.trainers import train_all
 
 
 def main():

@@ -33,9 +33,11 @@ import time
 
 import torch
 
-from snnlab import dataelixir, diffusion, poisoning, results
-from snnlab.checkpoints import save_json
-from snnlab.poisoning import Trigger
+from snnlab import poisoning, results
+from snnlab.poisoning import dataelixir
+from snnlab.poisoning.backdoor import Trigger
+from snnlab.purifiers import diffusion
+from snnlab.runs.checkpoints import save_json
 
 RATE, TARGET = 0.1, 0
 

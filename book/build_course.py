@@ -9,7 +9,7 @@
   replaced by a one-line note, and all
   outputs are cleared, so students run each cell themselves. The coding
   exercises' scaffolds (``...`` and ``raise NotImplementedError``) stay; their
-  checker (``snnlab.exercises``) answers "not written yet" until they are done.
+  checker (``snnlab.course.exercises``) answers "not written yet" until they are done.
 
 With ``--execute``, an instructor cell may raise nothing, and a student cell may
 raise ``NotImplementedError`` (a scaffold called directly) and nothing else.
@@ -72,7 +72,7 @@ def build(out: str, selected=()) -> dict:
 
 
 def kernel_env() -> dict:
-    """The kernel's environment: this process's, with ``SNNLAB_HEADLESS=1``, so that ``snnlab.widgets.interact``
+    """The kernel's environment: this process's, with ``SNNLAB_HEADLESS=1``, so that ``snnlab.course.widgets.interact``
     draws its figure once instead of making widgets that would wait on a front end (cf. jupyter/nbclient#312)."""
     return {**os.environ, "SNNLAB_HEADLESS": "1"}
 

@@ -42,7 +42,7 @@ def figure(fig, div_id):
 
 
 def main():
-    from snnlab import viz, widgets
+    from snnlab.course import viz, widgets
 
     parts = ["# Results: the digits defence under every threat model", "",
              "All figures below are read from `snnlab/results/*.json`, written by the commands named with them, "

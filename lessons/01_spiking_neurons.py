@@ -43,8 +43,8 @@ if "google.colab" in sys.modules:
 import torch
 
 import snnlab
-from snnlab import viz, widgets
-from snnlab.neurons import MLF, MLF_THRESHOLDS, direct_encode, lif_trace, rate_encode
+from snnlab.course import viz, widgets
+from snnlab.models.neurons import MLF, MLF_THRESHOLDS, direct_encode, lif_trace, rate_encode
 
 viz.notebook_setup()
 torch.manual_seed(0)
@@ -62,7 +62,7 @@ torch.manual_seed(0)
 #
 # We use snntorch's own neuron, `snntorch.Leaky`. One trap to know: snntorch
 # neurons keep their membrane between calls unless you reset it.
-# `snnlab.neurons.lif_trace` initialises it inside every call, so the same input
+# `snnlab.models.neurons.lif_trace` initialises it inside every call, so the same input
 # always gives the same trace.
 
 # %%
@@ -98,7 +98,7 @@ viz.precomputed_slider(lambda b: widgets.lif_demo(beta=b, current=0.3), widgets.
 # on fixed inputs and answers in one line.
 
 # %%
-from snnlab import exercises
+from snnlab.course import exercises
 
 
 def lif_step(membrane, current, beta, threshold):
@@ -199,13 +199,13 @@ viz.precomputed_slider(lambda c: widgets.mlf_demo(current=c, levels=3), widgets.
 # %% [markdown]
 # ### Exercise 2: when does level 2 fire?
 # For a constant input of 1.0, level 1 fires every step while level 2 never
-# does. Using `snnlab.neurons.mlf_trace`, find the smallest constant current
+# does. Using `snnlab.models.neurons.mlf_trace`, find the smallest constant current
 # (to 0.05) at which level 2 fires at least once in 20 steps. Explain the value
 # from the update equation.
 
 # %% tags=["solution", "hide-input"]
 # Solution
-from snnlab.neurons import mlf_trace
+from snnlab.models.neurons import mlf_trace
 
 grid = torch.arange(1.0, 2.0, 0.05)  # float32, like the model
 first = next(c for c in grid if mlf_trace(torch.full((20,), float(c)))[1][:, 1].sum() > 0)
@@ -290,7 +290,7 @@ assert 0.6 < share_within(101) < 0.8 and share_within(385) > 0.93
 # %%
 from torch import nn
 
-from snnlab.neurons import direct_encode
+from snnlab.models.neurons import direct_encode
 
 train_images, train_labels = snnlab.load_dataset("digits", "train")
 test_images, test_labels = snnlab.load_dataset("digits", "test")

@@ -39,9 +39,10 @@ import torch
 import torchattacks
 
 import snnlab
-from snnlab import compare, exercises, viz, widgets
+from snnlab import compare
 from snnlab.attacks import AttackSpec, run_attack
-from snnlab.neurons import record_spikes
+from snnlab.course import exercises, viz, widgets
+from snnlab.models.neurons import record_spikes
 
 viz.notebook_setup()
 torch.set_num_threads(2)

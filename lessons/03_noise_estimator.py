@@ -36,8 +36,8 @@ if "google.colab" in sys.modules:
 import torch
 
 import snnlab
-from snnlab import viz, widgets
 from snnlab.attacks import AttackSpec, run_attack
+from snnlab.course import viz, widgets
 
 viz.notebook_setup()
 torch.set_num_threads(2)
@@ -139,10 +139,10 @@ viz.precomputed_slider(widgets.asymmetric_demo, widgets.slider_values("alpha")[:
 # Write `asymmetric_loss(sigma_hat, sigma, alpha)` from the formula above: the
 # mean over pixels of each squared error, weighted by
 # $|\alpha - \mathbb{1}[\hat\sigma - \sigma < 0]|$. The checker compares it
-# with `snnlab.losses.asymmetric` and names the usual mistakes.
+# with `snnlab.purifiers.losses.asymmetric` and names the usual mistakes.
 
 # %%
-from snnlab import exercises
+from snnlab.course import exercises
 
 
 def asymmetric_loss(sigma_hat, sigma, alpha):
@@ -183,11 +183,11 @@ print("correction within the noise estimate everywhere:", bool(((purified - adv)
 # ### Exercise 2: what it costs
 # With $\alpha = 0.3$, how many times more does an under-estimate by 0.05
 # cost than an over-estimate by 0.05? Check your answer with
-# `snnlab.losses.asymmetric`.
+# `snnlab.purifiers.losses.asymmetric`.
 
 # %% tags=["solution", "hide-input"]
 # Solution
-from snnlab.losses import asymmetric
+from snnlab.purifiers.losses import asymmetric
 
 s = torch.tensor([0.1])
 ratio = (asymmetric(s - 0.05, s) / asymmetric(s + 0.05, s)).item()

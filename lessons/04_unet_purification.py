@@ -37,10 +37,11 @@ if "google.colab" in sys.modules:
 import torch
 
 import snnlab
-from snnlab import compare, results, viz, widgets
+from snnlab import compare, results
 from snnlab.attacks import AttackSpec, run_attack
-from snnlab.losses import PurifierLoss
-from snnlab.purifier import unet_depth
+from snnlab.course import viz, widgets
+from snnlab.purifiers.losses import PurifierLoss
+from snnlab.purifiers.snn import unet_depth
 
 viz.notebook_setup()
 torch.set_num_threads(2)
@@ -85,7 +86,7 @@ print(f"purifier parameters: {sum(p.numel() for p in purifier.parameters()):,}")
 # output exactly.
 
 # %%
-from snnlab import exercises
+from snnlab.course import exercises
 
 
 def bounded_correction(images, sigma, raw):
@@ -340,7 +341,7 @@ viz.accuracy_vs_eps(rows, title="Grey-box PGD-20: purification recovers accuracy
 
 # %% tags=["solution", "hide-input"]
 # Solution
-from snnlab.evaluate import defend_batched
+from snnlab.evaluation.evaluate import defend_batched
 
 with torch.no_grad():
     raw_clean = classifier(images).argmax(1) == labels  # (N,) bool, per image

@@ -37,9 +37,10 @@ if "google.colab" in sys.modules:
 import torch
 
 import snnlab
-from snnlab import compare, viz, widgets
+from snnlab import compare
 from snnlab.attacks import AttackSpec, run_attack
-from snnlab.detector import auroc, detection_threshold, roc
+from snnlab.course import viz, widgets
+from snnlab.models.detector import auroc, detection_threshold, roc
 
 viz.notebook_setup()
 torch.set_num_threads(2)
@@ -120,7 +121,7 @@ print(f"shipped threshold: {defense.detector.threshold:.3f} (1% on calibration)"
 # scores.
 
 # %%
-from snnlab import exercises
+from snnlab.course import exercises
 
 
 def threshold_at_fpr(clean_scores, fpr):
@@ -149,7 +150,7 @@ print(verdict)
 assert verdict.ok
 mine = float(threshold_at_fpr(cal_scores, 0.01))
 print(f"your threshold at 1% on the calibration split: {mine:.4f}; shipped: {defense.detector.threshold:.4f}")
-from snnlab.detector import detection_threshold
+from snnlab.models.detector import detection_threshold
 
 assert abs(mine - detection_threshold(cal_scores, 0.01)) < 1e-6  # the library's rule on the same scores
 if DEVICE.type == "cpu":  # the shipped threshold was calibrated on the CPU; a GPU's kernels can move a score a little

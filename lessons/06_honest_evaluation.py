@@ -41,13 +41,14 @@ if "google.colab" in sys.modules:
 import torch
 
 import snnlab
-from snnlab import compare, results, viz, widgets
+from snnlab import compare, results
 from snnlab.attacks import AdaptivePGD, AttackSpec, run_attack
 from snnlab.attacks.apgd import APGD
 from snnlab.attacks.ensemble import Ensemble
 from snnlab.attacks.orthogonal import OrthogonalPGD
 from snnlab.attacks.sanity import sanity_checks
-from snnlab.evaluate import defend_batched, format_table
+from snnlab.course import viz, widgets
+from snnlab.evaluation.evaluate import defend_batched, format_table
 
 viz.notebook_setup()
 torch.set_num_threads(2)
@@ -202,7 +203,7 @@ assert ranked["correct or flagged"].winner == "orthogonal PGD"
 # forward value and the gradient on a purifier whose own gradient is not 1.
 
 # %%
-from snnlab import exercises
+from snnlab.course import exercises
 
 
 def bpda(purifier, images):

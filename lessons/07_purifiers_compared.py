@@ -42,7 +42,9 @@ if "google.colab" in sys.modules:
 import torch
 
 import snnlab
-from snnlab import compare, purifiers, results, smoothing, viz, widgets
+from snnlab import compare, purifiers, results
+from snnlab.course import viz, widgets
+from snnlab.evaluation import smoothing
 
 viz.notebook_setup()
 torch.set_num_threads(2)
@@ -466,7 +468,7 @@ with torch.no_grad():
 # %%
 from scipy.stats import beta, norm
 
-from snnlab import exercises
+from snnlab.course import exercises
 
 
 def certified_radius(votes, n, sigma, alpha):
@@ -495,7 +497,7 @@ print(f"every one of 1000 votes, sigma 0.5, alpha 0.001: R = {certified_radius(1
 # Certified accuracy (the share of test images certified *and* right) against
 # the radius, for the classifier alone (noisy copies clipped to $[0, 1]$),
 # behind the consistency purifier, and for a classifier trained on noise of
-# the same sigma (`snnlab train --noise-sigma`), from the saved run. The red line is the
+# the same sigma (`snnlab train-noise`), from the saved run. The red line is the
 # radius that covers the $L_\infty$ ball of lesson 6 at $\epsilon = 0.1$.
 
 # %%

@@ -44,8 +44,11 @@ if "google.colab" in sys.modules:
 import torch
 
 import snnlab
-from snnlab import compare, dataelixir, diffusion, poisoning, results, viz, widgets
-from snnlab.poisoning import Trigger
+from snnlab import compare, poisoning, results
+from snnlab.course import viz, widgets
+from snnlab.poisoning import dataelixir
+from snnlab.poisoning.backdoor import Trigger
+from snnlab.purifiers import diffusion
 
 viz.notebook_setup()
 torch.set_num_threads(2)
@@ -149,7 +152,7 @@ viz.precomputed_slider(lambda i: widgets.trigger_demo(backdoored, images, labels
 # the training label says 0: the sample's label **transitions**.
 #
 # The diffusion model is a **DDPM** (denoising diffusion probabilistic
-# model, Ho et al. 2020; `snnlab.diffusion`, $T = 100$ steps, trained on the
+# model, Ho et al. 2020; `snnlab.purifiers.diffusion`, $T = 100$ steps, trained on the
 # clean training split): it adds Gaussian noise up to step $t^*$ and removes
 # it again step by step. DataElixir does this for several **rounds** and
 # keeps the last few states of each: the **intermediaries**. Here are one
@@ -213,7 +216,7 @@ for rule in dataelixir.RULES:
 # even: use `.quantile(0.5)`).
 
 # %%
-from snnlab import exercises
+from snnlab.course import exercises
 
 
 def anomaly_index(kl):
@@ -336,7 +339,7 @@ for r in saved["rows"]:
           f"{r['after']['attack_success_rate']:9.1%} {flagged:>15} {ident['tpr']:5.0%} {ident['fpr']:6.1%}")
 
 # %%
-from snnlab.cli import format_purification
+from snnlab.poisoning.dataelixir import format_purification
 
 if RETRAIN:
     report = dataelixir.purify_into("runs/poisoned", "runs/poisoned-purified", settings, ddpm, device=DEVICE)

@@ -11,10 +11,10 @@ joint detect-purify-classify defence; plus attacks, training and evaluation.
     >>> logits = defense(images)              # (N, 10)
     >>> defense.detector.flags(images)        # bool (N,)
 """
-from . import compare  # stronger, weaker or a tie: snnlab.compare.pair / rank
 from ._version import __version__
-from .data import load_dataset
+from .data.datasets import load_dataset
 from .devices import resolve_device
+from .evaluation import compare  # stronger, weaker or a tie: snnlab.compare.pair / rank
 from .pretrained import load_models, load_or_train, load_pretrained
 
 __all__ = ["compare", "load_dataset", "resolve_device", "load_pretrained", "load_models", "load_or_train",

@@ -9,7 +9,7 @@ line), not a traceback from deep inside torch.
 On CUDA, fp32 convolutions and matrix products are kept in full fp32 (PyTorch may otherwise use
 TF32, about 1e-3 off: enough to flip a spike, so the shipped detector threshold, calibrated on the
 CPU, would no longer hold); mixed precision is asked for explicitly (bf16 autocast in
-:mod:`snnlab.distributed`). ``CUBLAS_WORKSPACE_CONFIG`` is set (unless already set) so that
+:mod:`snnlab.training.distributed`). ``CUBLAS_WORKSPACE_CONFIG`` is set (unless already set) so that
 deterministic algorithms work on CUDA.
 
 Models move their inputs to their own device (:func:`follow`), so data on the CPU works with a model

@@ -11,14 +11,15 @@ import json
 import os
 
 from .attacks import SubstituteCNN
-from .checkpoints import CheckpointError, load_checkpoint, load_state, verify_manifest
-from .classifier import ClassifierConfig, SpikingResNet
-from .defense import JointDefense
-from .detector import Detector
 from .devices import resolve_device
+from .models.classifier import ClassifierConfig, SpikingResNet
+from .models.defense import JointDefense
+from .models.detector import Detector
 from .purifiers.snn import Purifier, PurifierConfig
+from .runs.checkpoints import CheckpointError, load_checkpoint, load_state, verify_manifest
+from .training.trainers import train_all
 
-PRETRAINED_DIR = os.path.join(os.path.dirname(__file__), "pretrained")
+PRETRAINED_DIR = os.path.join(os.path.dirname(__file__), "weights")
 
 
 def pretrained_names() -> list:
@@ -49,7 +50,8 @@ def read_manifest(folder: str) -> dict:
 
 
 def load_classifier_file(path: str, device: str = "auto") -> SpikingResNet:
-    """A spiking classifier from a checkpoint file written by :func:`snnlab.train.train_classifier` (eval mode)."""
+    """A spiking classifier from a checkpoint file written by
+    :func:`snnlab.training.trainers.train_classifier` (eval mode)."""
     payload = load_checkpoint(path, "classifier")
     model = SpikingResNet(_config(ClassifierConfig, payload, path))
     load_state(model, payload["state_dict"], path)
@@ -113,7 +115,6 @@ def load_or_train(dataset: str = "digits", retrain: bool = False, out: str | Non
     """
     if not retrain:
         return load_pretrained(dataset, device, with_substitute)
-    from .train import train_all
 
     out = out or os.path.join("runs", dataset)
     train_all(dataset, out, seed, device)

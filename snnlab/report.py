@@ -9,9 +9,9 @@ import os
 
 import torch
 
-from . import viz
-from .detector import roc
-from .evaluate import Evaluation, format_table
+from .course import viz
+from .evaluation.evaluate import Evaluation, format_table
+from .models.detector import roc
 
 
 def report_figures(defense, evaluation: Evaluation, images: torch.Tensor, labels: torch.Tensor,

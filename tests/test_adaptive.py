@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from snnlab.attacks import AdaptivePGD, AttackSpec, BPDADefense, run_attack
-from snnlab.defense import JointDefense
-from snnlab.detector import Detector
-from snnlab.evaluate import defend_batched
+from snnlab.evaluation.evaluate import defend_batched
+from snnlab.models.defense import JointDefense
+from snnlab.models.detector import Detector
 
 N = 48
 
@@ -87,7 +87,7 @@ def test_accuracy_falls_to_zero_as_eps_grows(pretrained, batch):
 
 
 def test_eot_averages_random_encodings(pretrained, batch):
-    from snnlab.classifier import ClassifierConfig, SpikingResNet
+    from snnlab.models.classifier import ClassifierConfig, SpikingResNet
 
     defense, _ = pretrained
     cfg = ClassifierConfig(**{**defense.classifier.config.__dict__, "encoding": "rate"})

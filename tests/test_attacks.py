@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from snnlab.attacks import AttackSpec, eps_grid, run_attack, train_substitute
+from snnlab.attacks import AttackSpec, eps_grid, run_attack
+from snnlab.training.trainers import train_substitute
 
 
 def test_eps_grid():

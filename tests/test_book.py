@@ -47,6 +47,15 @@ def test_book_has_every_lesson_the_results_page_and_the_teachers_kit(site):
         assert os.path.exists(os.path.join(html_dir, f"{page}.html")), page
 
 
+def test_api_reference_is_generated_from_the_docstrings(site):
+    html_dir, _ = site
+    page = open(os.path.join(html_dir, "api.html"), encoding="utf-8").read()
+    for name in ("load_pretrained", "JointDefense", "SpikingResNet", "APGD", "train_all", "evaluate_in_chunks",
+                 "Trigger", "build_parser"):
+        assert 'id="snnlab.' in page and name in page, name
+    assert "atomically" in page  # a docstring's words, not only the names: autodoc ran
+
+
 def test_instructor_notes_quote_the_executed_solutions(site):
     """The expected outputs are copied from the notebooks: every coding exercise's verdict is there."""
     notes = open(os.path.join(ROOT, "book", "teachers", "instructor_notes.md"), encoding="utf-8").read()

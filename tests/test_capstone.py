@@ -4,8 +4,8 @@ import torch
 from torch import nn
 
 import snnlab
-from snnlab import capstone
 from snnlab.cli import main
+from snnlab.course import capstone
 
 QUICK = dict(limit=16, ensemble="light", steps=5, sanity_steps=5)
 

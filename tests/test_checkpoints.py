@@ -4,8 +4,8 @@ import shutil
 import pytest
 import torch
 
-from snnlab.checkpoints import CheckpointError, load_checkpoint, load_state, save_checkpoint, save_json, sha256
 from snnlab.pretrained import PRETRAINED_DIR, load_models, read_manifest
+from snnlab.runs.checkpoints import CheckpointError, load_checkpoint, load_state, save_checkpoint, save_json, sha256
 
 
 def test_atomic_save_and_weights_only_load(tmp_path):
@@ -107,7 +107,7 @@ def test_mismatched_checkpoint_with_valid_manifest(model_copy):
     # a classifier of another size, re-hashed so only the shape check can catch it
     from dataclasses import asdict
 
-    from snnlab.classifier import ClassifierConfig, SpikingResNet
+    from snnlab.models.classifier import ClassifierConfig, SpikingResNet
 
     other = SpikingResNet(ClassifierConfig(stem=16, stages=[16, 32]))
     save_checkpoint(str(model_copy / "classifier.pt"),

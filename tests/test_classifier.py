@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from snnlab.classifier import ClassifierConfig, SpikingResNet
+from snnlab.models.classifier import ClassifierConfig, SpikingResNet
 
 
 def test_shapes_and_determinism():

@@ -95,3 +95,58 @@ def test_device_choice_is_checked_in_one_line(capsys):
             build_parser().parse_args(["evaluate", "--device", bad])
         err = capsys.readouterr().err
         assert words in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_every_command_has_help_with_examples():
+    from snnlab.cli import COMMANDS, build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    assert sorted(sub.choices) == sorted(c.register.__module__.rsplit(".", 1)[1].replace("_", "-") for c in COMMANDS)
+    for name, command in sub.choices.items():
+        assert "example" in command.format_help(), name
+
+
+@pytest.mark.parametrize("flag, value, instead", [("--purifier", "masking", "snnlab train-purifier NAME"),
+                                                  ("--noise-sigma", "0.25", "snnlab train-noise SIGMA")])
+def test_the_jobs_train_once_chose_by_flag_are_commands_now(flag, value, instead, tmp_path, capsys):
+    assert main(["train", flag, value, "--out", str(tmp_path / "x"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"snnlab: error: `snnlab train {flag}` is now `{instead}`"] and not (tmp_path / "x").exists()
+
+
+def test_streamed_options_without_stream_are_refused(tmp_path, capsys):
+    assert main(["train", "--pgd-eps", "0.1", "--out", str(tmp_path / "x"), "--quiet"]) == 2
+    assert "add --stream" in capsys.readouterr().err
+
+
+def cli_examples():
+    """Every `snnlab ...` line in the code blocks of the README and the book's pages, and in the --help examples."""
+    import glob
+    import os
+    import re
+    import shlex
+
+    root = os.path.join(os.path.dirname(__file__), os.pardir)
+    found = []
+    for path in [os.path.join(root, "README.md"), *glob.glob(os.path.join(root, "book", "**", "*.md"), recursive=True)]:
+        fence = None  # the language of the code block we are in, or None outside one
+        for line in open(path, encoding="utf-8").read().splitlines():
+            if line.lstrip().startswith("```"):
+                fence = None if fence is not None else (line.strip()[3:] or "text")
+                continue
+            line = line.split("  #")[0].split(" && ")[0].strip()
+            if fence in ("bash", "console", "sh", "text") and re.match(r"(snnlab|torchrun .* -m snnlab) ", line):
+                words = shlex.split(line)
+                found.append((os.path.relpath(path, root), words[words.index("snnlab") + 1:]))
+    return found
+
+
+@pytest.mark.parametrize("where, argv", cli_examples(), ids=lambda v: " ".join(v) if isinstance(v, list) else v)
+def test_every_documented_command_line_parses(where, argv, capsys):
+    from snnlab.cli import build_parser
+
+    if "--help" in argv:
+        return
+    args = build_parser().parse_args(argv)  # an unknown option or a bad value exits 2 with one line
+    assert callable(args.run), where

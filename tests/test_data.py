@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from snnlab.data import check_images, dataset_info, load_dataset
+from snnlab.data.datasets import check_images, dataset_info, load_dataset
 
 
 def test_digits_splits_are_disjoint_stratified_and_in_range():
@@ -17,7 +17,7 @@ def test_digits_splits_are_disjoint_stratified_and_in_range():
         assert counts.min() / counts.max() > 0.85  # stratified: every class about equally present
     from sklearn.datasets import load_digits
 
-    from snnlab.data import _split_indices
+    from snnlab.data.datasets import _split_indices
 
     idx = _split_indices(load_digits().target)
     assert not set(idx["train"]) & set(idx["test"])
@@ -75,7 +75,7 @@ def test_check_images_names_the_problem(bad, match):
 import gzip  # noqa: E402
 import os  # noqa: E402
 
-from snnlab import data as data_module  # noqa: E402
+from snnlab.data import datasets as data_module  # noqa: E402
 
 needs_debian_fashion = pytest.mark.skipif(
     not os.path.isfile(os.path.join(data_module.DEBIAN_FASHION_MNIST, "t10k-images-idx3-ubyte.gz")),

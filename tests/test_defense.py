@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from snnlab.defense import JointDefense
-from snnlab.detector import Detector
+from snnlab.models.defense import JointDefense
+from snnlab.models.detector import Detector
 
 
 class Half(torch.nn.Module):

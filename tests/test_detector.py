@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from snnlab.detector import Detector, auroc, detection_threshold, linf_score, roc
+from snnlab.models.detector import Detector, auroc, detection_threshold, linf_score, roc
 
 
 def test_linf_score():

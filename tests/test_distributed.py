@@ -6,8 +6,8 @@ import torch
 from torch.nn import functional as F
 from torch.utils.data import Subset
 
-from snnlab.classifier import ClassifierConfig, SpikingResNet
-from snnlab.train import ClassifierTraining
+from snnlab.models.classifier import ClassifierConfig, SpikingResNet
+from snnlab.training.trainers import ClassifierTraining
 
 CONFIG = ClassifierConfig(in_channels=3, image_size=32, classes=10, steps=2, stem=8, stages=[8, 16], blocks=1,
                           se_reduction=4)
@@ -15,14 +15,14 @@ SETTINGS = ClassifierTraining(epochs=2, batch_size=16, lr=1e-3, seed=0)
 
 
 def data():
-    from snnlab.loaders import image_dataset
+    from snnlab.data.loaders import image_dataset
 
     return Subset(image_dataset("fake-cifar10", "train", augment=False), range(48))  # 3 global batches per epoch
 
 
 def _worker(rank, checkpoint, max_epochs, out):
     torch.set_num_threads(1)
-    from snnlab.distributed import fit
+    from snnlab.training.distributed import fit
 
     _, losses = fit(data(), CONFIG, SETTINGS, checkpoint, device="cpu", progress=False, max_epochs=max_epochs)
     if rank == 0:
@@ -30,7 +30,7 @@ def _worker(rank, checkpoint, max_epochs, out):
 
 
 def run(world, tmp_path, checkpoint=None, max_epochs=None):
-    from snnlab.distributed import launch
+    from snnlab.training.distributed import launch
 
     out = str(tmp_path / f"losses-{world}.pt")
     launch(_worker, world, checkpoint, max_epochs, out)
@@ -42,7 +42,7 @@ def by_hand(model, settings, world, step_loss):
     DistributedSampler splits it, each part through the model with its own BatchNorm statistics, the mean
     of the parts' losses as the step's loss. ``step_loss(parts, draws)`` is that mean for one global batch
     (``parts``: the ``world`` ``(x, y)`` parts; ``draws``: the generator seeded by seed and epoch)."""
-    from snnlab.loaders import make_loader
+    from snnlab.data.loaders import make_loader
 
     dataset, per = data(), settings.batch_size // world
     steps = len(dataset) // settings.batch_size
@@ -80,7 +80,7 @@ def test_two_processes_follow_the_same_global_batch_as_one(tmp_path):
 
 
 def test_one_process_is_the_plain_loop_and_checks_its_batch():
-    from snnlab.distributed import fit
+    from snnlab.training.distributed import fit
 
     _, losses = fit(data(), CONFIG, SETTINGS, device="cpu", progress=False)
     assert torch.allclose(torch.tensor(losses), torch.tensor(reference_losses(1)), rtol=1e-5, atol=1e-6)
@@ -89,8 +89,8 @@ def test_one_process_is_the_plain_loop_and_checks_its_batch():
 
 
 def test_a_checkpoint_written_by_two_processes_resumes_in_one(tmp_path):
-    from snnlab.checkpoints import load_checkpoint
-    from snnlab.distributed import fit
+    from snnlab.runs.checkpoints import load_checkpoint
+    from snnlab.training.distributed import fit
 
     checkpoint = str(tmp_path / "classifier.pt")
     first = run(2, tmp_path, checkpoint, max_epochs=1)
@@ -107,9 +107,9 @@ def test_snnlab_train_nproc_2_trains_a_cifar_shaped_defence_under_torchrun(tmp_p
     """The full CIFAR-10 classifier (ResNet-20-like widths) and purifier, CI-sized: 32 FakeData images, one epoch
     each, two gloo processes launched through torchrun by `snnlab train --nproc 2`; then the detector on the
     calibration split, and a folder `load_models` reads."""
-    from snnlab.checkpoints import load_checkpoint
     from snnlab.cli import main
     from snnlab.pretrained import load_models
+    from snnlab.runs.checkpoints import load_checkpoint
 
     out = tmp_path / "cifar"
     args = ["train", "--dataset", "cifar10", "--fake-data", "--nproc", "2", "--epochs", "1", "--limit", "32",
@@ -144,7 +144,7 @@ def _pgd_worker(rank, out):
     import dataclasses
 
     torch.set_num_threads(1)
-    from snnlab.distributed import fit
+    from snnlab.training.distributed import fit
 
     losses = {}
     for adversarial in (None, "pgd"):
@@ -157,7 +157,7 @@ def _pgd_worker(rank, out):
 def test_pgd_adversarial_training_runs_distributed_and_its_examples_are_harder(tmp_path):
     import dataclasses
 
-    from snnlab.distributed import fit, launch
+    from snnlab.training.distributed import fit, launch
 
     out = str(tmp_path / "pgd.pt")
     launch(_pgd_worker, 2, out)
@@ -173,7 +173,7 @@ PURIFIER = dict(in_channels=3, image_size=32, steps=2, noise_channels=8, noise_l
 
 
 def purifier_settings():
-    from snnlab.train import PurifierTraining
+    from snnlab.training.trainers import PurifierTraining
 
     return PurifierTraining(epochs=2, batch_size=16, lr=1e-3, seed=0)
 
@@ -185,8 +185,8 @@ def frozen_classifier():
 
 def _purifier_worker(rank, checkpoint, max_epochs, out):
     torch.set_num_threads(1)
-    from snnlab.distributed import fit_purifier
     from snnlab.purifiers.snn import PurifierConfig
+    from snnlab.training.distributed import fit_purifier
 
     _, losses = fit_purifier(data(), frozen_classifier(), PurifierConfig(**PURIFIER), purifier_settings(), checkpoint,
                              device="cpu", progress=False, max_epochs=max_epochs)
@@ -224,7 +224,7 @@ def reference_purifier_losses(world):
 
 
 def test_the_purifier_trains_on_fgsm_examples_with_two_processes_as_by_hand(tmp_path):
-    from snnlab.distributed import launch
+    from snnlab.training.distributed import launch
 
     out = str(tmp_path / "purifier-losses.pt")
     launch(_purifier_worker, 2, None, None, out)
@@ -239,9 +239,9 @@ def test_the_purifier_trains_on_fgsm_examples_with_two_processes_as_by_hand(tmp_
 
 
 def test_a_purifier_checkpoint_from_two_processes_resumes_in_one_and_is_one_snnlab_reads(tmp_path):
-    from snnlab.checkpoints import load_checkpoint
-    from snnlab.distributed import fit_purifier, launch
     from snnlab.purifiers.snn import PurifierConfig
+    from snnlab.runs.checkpoints import load_checkpoint
+    from snnlab.training.distributed import fit_purifier, launch
 
     checkpoint = str(tmp_path / "purifier.pt")
     launch(_purifier_worker, 2, checkpoint, 1, str(tmp_path / "first.pt"))

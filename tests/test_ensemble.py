@@ -3,7 +3,7 @@ import torch
 
 from snnlab.attacks.apgd import APGD
 from snnlab.attacks.ensemble import Ensemble, Member, light, preset
-from snnlab.evaluate import defend_batched, evaluate
+from snnlab.evaluation.evaluate import defend_batched, evaluate
 
 N = 64
 

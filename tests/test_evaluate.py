@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from snnlab.evaluate import evaluate, format_table
+from snnlab.evaluation.evaluate import evaluate, format_table
 
 KEYS = {"dataset", "threat_model", "attack", "eps", "steps", "restarts", "n", "evaluated_on",
         "accuracy", "flagged", "correct_or_flagged", "auroc"}

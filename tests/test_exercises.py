@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from snnlab import exercises as E
+from snnlab.course import exercises as E
 
 
 def not_written(*args):

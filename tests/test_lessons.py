@@ -77,7 +77,7 @@ def test_every_exercise_has_a_solution_that_ci_runs(script):
 @pytest.mark.parametrize("script", SCRIPTS, ids=os.path.basename)
 def test_every_lesson_has_a_coding_exercise_with_a_checker(script):
     """Students write code: a scaffold (`...`, `raise NotImplementedError("Student exercise`) checked by
-    snnlab.exercises, and a solution cell whose checker verdict is asserted."""
+    snnlab.course.exercises, and a solution cell whose checker verdict is asserted."""
     nb = jupytext.read(script)
     scaffolds = [c for c in nb.cells if c.cell_type == "code" and "solution" not in c.metadata.get("tags", [])
                  and 'raise NotImplementedError("Student exercise' in c.source]

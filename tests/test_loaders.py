@@ -2,12 +2,12 @@
 import pytest
 import torch
 
-from snnlab.loaders import augmentation, image_dataset, make_loader
+from snnlab.data.loaders import augmentation, image_dataset, make_loader
 
 
 @pytest.mark.parametrize("name, shape", [("fake-cifar10", (3, 32, 32)), ("fake-tiny-imagenet", (3, 64, 64))])
 def test_fake_datasets_stream_images_in_the_snnlab_contract(name, shape):
-    from snnlab.data import check_images
+    from snnlab.data.datasets import check_images
 
     train, test = image_dataset(name, "train"), image_dataset(name, "test")
     calibration = image_dataset(name, "calibration")

@@ -1,6 +1,6 @@
 import torch
 
-from snnlab.losses import PurifierLoss, asymmetric, charbonnier, kl_consistency, total_variation
+from snnlab.purifiers.losses import PurifierLoss, asymmetric, charbonnier, kl_consistency, total_variation
 
 
 def test_charbonnier():

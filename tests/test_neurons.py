@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from snnlab.neurons import MLF, MLF_THRESHOLDS, direct_encode, encode, lif_trace, mlf_trace, rate_encode
+from snnlab.models.neurons import MLF, MLF_THRESHOLDS, direct_encode, encode, lif_trace, mlf_trace, rate_encode
 
 
 class _RefSpike(torch.autograd.Function):
@@ -112,7 +112,7 @@ def test_mlf_trace_per_level():
 
 # --- the fused kernels: nothing changes but time ----------------------------------------------
 
-from snnlab import neurons  # noqa: E402
+from snnlab.models import neurons  # noqa: E402
 
 
 @pytest.fixture
@@ -190,8 +190,8 @@ def test_shipped_models_decide_identically_fused_and_eager(pretrained, digits_te
 
 def test_training_is_deterministic_and_the_same_fused_or_eager(eager_backend):
     from snnlab import load_dataset
-    from snnlab.classifier import ClassifierConfig
-    from snnlab.train import ClassifierTraining, train_classifier
+    from snnlab.models.classifier import ClassifierConfig
+    from snnlab.training.trainers import ClassifierTraining, train_classifier
 
     data = load_dataset("digits", "train", limit=64)
     config, settings = ClassifierConfig(stem=8, stages=[8, 16]), ClassifierTraining(epochs=2, batch_size=32, seed=5)

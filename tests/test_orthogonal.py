@@ -5,9 +5,9 @@ import torch
 
 from snnlab.attacks import AdaptivePGD
 from snnlab.attacks.orthogonal import OrthogonalPGD, remove_component
-from snnlab.defense import JointDefense
-from snnlab.detector import Detector
-from snnlab.evaluate import defend_batched
+from snnlab.evaluation.evaluate import defend_batched
+from snnlab.models.defense import JointDefense
+from snnlab.models.detector import Detector
 
 
 def _acc_cof(defense, adv, y):

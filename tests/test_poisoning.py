@@ -5,8 +5,10 @@ import pytest
 import torch
 
 import snnlab
-from snnlab import dataelixir, diffusion, poisoning
-from snnlab.poisoning import Trigger
+from snnlab import poisoning
+from snnlab.poisoning import dataelixir
+from snnlab.poisoning.backdoor import Trigger
+from snnlab.purifiers import diffusion
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from snnlab import load_pretrained
-from snnlab.evaluate import defend_batched
+from snnlab.evaluation.evaluate import defend_batched
 
 
 def test_interface(pretrained):

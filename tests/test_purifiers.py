@@ -7,11 +7,9 @@ from snnlab import purifiers
 from snnlab.purifiers.consistency import EPSILON, ConsistencyConfig, ConsistencyPurifier, boundary_scalings
 
 
-def test_old_names_keep_working():
-    from snnlab import purifier as old
+def test_the_shipped_defence_uses_the_snn_purifier():
     from snnlab.purifiers import snn
 
-    assert old.Purifier is snn.Purifier and old.unet_depth is snn.unet_depth
     assert isinstance(snnlab.load_pretrained("digits").purifier, snn.Purifier)
 
 
@@ -54,7 +52,7 @@ def test_the_consistency_purifier_is_random_unless_its_noise_is_fixed():
 
 
 def test_consistency_training_is_seeded_and_resumes(tmp_path, monkeypatch):
-    import snnlab.train as train
+    import snnlab.training.engine as train
     from snnlab.purifiers.consistency import ConsistencyTraining, train_consistency
 
     data = snnlab.load_dataset("digits", "train", limit=128)
@@ -65,23 +63,23 @@ def test_consistency_training_is_seeded_and_resumes(tmp_path, monkeypatch):
     assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
     assert all(p.requires_grad for p in clf.parameters())  # the classifier is unfrozen afterwards
     path = str(tmp_path / "c.pt")
-    real_save, calls = train._save, []
+    real_save, calls = train.save, []
 
     def crash_after_one(*args, **kwargs):
         real_save(*args, **kwargs)
         calls.append(1)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(train, "_save", crash_after_one)
+    monkeypatch.setattr(train, "save", crash_after_one)
     with pytest.raises(KeyboardInterrupt):
         train_consistency(clf, settings=settings, checkpoint=path, progress=False, data=data)
-    monkeypatch.setattr(train, "_save", real_save)
+    monkeypatch.setattr(train, "save", real_save)
     resumed = train_consistency(clf, settings=settings, checkpoint=path, progress=False, data=data)
     assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), resumed.state_dict().values()))
     loaded = purifiers.load_checkpoint_file("consistency", path)
     assert isinstance(loaded, ConsistencyPurifier)
-    from snnlab.checkpoints import CheckpointError
     from snnlab.pretrained import PRETRAINED_DIR
+    from snnlab.runs.checkpoints import CheckpointError
 
     with pytest.raises(CheckpointError, match="expected a 'purifier-consistency'"):
         purifiers.load_checkpoint_file("consistency", f"{PRETRAINED_DIR}/digits/purifier.pt")
@@ -126,7 +124,7 @@ def test_surgery_removes_the_most_salient_share_and_keeps_the_rest():
 
 
 def test_train_into_a_folder_then_load_and_evaluate_from_the_cli(tmp_path, capsys):
-    """`snnlab train --purifier NAME` writes OUT/purifiers/NAME.pt and a manifest; `evaluate --purifier`
+    """`snnlab train-purifier NAME` writes OUT/purifiers/NAME.pt and a manifest; `evaluate --purifier`
     loads it and recalibrates the detector."""
     import json
     import shutil
@@ -136,7 +134,7 @@ def test_train_into_a_folder_then_load_and_evaluate_from_the_cli(tmp_path, capsy
 
     out = tmp_path / "models"
     shutil.copytree(f"{PRETRAINED_DIR}/digits", out, ignore=shutil.ignore_patterns("purifiers"))
-    assert main(["train", "--purifier", "consistency", "--models", str(out), "--out", str(out), "--epochs", "1",
+    assert main(["train-purifier", "consistency", "--models", str(out), "--out", str(out), "--epochs", "1",
                  "--quiet"]) == 0
     manifest = json.loads((out / "purifiers" / "manifest.json").read_text())
     assert set(manifest["sha256"]) == {"consistency.pt"} and manifest["runs"]["consistency"]["seed"] == 0
@@ -144,7 +142,7 @@ def test_train_into_a_folder_then_load_and_evaluate_from_the_cli(tmp_path, capsy
     assert isinstance(model, ConsistencyPurifier) and not model.training
     # a finished run is kept as recorded; another seed into the same file is refused, not silently ignored
     assert purifiers.train_into("consistency", None, str(out), epochs=1) == manifest
-    assert main(["train", "--purifier", "consistency", "--models", str(out), "--out", str(out), "--seed", "1",
+    assert main(["train-purifier", "consistency", "--models", str(out), "--out", str(out), "--seed", "1",
                  "--quiet"]) == 2
     assert "seed 0 here, 1 asked" in capsys.readouterr().err
     capsys.readouterr()
@@ -156,9 +154,9 @@ def test_train_into_a_folder_then_load_and_evaluate_from_the_cli(tmp_path, capsy
     assert "corrupt" in capsys.readouterr().err
     assert main(["evaluate", "--models", str(out), "--purifier", "masking", "--limit", "4", "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert "no masking.pt" in err and "snnlab train --purifier masking" in err
+    assert "no masking.pt" in err and "snnlab train-purifier masking" in err
     with pytest.raises(SystemExit):
-        main(["train", "--purifier", "nope"])
+        main(["train-purifier", "nope"])
     assert "choose from snn, consistency, masking, surgery" in capsys.readouterr().err
 
 
@@ -190,7 +188,7 @@ def test_every_purifier_ships_a_checked_checkpoint_and_all_fit_in_5_mb():
 def test_a_corrupt_shipped_purifier_is_refused(tmp_path, monkeypatch):
     import shutil
 
-    from snnlab.checkpoints import CheckpointError
+    from snnlab.runs.checkpoints import CheckpointError
 
     folder = tmp_path / "digits" / "purifiers"
     shutil.copytree(purifiers.shipped_dir("digits"), folder)

@@ -2,13 +2,14 @@
 import pytest
 import torch
 
-from snnlab.recipes import RECIPES, recipe
-from snnlab.train import ClassifierTraining, _optimizer
+from snnlab.training.engine import optimizer_for
+from snnlab.training.recipes import RECIPES, recipe
+from snnlab.training.trainers import ClassifierTraining
 
 
 def test_every_paper_dataset_has_a_recipe_that_builds_its_networks():
-    from snnlab.classifier import SpikingResNet
-    from snnlab.data import dataset_info
+    from snnlab.data.datasets import dataset_info
+    from snnlab.models.classifier import SpikingResNet
     from snnlab.purifiers.snn import Purifier
 
     assert set(RECIPES) == {"fashion-mnist", "cifar10", "cifar100", "svhn", "tiny-imagenet"}
@@ -24,7 +25,7 @@ def test_every_paper_dataset_has_a_recipe_that_builds_its_networks():
 def test_the_step_schedule_divides_the_learning_rate_by_ten_every_step_epochs():
     settings = recipe("cifar10").classifier
     assert settings.optimizer == "sgd" and settings.schedule == "step" and settings.lr == 0.1
-    optimizer, scheduler = _optimizer(torch.nn.Linear(2, 2), settings, steps_per_epoch=3)
+    optimizer, scheduler = optimizer_for(torch.nn.Linear(2, 2), settings, steps_per_epoch=3)
     assert isinstance(optimizer, torch.optim.SGD) and optimizer.defaults["momentum"] == 0.9
     rates = []
     for _ in range(settings.epochs * 3):
@@ -33,10 +34,10 @@ def test_the_step_schedule_divides_the_learning_rate_by_ten_every_step_epochs():
         scheduler.step()
     assert rates[0] == pytest.approx(0.1) and rates[40 * 3 - 1] == pytest.approx(0.1)
     assert rates[40 * 3] == pytest.approx(0.01) and rates[80 * 3] == pytest.approx(0.001)
-    with pytest.raises(ValueError, match="unknown optimizer 'adam'"):
-        _optimizer(torch.nn.Linear(2, 2), ClassifierTraining(optimizer="adam"), 3)
+    with pytest.raises(ValueError, match="unknown optimizer 'lamb'; choose 'adamw', 'adam' or 'sgd'"):
+        optimizer_for(torch.nn.Linear(2, 2), ClassifierTraining(optimizer="lamb"), 3)
     with pytest.raises(ValueError, match="unknown schedule"):
-        _optimizer(torch.nn.Linear(2, 2), ClassifierTraining(schedule="linear"), 3)
+        optimizer_for(torch.nn.Linear(2, 2), ClassifierTraining(schedule="linear"), 3)
 
 
 def test_recipe_returns_a_copy_and_names_the_choices():
@@ -54,7 +55,7 @@ def test_recipe_returns_a_copy_and_names_the_choices():
 def test_svhn_is_not_flipped_and_cifar_is():
     from torchvision import transforms
 
-    from snnlab.loaders import augmentation
+    from snnlab.data.loaders import augmentation
 
     def kinds(t):
         return [type(step) for step in t.transforms]
@@ -65,7 +66,7 @@ def test_svhn_is_not_flipped_and_cifar_is():
 
 
 def test_fashion_mnist_recipe_is_sized_for_two_cores_with_a_two_level_unet():
-    from snnlab.classifier import SpikingResNet
+    from snnlab.models.classifier import SpikingResNet
     from snnlab.purifiers.snn import Purifier, unet_depth
 
     plan = recipe("fashion-mnist")

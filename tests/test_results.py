@@ -38,7 +38,7 @@ def test_the_wheel_carries_the_results(tmp_path):
     assert set(results.names()) <= shipped
     from snnlab import purifiers
 
-    family = {os.path.basename(n) for n in names if "/pretrained/digits/purifiers/" in n}
+    family = {os.path.basename(n) for n in names if "/weights/digits/purifiers/" in n}
     assert family == {"manifest.json"} | {f"{name}.pt" for name in purifiers.NAMES if name != "snn"}
 
 

@@ -1,4 +1,4 @@
-"""One run per folder: the OS lock a job holds on the folder it writes (snnlab.runs)."""
+"""One run per folder: the OS lock a job holds on the folder it writes (snnlab.runs.folders)."""
 import os
 import signal
 import subprocess
@@ -6,10 +6,10 @@ import sys
 
 import pytest
 
-from snnlab import runs
 from snnlab.cli import main
+from snnlab.runs import folders as runs
 
-HOLD = ("import sys, time\nfrom snnlab.runs import hold\n"
+HOLD = ("import sys, time\nfrom snnlab.runs.folders import hold\n"
         "with hold(sys.argv[1], 'the test holder'):\n    print('held', flush=True)\n    time.sleep(120)\n")
 
 
@@ -60,7 +60,7 @@ def test_the_lock_is_reentrant_within_a_process_and_refuses_a_file(tmp_path):
 
 @pytest.mark.parametrize("argv, writes", [
     (["poison", "--epochs", "1"], ""),
-    (["train", "--noise-sigma", "0.25", "--epochs", "1"], "smoothing"),  # two of these into one folder used to race
+    (["train-noise", "0.25", "--epochs", "1"], "smoothing"),  # two of these into one folder used to race
     (["train", "--classifier-epochs", "1", "--purifier-epochs", "1"], ""),
 ])
 def test_every_job_refuses_a_folder_in_use_in_one_line_writing_nothing(tmp_path, argv, writes, capsys):
@@ -145,7 +145,7 @@ def test_snnlab_evaluate_in_chunks_merges_and_resumes(tmp_path, monkeypatch, cap
     first chunk resumes from it and writes the same rows."""
     import json
 
-    from snnlab import evaluate as evaluation
+    from snnlab.evaluation import evaluate as evaluation
 
     argv = ["evaluate", "--limit", "6", "--threat-models", "undefended,grey-box", "--attacks", "fgsm", "--eps", "0.1",
             "--quiet"]

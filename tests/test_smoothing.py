@@ -5,7 +5,7 @@ import pytest
 import torch
 from scipy.stats import norm
 
-from snnlab import smoothing
+from snnlab.evaluation import smoothing
 
 
 class Constant(torch.nn.Module):
@@ -89,7 +89,7 @@ def test_noise_training_is_seeded_and_refuses_bad_settings():
     """Gaussian-noise training draws its noise from the seeded generator: same seed, same weights;
     the noise changes what is learned."""
     import snnlab
-    from snnlab.train import ClassifierTraining, train_classifier
+    from snnlab.training.trainers import ClassifierTraining, train_classifier
 
     data = snnlab.load_dataset("digits", "train", limit=64)
 
@@ -125,26 +125,26 @@ def test_the_shipped_noise_trained_classifiers_beat_the_plain_one_under_their_no
 def test_noise_training_from_the_cli_into_a_folder(tmp_path, capsys):
     import json
 
-    from snnlab.checkpoints import CheckpointError
     from snnlab.cli import main
+    from snnlab.runs.checkpoints import CheckpointError
 
     out = tmp_path / "models"
-    assert main(["train", "--noise-sigma", "0.5", "--epochs", "1", "--out", str(out), "--quiet"]) == 0
+    assert main(["train-noise", "0.5", "--epochs", "1", "--out", str(out), "--quiet"]) == 0
     manifest = json.loads((out / "smoothing" / "manifest.json").read_text())
     assert manifest["runs"]["noise-sigma0.5"]["sigma"] == 0.5
     assert not smoothing.load_noise_classifier(0.5, folder=str(out)).training
-    assert main(["train", "--noise-sigma", "0.5", "--epochs", "1", "--out", str(out), "--quiet"]) == 0
+    assert main(["train-noise", "0.5", "--epochs", "1", "--out", str(out), "--quiet"]) == 0
     assert json.loads((out / "smoothing" / "manifest.json").read_text()) == manifest  # finished: kept as is
     capsys.readouterr()
-    assert main(["train", "--noise-sigma", "0.5", "--seed", "2", "--out", str(out), "--quiet"]) == 2
+    assert main(["train-noise", "0.5", "--seed", "2", "--out", str(out), "--quiet"]) == 2
     assert "seed 0 here, 2 asked" in capsys.readouterr().err
-    assert main(["train", "--noise-sigma", "0.5", "--epochs", "2", "--out", str(out), "--quiet"]) == 2
+    assert main(["train-noise", "0.5", "--epochs", "2", "--out", str(out), "--quiet"]) == 2
     assert "(epochs 1 here, 2 asked)" in capsys.readouterr().err  # a shorter finished run is not a longer one
-    with pytest.raises(CheckpointError, match="snnlab train --noise-sigma 0.25"):
+    with pytest.raises(CheckpointError, match="snnlab train-noise 0.25"):
         smoothing.load_noise_classifier(0.25, folder=str(out))
     (out / "smoothing" / "noise-sigma0.5.pt").write_bytes(b"corrupt")
     with pytest.raises(CheckpointError, match="corrupt"):
         smoothing.load_noise_classifier(0.5, folder=str(out))
     with pytest.raises(SystemExit):
-        main(["train", "--noise-sigma", "0"])
+        main(["train-noise", "0"])
     assert "(0, 4]" in capsys.readouterr().err

@@ -4,7 +4,7 @@ from torch.nn import functional as F
 
 from snnlab.attacks import SURROGATES, Surrogate, SurrogateModel, attack_surrogate, surrogate
 from snnlab.attacks.apgd import APGD
-from snnlab.neurons import MLF
+from snnlab.models.neurons import MLF
 
 N = 64
 

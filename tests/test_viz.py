@@ -1,7 +1,7 @@
 import plotly.graph_objects as go
 import torch
 
-from snnlab import viz
+from snnlab.course import viz
 
 
 def test_figures_are_plotly_figures():

@@ -8,9 +8,9 @@ import time
 import plotly.graph_objects as go
 import pytest
 
-from snnlab import widgets
 from snnlab.attacks import AttackSpec, run_attack
-from snnlab.neurons import record_spikes
+from snnlab.course import widgets
+from snnlab.models.neurons import record_spikes
 
 
 def test_slider_values():
@@ -90,7 +90,7 @@ def test_threat_model_demo():
 
 
 def test_precomputed_slider_static_figure():
-    from snnlab.viz import precomputed_slider
+    from snnlab.course.viz import precomputed_slider
 
     fig = precomputed_slider(lambda b: widgets.lif_demo(beta=b), [0.5, 0.9], "beta")
     assert len(fig.layout.sliders[0].steps) == 2
@@ -135,7 +135,7 @@ def _step_layouts(fig):
 @pytest.mark.parametrize("demo", ["attack", "purification", "threshold"])
 def test_static_sliders_move_their_labels_and_marker_lines(pretrained, digits_test, demo):
     """The book's sliders (no kernel): per-panel labels, titles and marker lines change with the step."""
-    from snnlab.viz import precomputed_slider
+    from snnlab.course.viz import precomputed_slider
 
     defense, _ = pretrained
     x, y = digits_test
@@ -231,7 +231,7 @@ def _widget_notebook(tmp_path, body: str) -> str:
     import nbformat
 
     marker = tmp_path / "marker"
-    source = (f"import pathlib, time\nfrom snnlab import widgets\nmarker = pathlib.Path({str(marker)!r})\n\n"
+    source = (f"import pathlib, time\nfrom snnlab.course import widgets\nmarker = pathlib.Path({str(marker)!r})\n\n"
               f"class Drawn:\n    def __init__(self, eps):\n        self.eps = eps\n\n"
               f"    def show(self):\n        print('drawn at eps', self.eps)\n\n\n"
               f"def demo(eps):\n" + "".join(f"    {line}\n" for line in body.splitlines()) +

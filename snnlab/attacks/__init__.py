@@ -57,7 +57,6 @@ from .threat_models import (
                    default_steps,
                    eps_grid,
                    run_attack,
-                   train_substitute,
 )
 
 __all__ = [
@@ -66,5 +65,4 @@ __all__ = [
     "SubstituteCNN", "SubstituteConfig", "Surrogate", "SurrogateModel", "Verdict", "attack_surrogate",
     "attack_view", "default_steps", "defend_batched", "eps_grid", "is_defense", "is_random", "judge",
     "predict_batched", "project", "run_attack", "sanity_checks", "surrogate", "surrogate_sweep",
-    "train_substitute",
 ]

@@ -47,7 +47,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..data import check_images
+from ..data.datasets import check_images
 from ..devices import follow
 from .core import BestIterate, BPDADefense, auto_eot, decaying_step, project
 

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..data import check_images
+from ..data.datasets import check_images
 from ..devices import follow
 from .core import BestIterate, attack_view, auto_eot, is_defense, project
 from .objectives import LOSSES, classification_loss

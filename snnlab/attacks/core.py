@@ -21,7 +21,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from ..detector import linf_score
+from ..models.detector import linf_score
 from .surrogates import attack_surrogate
 from .surrogates import surrogate as as_surrogate
 

@@ -36,7 +36,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..data import check_images
+from ..data.datasets import check_images
 from ..devices import follow
 from .adaptive import AdaptivePGD
 from .apgd import APGD

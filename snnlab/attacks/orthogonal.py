@@ -33,9 +33,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..data import check_images
-from ..detector import linf_score
+from ..data.datasets import check_images
 from ..devices import follow
+from ..models.detector import linf_score
 from .core import BestIterate, decaying_step, is_defense, project
 from .objectives import smooth_score
 from .surrogates import attack_surrogate

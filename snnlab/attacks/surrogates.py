@@ -45,7 +45,7 @@ Usage, on a classifier, a purifier or a whole defence (every MLF inside)::
 
 Written by hand: snntorch's surrogates are single-threshold autograd
 functions; MLF's backward is fused over K levels and time
-(:class:`snnlab.neurons.MLFFunction`), so a surrogate here only supplies
+(:class:`snnlab.models.neurons.MLFFunction`), so a surrogate here only supplies
 ``h'`` and two switches.
 """
 from __future__ import annotations
@@ -57,7 +57,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..neurons import MLF, MLF_WIDTH
+from ..models.neurons import MLF, MLF_WIDTH
 
 SHAPES = ("rectangular", "triangular", "sigmoid", "exponential", "arctan", "ste")
 SHORT = {"rectangular": "rect", "triangular": "tri", "sigmoid": "sig", "exponential": "exp", "arctan": "atan"}

@@ -29,10 +29,8 @@ from dataclasses import dataclass
 import torch
 import torchattacks
 from torch import nn
-from torch.nn import functional as F
 
-from ..data import check_images, dataset_info
-from ..devices import resolve_device
+from ..data.datasets import check_images, dataset_info
 from .surrogates import SurrogateModel
 
 # L-infinity radii per dataset (pixels in [0, 1]). Digits are 17-level 8x8
@@ -186,20 +184,3 @@ class SubstituteConfig:
     in_channels: int = 1  # C
     classes: int = 10  # logits
     width: int = 32  # channels of the first conv
-
-
-def train_substitute(images: torch.Tensor, labels: torch.Tensor, classes: int, epochs: int = 30,
-                     seed: int = 0, batch_size: int = 64, device: str = "auto") -> SubstituteCNN:
-    """Train the transfer attacker's substitute CNN (Adam, cross-entropy), seeded; returns it in eval mode."""
-    torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
-    device = resolve_device(device)
-    model = SubstituteCNN(images.shape[1], classes).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
-    for _ in range(epochs):
-        for idx in torch.randperm(len(labels), generator=generator).split(batch_size):
-            loss = F.cross_entropy(model(images[idx].to(device)), labels[idx].to(device))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-    return model.eval()

@@ -1,10 +1,10 @@
 """The purifier family: one interface, one module per method.
 
 Every purifier is an ``nn.Module`` from images in [0, 1] ``(N, C, H, W)`` to purified images of
-the same shape, with snnlab's input checks, so :class:`snnlab.defense.JointDefense`, the detector
+the same shape, with snnlab's input checks, so :class:`snnlab.models.defense.JointDefense`, the detector
 and every attack take any of them unchanged.
 
-- ``snn``: the seed paper's SNN purifier, NeSNN + RecSNN (:mod:`.snn`; also ``snnlab.purifier``).
+- ``snn``: the seed paper's SNN purifier, NeSNN + RecSNN (:mod:`.snn`; also ``snnlab.purifiers.snn``).
 - ``consistency``: a one-step, consistency-parametrised denoiser of Gaussian-noised images, after
   Consistency Purification (Li et al., NeurIPS 2024) (:mod:`.consistency`). Random.
 - ``masking``: IMPure-style information masking, each random pixel group rebuilt from the others
@@ -26,7 +26,11 @@ import os
 
 from torch import nn
 
+from ..data.datasets import load_dataset
 from ..devices import resolve_device
+from ..models.defense import JointDefense
+from ..models.detector import Detector
+from ..runs.checkpoints import load_checkpoint, load_state, verify_recorded
 from .consistency import ConsistencyConfig, ConsistencyPurifier, ConsistencyTraining, train_consistency
 from .masking import MaskingConfig, MaskingPurifier, MaskingTraining, train_masking
 from .snn import Purifier, PurifierConfig
@@ -67,7 +71,8 @@ def train(name: str, classifier: nn.Module | None, dataset: str = "digits", chec
     """Train purifier ``name`` (against the frozen ``classifier`` where its method uses one); eval mode."""
     check_name(name)
     if name == "snn":
-        from ..train import PurifierTraining, train_purifier
+        # imported here, not at the top: snnlab.training trains the purifiers, so it sits above them
+        from ..training.trainers import PurifierTraining, train_purifier
 
         settings = PurifierTraining(seed=seed)
         if epochs is not None:
@@ -83,6 +88,7 @@ def train(name: str, classifier: nn.Module | None, dataset: str = "digits", chec
 
 def shipped_dir(dataset: str = "digits") -> str:
     """Where the family's shipped checkpoints for ``dataset`` live (with their own manifest.json)."""
+    # imported here, not at the top: snnlab.pretrained loads the purifiers, so it sits above them
     from ..pretrained import PRETRAINED_DIR
 
     return os.path.join(PRETRAINED_DIR, dataset, "purifiers")
@@ -91,7 +97,7 @@ def shipped_dir(dataset: str = "digits") -> str:
 def load_checkpoint_file(name: str, path: str, device: str = "auto", classifier: nn.Module | None = None) -> nn.Module:
     """Purifier ``name`` from a checkpoint file written by :func:`train` (``weights_only=True``);
     ``classifier`` is attached where the method needs one (surgery)."""
-    from ..checkpoints import load_checkpoint, load_state
+    # imported here, not at the top: snnlab.pretrained loads the purifiers, so it sits above them
     from ..pretrained import _config
 
     check_name(name)
@@ -111,14 +117,14 @@ def load_checkpoint_file(name: str, path: str, device: str = "auto", classifier:
 def load(name: str, dataset: str = "digits", device: str = "auto", folder: str | None = None) -> nn.Module:
     """Purifier ``name``, checked against its manifest: from ``folder`` (a ``snnlab train`` output) or,
     by default, the shipped checkpoints for ``dataset``."""
-    from ..checkpoints import verify_recorded
+    # imported here, not at the top: snnlab.pretrained loads the purifiers, so it sits above them
     from ..pretrained import load_models, load_pretrained
 
     check_name(name)
     if name == "snn":
         return (load_models(folder, device) if folder else load_pretrained(dataset, device)).purifier
     where = os.path.join(folder, "purifiers") if folder else shipped_dir(dataset)
-    hint = f"train one with `snnlab train --purifier {name}" + (f" --out {folder}`" if folder else "`")
+    hint = f"train one with `snnlab train-purifier {name}" + (f" --out {folder}`" if folder else "`")
     path = verify_recorded(where, f"{name}.pt", hint)
     classifier = None
     if name == "surgery":  # its saliency needs the classifier it was trained against
@@ -148,9 +154,6 @@ class PurifiedClassifier(nn.Module):
 def defense_with(defense, purifier: nn.Module, dataset: str = "digits", fpr: float = 0.01):
     """``defense`` (a JointDefense) with ``purifier`` in place of its own, the detector recalibrated on the
     calibration split at false-positive rate ``fpr`` (a random purifier's scores are random too)."""
-    from ..data import load_dataset
-    from ..defense import JointDefense
-    from ..detector import Detector
 
     calibration, _ = load_dataset(dataset, "calibration")
     detector = Detector(purifier).calibrate(calibration, fpr)
@@ -162,8 +165,9 @@ def train_into(name: str, classifier: nn.Module, out: str, dataset: str = "digit
                command: str | None = None) -> dict:
     """Train purifier ``name`` into ``OUT/purifiers/NAME.pt`` (resumable) and record it in that folder's
     manifest.json (SHA-256, seed, epochs, command, training seconds); returns the manifest. See
-    :func:`snnlab.train.train_recorded` for what happens when the file already exists."""
-    from ..train import train_recorded
+    :func:`snnlab.training.trainers.train_recorded` for what happens when the file already exists."""
+    # imported here, not at the top: snnlab.training trains the purifiers, so it sits above them
+    from ..training.trainers import train_recorded
 
     check_name(name)
     if name == "snn":
@@ -171,4 +175,4 @@ def train_into(name: str, classifier: nn.Module, out: str, dataset: str = "digit
     return train_recorded(
         os.path.join(out, "purifiers"), f"{name}.pt", {"dataset": dataset, "seed": seed, "epochs": epochs},
         lambda path: train(name, classifier, dataset, path, device, progress, seed, epochs),
-        command or f"snnlab train --purifier {name} --seed {seed} --out {out}")
+        command or f"snnlab train-purifier {name} --seed {seed} --out {out}")

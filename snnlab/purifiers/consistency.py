@@ -4,7 +4,7 @@ Li et al., "Consistency Purification: Effective and Efficient Diffusion Purifica
 Certified Robustness", NeurIPS 2024. Their pipeline, which snnlab follows:
 
 1. add Gaussian noise, ``x + delta``, ``delta ~ N(0, sigma^2 I)`` (the noise of randomized
-   smoothing, :mod:`snnlab.smoothing`);
+   smoothing, :mod:`snnlab.evaluation.smoothing`);
 2. map ``sigma`` to the model's noise level: images are scaled to [-1, 1], so the noise doubles,
    ``t = 2 sigma`` (EDM convention);
 3. denoise in one call with the consistency boundary parametrisation
@@ -38,7 +38,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..data import check_images, dataset_info
+from ..data.datasets import check_images, dataset_info, load_dataset
 from ..devices import follow, resolve_device
 
 SIGMA_DATA = 0.5  # sd: the data's standard deviation on [-1, 1] (consistency-model default)
@@ -164,14 +164,13 @@ def train_consistency(classifier: nn.Module | None = None, dataset: str = "digit
                       data=None) -> ConsistencyPurifier:
     """Train the one-step denoiser on x-prediction, then fine-tune it semantically with ``classifier``.
 
-    Same conventions as :mod:`snnlab.train`: seeded, resumable from ``checkpoint`` (saved atomically
+    Same conventions as :mod:`snnlab.training.trainers`: seeded, resumable from ``checkpoint`` (saved atomically
     after every epoch), a progress bar. Without a classifier the semantic fine-tune is skipped.
     Returns the purifier in eval mode.
     """
-    from tqdm.auto import tqdm
-
-    from ..data import load_dataset
-    from ..train import _batches, _optimizer, _resume, _save, frozen, seed_everything
+    # imported here, not at the top: snnlab.training trains the purifiers, so it sits above them
+    from ..training.engine import Loop, fit
+    from ..training.trainers import _batches, frozen, seed_everything
 
     settings = settings or ConsistencyTraining()
     device = resolve_device(device)
@@ -179,36 +178,36 @@ def train_consistency(classifier: nn.Module | None = None, dataset: str = "digit
     images, _ = data if data is not None else load_dataset(dataset, "train")
     purifier = ConsistencyPurifier(config or ConsistencyConfig.for_dataset(dataset)).to(device)
     cfg = purifier.config
-    optimizer, scheduler = _optimizer(purifier, settings, math.ceil(len(images) / settings.batch_size))
-    kind = "purifier-consistency"
-    start = _resume(checkpoint, kind, purifier, optimizer, scheduler, generator, progress)
     if classifier is not None:
         classifier = classifier.to(device).eval()
-    bar = tqdm(range(start, settings.epochs), desc=f"train {kind}", disable=not progress,
-               initial=start, total=settings.epochs)
+
+    def batches(epoch):
+        for idx in _batches(len(images), settings.batch_size, generator):
+            yield images[idx].to(device)  # (B, C, H, W)
+
+    def semantic(epoch):  # the last epochs fine-tune through the classifier, at the purifier's own sigma
+        return classifier is not None and epoch >= settings.epochs - settings.semantic_epochs
+
+    def loss(x, epoch):
+        if semantic(epoch):
+            sigma = torch.full((len(x),), cfg.sigma, device=device)
+        else:
+            sigma = cfg.sigma_min + (cfg.sigma_max - cfg.sigma_min) * torch.rand(len(x), generator=generator)
+            sigma = sigma.to(device)
+        noise = torch.randn(x.shape, generator=generator).to(device)
+        x_hat = purifier.denoise(x + sigma[:, None, None, None] * noise, sigma)
+        value = F.mse_loss(x_hat, x)
+        if semantic(epoch):
+            with torch.no_grad():
+                target = F.log_softmax(classifier(x), dim=1)
+            value = value + settings.kl_weight * F.kl_div(F.log_softmax(classifier(x_hat), dim=1), target,
+                                                          log_target=True, reduction="batchmean")
+        return value
+
     with frozen(classifier):
-        for epoch in bar:
-            purifier.train()
-            semantic = classifier is not None and epoch >= settings.epochs - settings.semantic_epochs
-            for idx in _batches(len(images), settings.batch_size, generator):
-                x = images[idx].to(device)  # (B, C, H, W)
-                if semantic:  # the fine-tune works at the purifier's own sigma
-                    sigma = torch.full((len(x),), cfg.sigma, device=device)
-                else:
-                    sigma = cfg.sigma_min + (cfg.sigma_max - cfg.sigma_min) * torch.rand(len(x), generator=generator)
-                    sigma = sigma.to(device)
-                noise = torch.randn(x.shape, generator=generator).to(device)
-                x_hat = purifier.denoise(x + sigma[:, None, None, None] * noise, sigma)
-                loss = F.mse_loss(x_hat, x)
-                if semantic:
-                    with torch.no_grad():
-                        target = F.log_softmax(classifier(x), dim=1)
-                    loss = loss + settings.kl_weight * F.kl_div(F.log_softmax(classifier(x_hat), dim=1), target,
-                                                                log_target=True, reduction="batchmean")
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                scheduler.step()
-            bar.set_postfix(loss=f"{loss.item():.4f}", stage="semantic" if semantic else "denoise")
-            _save(checkpoint, kind, purifier, optimizer, scheduler, generator, epoch + 1, settings)
+        fit(purifier, settings,
+            Loop("purifier-consistency", batches, loss, math.ceil(len(images) / settings.batch_size),
+                 postfix=lambda last, epoch: {"loss": f"{last:.4f}",
+                                              "stage": "semantic" if semantic(epoch) else "denoise"}),
+            generator=generator, checkpoint=checkpoint, progress=progress)
     return purifier.eval()

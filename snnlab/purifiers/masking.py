@@ -30,7 +30,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..data import check_images, dataset_info
+from ..data.datasets import check_images, dataset_info, load_dataset
 from ..devices import follow, resolve_device
 
 
@@ -120,12 +120,11 @@ def train_masking(classifier: nn.Module, dataset: str = "digits", settings: Mask
                   config: MaskingConfig | None = None, data=None) -> MaskingPurifier:
     """Train on FGSM examples against the frozen ``classifier``: L1 to the clean image + KL on the mixed image.
 
-    Same conventions as :mod:`snnlab.train` (seeded, resumable, progress bar). Returns eval mode.
+    Same conventions as :mod:`snnlab.training.trainers` (seeded, resumable, progress bar). Returns eval mode.
     """
-    from tqdm.auto import tqdm
-
-    from ..data import load_dataset
-    from ..train import _optimizer, _resume, _save, fgsm_batches, frozen, seed_everything
+    # imported here, not at the top: snnlab.training trains the purifiers, so it sits above them
+    from ..training.engine import Loop, fit
+    from ..training.trainers import fgsm_batches, frozen, seed_everything
 
     if classifier is None:
         raise ValueError("the masking purifier trains on FGSM examples: pass the classifier they attack")
@@ -134,30 +133,25 @@ def train_masking(classifier: nn.Module, dataset: str = "digits", settings: Mask
     generator = seed_everything(settings.seed)
     images, labels = data if data is not None else load_dataset(dataset, "train")
     purifier = MaskingPurifier(config or MaskingConfig.for_dataset(dataset)).to(device)
-    optimizer, scheduler = _optimizer(purifier, settings, math.ceil(len(labels) / settings.batch_size))
-    kind = "purifier-masking"
-    start = _resume(checkpoint, kind, purifier, optimizer, scheduler, generator, progress)
     classifier = classifier.to(device).eval()
-    bar = tqdm(range(start, settings.epochs), desc=f"train {kind}", disable=not progress,
-               initial=start, total=settings.epochs)
+
+    def loss(batch, epoch):
+        x, y, x_adv = batch
+        groups = purifier.groups(len(x), "cpu", generator).to(device)  # a CPU generator draws on the CPU
+        fill = torch.rand(x.shape, generator=generator).to(device)
+        assembled = purifier.assemble(x_adv, groups, fill)
+        x_hat = assembled + purifier.refine(assembled)  # unclamped: the clamp would stop the gradient
+        keep = (torch.rand(x.shape, generator=generator) < settings.mix_share).to(device, x.dtype)
+        mixed = x_hat.clamp(0.0, 1.0) * (1 - keep) + x_adv * keep  # leftover perturbation, simulated
+        with torch.no_grad():
+            target = F.log_softmax(classifier(x), dim=1)
+        kl = F.kl_div(F.log_softmax(classifier(mixed), dim=1), target, log_target=True, reduction="batchmean")
+        return F.l1_loss(x_hat, x) + settings.kl_weight * kl
+
     with frozen(classifier):
-        for epoch in bar:
-            purifier.train()
-            for x, y, x_adv in fgsm_batches(classifier, images, labels, settings, generator, device):
-                groups = purifier.groups(len(x), "cpu", generator).to(device)  # a CPU generator draws on the CPU
-                fill = torch.rand(x.shape, generator=generator).to(device)
-                assembled = purifier.assemble(x_adv, groups, fill)
-                x_hat = assembled + purifier.refine(assembled)  # unclamped: the clamp would stop the gradient
-                keep = (torch.rand(x.shape, generator=generator) < settings.mix_share).to(device, x.dtype)
-                mixed = x_hat.clamp(0.0, 1.0) * (1 - keep) + x_adv * keep  # leftover perturbation, simulated
-                with torch.no_grad():
-                    target = F.log_softmax(classifier(x), dim=1)
-                kl = F.kl_div(F.log_softmax(classifier(mixed), dim=1), target, log_target=True, reduction="batchmean")
-                loss = F.l1_loss(x_hat, x) + settings.kl_weight * kl
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                scheduler.step()
-            bar.set_postfix(loss=f"{loss.item():.4f}")
-            _save(checkpoint, kind, purifier, optimizer, scheduler, generator, epoch + 1, settings)
+        fit(purifier, settings,
+            Loop("purifier-masking", lambda epoch: fgsm_batches(classifier, images, labels, settings, generator,
+                                                                device),
+                 loss, math.ceil(len(labels) / settings.batch_size)),
+            generator=generator, checkpoint=checkpoint, progress=progress)
     return purifier.eval()

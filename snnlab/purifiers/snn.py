@@ -1,5 +1,5 @@
 """The SNN purifier (the seed paper's): a noise-level estimation SNN (NeSNN) and a residual U-Net
-reconstruction SNN (RecSNN). ``snnlab.purifier`` is an alias of this module.
+reconstruction SNN (RecSNN). ``snnlab.purifiers.snn`` is an alias of this module.
 
 References
 ----------
@@ -36,10 +36,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..classifier import ConvBN, DSSEBlock, fold, unfold
-from ..data import check_images, dataset_info
+from ..data.datasets import check_images, dataset_info
 from ..devices import follow
-from ..neurons import MLF, direct_encode
+from ..models.classifier import ConvBN, DSSEBlock, fold, unfold
+from ..models.neurons import MLF, direct_encode
 
 
 @dataclass

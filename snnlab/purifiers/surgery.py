@@ -33,7 +33,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..data import check_images, dataset_info
+from ..data.datasets import check_images, dataset_info, load_dataset
 from ..devices import follow, resolve_device
 
 
@@ -126,10 +126,9 @@ def train_surgery(classifier: nn.Module, dataset: str = "digits", settings: Surg
                   checkpoint: str | None = None, device: str = "auto", progress: bool = True,
                   config: SurgeryConfig | None = None, data=None) -> SurgeryPurifier:
     """Train the inpainter on FGSM examples against the frozen ``classifier`` (L1 + KL + R-Drop); eval mode."""
-    from tqdm.auto import tqdm
-
-    from ..data import load_dataset
-    from ..train import _optimizer, _resume, _save, fgsm_batches, frozen, seed_everything
+    # imported here, not at the top: snnlab.training trains the purifiers, so it sits above them
+    from ..training.engine import Loop, fit
+    from ..training.trainers import fgsm_batches, frozen, seed_everything
 
     if classifier is None:
         raise ValueError("the surgery purifier needs the classifier (saliency, FGSM examples, alignment)")
@@ -139,29 +138,24 @@ def train_surgery(classifier: nn.Module, dataset: str = "digits", settings: Surg
     images, labels = data if data is not None else load_dataset(dataset, "train")
     classifier = classifier.to(device).eval()
     purifier = SurgeryPurifier(config or SurgeryConfig.for_dataset(dataset), classifier).to(device)
-    optimizer, scheduler = _optimizer(purifier, settings, math.ceil(len(labels) / settings.batch_size))
-    kind = "purifier-surgery"
-    start = _resume(checkpoint, kind, purifier, optimizer, scheduler, generator, progress)
-    bar = tqdm(range(start, settings.epochs), desc=f"train {kind}", disable=not progress,
-               initial=start, total=settings.epochs)
+
+    def loss(batch, epoch):
+        x, y, x_adv = batch
+        mask = purifier.removal_mask(x_adv)
+        first, second = purifier.regenerate(x_adv, mask), purifier.regenerate(x_adv, mask)  # two dropouts
+        with torch.no_grad():
+            target = F.log_softmax(classifier(x), dim=1)
+        log_p, log_q = F.log_softmax(classifier(first), dim=1), F.log_softmax(classifier(second), dim=1)
+        align = F.kl_div(log_p, target, log_target=True, reduction="batchmean")
+        rdrop = 0.5 * (F.kl_div(log_p, log_q, log_target=True, reduction="batchmean")
+                       + F.kl_div(log_q, log_p, log_target=True, reduction="batchmean"))
+        return (0.5 * (F.l1_loss(first, x) + F.l1_loss(second, x)) + settings.kl_weight * align
+                + settings.rdrop_weight * rdrop)
+
     with frozen(classifier):
-        for epoch in bar:
-            purifier.train()
-            for x, y, x_adv in fgsm_batches(classifier, images, labels, settings, generator, device):
-                mask = purifier.removal_mask(x_adv)
-                first, second = purifier.regenerate(x_adv, mask), purifier.regenerate(x_adv, mask)  # two dropouts
-                with torch.no_grad():
-                    target = F.log_softmax(classifier(x), dim=1)
-                log_p, log_q = F.log_softmax(classifier(first), dim=1), F.log_softmax(classifier(second), dim=1)
-                align = F.kl_div(log_p, target, log_target=True, reduction="batchmean")
-                rdrop = 0.5 * (F.kl_div(log_p, log_q, log_target=True, reduction="batchmean")
-                               + F.kl_div(log_q, log_p, log_target=True, reduction="batchmean"))
-                loss = (0.5 * (F.l1_loss(first, x) + F.l1_loss(second, x)) + settings.kl_weight * align
-                        + settings.rdrop_weight * rdrop)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                scheduler.step()
-            bar.set_postfix(loss=f"{loss.item():.4f}")
-            _save(checkpoint, kind, purifier, optimizer, scheduler, generator, epoch + 1, settings)
+        fit(purifier, settings,
+            Loop("purifier-surgery", lambda epoch: fgsm_batches(classifier, images, labels, settings, generator,
+                                                                device),
+                 loss, math.ceil(len(labels) / settings.batch_size)),
+            generator=generator, checkpoint=checkpoint, progress=progress)
     return purifier.eval()

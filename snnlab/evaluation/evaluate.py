@@ -30,13 +30,13 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
-from .attacks import THREAT_MODELS, AdaptivePGD, AttackSpec, default_steps, eps_grid, run_attack
-from .attacks.core import defend_batched, predict_batched  # noqa: F401 (part of this module's API: lessons 4, 6)
-from .attacks.ensemble import PRESETS, Ensemble
-from .data import load_dataset
-from .detector import auroc
-from .devices import follow
-from .runs import Progress, hold
+from ..attacks import THREAT_MODELS, AdaptivePGD, AttackSpec, default_steps, eps_grid, run_attack
+from ..attacks.core import defend_batched, predict_batched  # noqa: F401 (part of this module's API: lessons 4, 6)
+from ..attacks.ensemble import PRESETS, Ensemble
+from ..data.datasets import load_dataset
+from ..devices import follow
+from ..models.detector import auroc
+from ..runs.folders import Progress, hold
 
 
 @dataclass
@@ -259,7 +259,7 @@ def evaluate_in_chunks(defense, dataset: str = "digits", chunk: int | None = Non
     """:func:`evaluate` on consecutive chunks of ``chunk`` test images, merged (:func:`merge_rows`); the rows.
 
     With ``resume`` (the path the rows will be written to), every finished chunk is saved at once in
-    ``RESUME.partial`` (:class:`snnlab.runs.Progress`, with ``request``: the settings that make the rows), so
+    ``RESUME.partial`` (:class:`snnlab.runs.folders.Progress`, with ``request``: the settings that make the rows), so
     the same evaluation started again after a kill resumes from the last finished chunk; call
     :func:`finish_chunks` once the rows are written. Each chunk is attacked as its own batch, so the chunk
     size is part of the settings: the same chunking gives the same rows, resumed or not.

@@ -4,7 +4,7 @@ A submission is one Python file that defines
 
     build_defense() -> nn.Module
         images (N, 1, 8, 8) in [0, 1] -> logits (N, 10), deterministic. A model with
-        ``.classifier``, ``.purifier`` and ``.detector`` (a :class:`snnlab.defense.JointDefense`,
+        ``.classifier``, ``.purifier`` and ``.detector`` (a :class:`snnlab.models.defense.JointDefense`,
         perhaps with another threshold or purifier) is graded as a defence, so its
         "correct or flagged" figures count too.
     CLAIMS = [{"threat_model": "white-box", "eps": 0.1, "accuracy": 0.15}, ...]
@@ -40,7 +40,14 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from .attacks.threat_models import THREAT_MODELS
+from ..attacks import AttackSpec, run_attack
+from ..attacks.core import judge
+from ..attacks.ensemble import Ensemble, full, light
+from ..attacks.sanity import sanity_checks
+from ..attacks.threat_models import THREAT_MODELS
+from ..data.datasets import load_dataset
+from ..devices import follow
+from ..pretrained import load_pretrained
 
 # A claim names the threat model it holds under, and the grader measures it as that entry of the one
 # table of threat models (``snnlab.attacks.THREAT_MODELS``): white-box as the attack ensemble's worst case.
@@ -100,7 +107,7 @@ def load_submission(path: str):
     for name in ("build_defense", "CLAIMS"):
         if not hasattr(module, name):
             raise SubmissionError(f"{path} defines no {name}; a submission needs build_defense() and CLAIMS "
-                                  f"(see snnlab.capstone)")
+                                  f"(see snnlab.course.capstone)")
     try:
         model = module.build_defense()
     except Exception as error:  # noqa: BLE001 - any error in student code becomes one clear line
@@ -147,9 +154,6 @@ def _answers(model, images) -> Criterion:
 
 def _measure(model, claim, images, labels, ensemble, steps, seed, cache):
     """``(accuracy, correct_or_flagged or None, attack name)`` for one row, cached per (threat model, eps)."""
-    from .attacks import AttackSpec, run_attack
-    from .attacks.core import judge
-    from .attacks.ensemble import Ensemble, full, light
 
     key = (claim["threat_model"], float(claim["eps"]))
     if key in cache:
@@ -163,8 +167,6 @@ def _measure(model, claim, images, labels, ensemble, steps, seed, cache):
     if key[0] == "grey-box":
         source, name = getattr(model, "classifier", model), "PGD-20 on the classifier"
     else:
-        from .pretrained import load_pretrained
-
         source, name = load_pretrained("digits", with_substitute=True)[1], "PGD-20 on the substitute CNN"
     adv = run_attack(AttackSpec("pgd", eps, 20), source, images, labels, seed=seed)
     correct, cof = judge(model, adv, labels)[:2]
@@ -175,12 +177,9 @@ def _measure(model, claim, images, labels, ensemble, steps, seed, cache):
 def grade(model: nn.Module, claims, limit: int = 100, ensemble: str = "full", steps: int = 100,
           sanity_steps: int = 20, seed: int = 0) -> Grade:
     """Re-measure every claim of ``model``'s table on the first ``limit`` digits test images; a :class:`Grade`."""
-    from .attacks.sanity import sanity_checks
-    from .data import load_dataset
 
     if ensemble not in ("light", "full"):
         raise ValueError(f"unknown ensemble {ensemble!r}; choose light or full")
-    from .devices import follow
 
     images, labels = follow(model, *load_dataset("digits", "test", limit=limit))  # on the model's device
     n = len(labels)

@@ -48,9 +48,13 @@ import torch
 from scipy.stats import entropy, median_abs_deviation
 from torch import nn
 
-from .diffusion import DDPM
-from .poisoning import predict, train_on
-from .runs import claim, holds
+from ..data.datasets import dataset_info
+from ..pretrained import load_classifier_file
+from ..purifiers.diffusion import DDPM, load_ddpm
+from ..runs.checkpoints import save_json, sha256
+from ..runs.folders import claim, holds
+from ..training.trainers import _finish
+from .backdoor import PoisonedSplit, load_split, measure, predict, save_split, train_on
 
 RULES = ("any", "majority")
 
@@ -267,13 +271,6 @@ def purify_into(poisoned: str, out: str, settings: ElixirSettings | None = None,
     import json
     import os
 
-    from .checkpoints import save_json, sha256
-    from .data import dataset_info
-    from .diffusion import load_ddpm
-    from .poisoning import PoisonedSplit, load_split, measure, save_split
-    from .pretrained import load_classifier_file
-    from .train import _finish
-
     settings = settings or ElixirSettings()
     if epochs is not None and epochs < 0:
         raise ValueError(f"epochs must be 0 (no retraining) or more, got {epochs}")
@@ -302,3 +299,23 @@ def purify_into(poisoned: str, out: str, settings: ElixirSettings | None = None,
         report["after"] = measure(retrained, split.trigger, split.target, dataset)
     save_json(os.path.join(out, "report.json"), report)
     return report
+
+
+def format_purification(report: dict) -> str:
+    """The before/after table of ``snnlab purify-dataset``."""
+    lines = [f"target label(s) detected: {report['detection']['targets']}"]
+    for rule in ("any", "majority"):
+        r = report[rule]
+        ident = r.get("identification") or {}
+        chosen = " (used)" if report["settings"]["rule"] == rule else ""
+        lines.append(f"rule {rule:>8}{chosen}: transitioned {r['transitioned']:.1%}, suspicious "
+                     f"{r['suspicious']:.1%}, relabelled {r['identified']:.1%}"
+                     + (f"; poisoned identified (TPR) {ident['tpr']:.1%}, "
+                        f"clean misidentified (FPR) {ident['fpr']:.1%}"
+                        if ident.get("tpr") is not None else ""))
+    lines.append(f"{'':>16} {'clean accuracy':>15} {'attack success':>15}")
+    for when in ("before", "after"):
+        if when in report:
+            lines.append(f"{when:>16} {report[when]['clean_accuracy']:15.1%} "
+                         f"{report[when]['attack_success_rate']:15.1%}")
+    return "\n".join(lines)

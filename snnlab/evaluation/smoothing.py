@@ -35,7 +35,10 @@ from dataclasses import dataclass
 import torch
 from scipy.stats import beta, binomtest, norm
 
-from .data import check_images
+from ..data.datasets import check_images
+from ..pretrained import PRETRAINED_DIR, load_classifier_file
+from ..runs.checkpoints import recorded, verify_recorded
+from ..training.trainers import ClassifierTraining, train_classifier, train_recorded
 
 ABSTAIN = -1
 
@@ -150,13 +153,11 @@ def noise_filename(sigma: float) -> str:
 
 
 def _noise_dir(dataset: str, folder: str | None) -> str:
-    from .pretrained import PRETRAINED_DIR
-
     return os.path.join(folder or os.path.join(PRETRAINED_DIR, dataset), "smoothing")
 
 
 def _noise_hint(sigma: float, folder: str | None) -> str:
-    return f"train one with `snnlab train --noise-sigma {sigma:g}" + (f" --out {folder}`" if folder else "`")
+    return f"train one with `snnlab train-noise {sigma:g}" + (f" --out {folder}`" if folder else "`")
 
 
 def train_noise_classifier_into(sigma: float, out: str, dataset: str = "digits", seed: int = 0,
@@ -166,7 +167,6 @@ def train_noise_classifier_into(sigma: float, out: str, dataset: str = "digits",
     classifier Cohen et al. certify, into ``OUT/smoothing/noise-sigmaS.pt`` (resumable), recorded in that
     folder's manifest.json; returns the manifest. Same architecture and schedule as the shipped classifier.
     """
-    from .train import ClassifierTraining, train_classifier, train_recorded
 
     if not sigma > 0:
         raise ValueError(f"sigma must be positive, got {sigma}")
@@ -177,14 +177,12 @@ def train_noise_classifier_into(sigma: float, out: str, dataset: str = "digits",
         _noise_dir(dataset, out), noise_filename(sigma),
         {"dataset": dataset, "seed": seed, "sigma": sigma, "epochs": epochs},
         lambda path: train_classifier(dataset, settings, path, device, progress),
-        command or f"snnlab train --noise-sigma {sigma:g} --seed {seed} --out {out}")
+        command or f"snnlab train-noise {sigma:g} --seed {seed} --out {out}")
 
 
 def load_noise_classifier(sigma: float, dataset: str = "digits", device: str = "auto", folder: str | None = None):
     """The spiking classifier trained on Gaussian noise of std ``sigma`` (eval mode), checked against its
-    manifest: from ``folder/smoothing`` (a ``snnlab train --noise-sigma`` output) or the shipped ones."""
-    from .checkpoints import verify_recorded
-    from .pretrained import load_classifier_file
+    manifest: from ``folder/smoothing`` (a ``snnlab train-noise`` output) or the shipped ones."""
 
     path = verify_recorded(_noise_dir(dataset, folder), noise_filename(sigma), _noise_hint(sigma, folder))
     return load_classifier_file(path, device)
@@ -192,7 +190,6 @@ def load_noise_classifier(sigma: float, dataset: str = "digits", device: str = "
 
 def noise_run(sigma: float, dataset: str = "digits", folder: str | None = None) -> dict:
     """The manifest record (command, seed, training seconds) of :func:`load_noise_classifier`'s model."""
-    from .checkpoints import recorded, verify_recorded
 
     where, name = _noise_dir(dataset, folder), noise_filename(sigma)
     verify_recorded(where, name, _noise_hint(sigma, folder))

@@ -1,6 +1,6 @@
 """Training at dataset scale: torchvision datasets streamed through a ``DataLoader``, with augmentation.
 
-:func:`snnlab.data.load_dataset` returns a whole split as one tensor: right for digits (1,797
+:func:`snnlab.data.datasets.load_dataset` returns a whole split as one tensor: right for digits (1,797
 images), wrong for Tiny-ImageNet (its train split alone is about 4.9 GB as float32). This module
 returns ``torch.utils.data.Dataset`` objects instead, decoded image by image in DataLoader worker
 processes:
@@ -15,14 +15,14 @@ processes:
   shuffled order each epoch.
 
 The calibration split of a torchvision dataset is the same seeded 10% of its training set as in
-:mod:`snnlab.data`, held out of "train".
+:mod:`snnlab.data.datasets`, held out of "train".
 """
 from __future__ import annotations
 
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
-from .data import SPLIT_SEED, SPLITS, dataset_info, open_torchvision
+from .datasets import SPLIT_SEED, SPLITS, dataset_info, open_torchvision
 
 NO_FLIP = ("svhn",)  # house-number digits: a flipped digit is another glyph
 # shape, train/test sizes
@@ -46,7 +46,7 @@ def image_dataset(name: str, split: str = "train", root: str | None = None, down
     """Split ``split`` of dataset ``name`` as a Dataset of ``(image (C, H, W) float32 in [0, 1], label)``.
 
     ``augment=False`` turns the train split's augmentation off. Digits is not streamed (use
-    :func:`snnlab.data.load_dataset`). A dataset missing offline raises one ValueError naming the fix.
+    :func:`snnlab.data.datasets.load_dataset`). A dataset missing offline raises one ValueError naming the fix.
     """
     from torchvision import datasets
 

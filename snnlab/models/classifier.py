@@ -30,8 +30,8 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
-from .data import check_images, dataset_info
-from .devices import follow
+from ..data.datasets import check_images, dataset_info
+from ..devices import follow
 from .neurons import MLF, encode
 
 

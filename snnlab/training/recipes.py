@@ -1,6 +1,6 @@
 """Training recipes for the seed paper's datasets, for the streamed path (``snnlab train --stream``).
 
-    >>> from snnlab.recipes import recipe
+    >>> from snnlab.training.recipes import recipe
     >>> recipe("cifar10").classifier.epochs, recipe("cifar10").network.steps
     (110, 4)
 
@@ -27,11 +27,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from .classifier import ClassifierConfig
-from .data import dataset_info
-from .loaders import NO_FLIP
-from .purifiers.snn import PurifierConfig
-from .train import ClassifierTraining, PurifierTraining
+from ..data.datasets import dataset_info
+from ..data.loaders import NO_FLIP
+from ..models.classifier import ClassifierConfig
+from ..purifiers.snn import PurifierConfig
+from .trainers import ClassifierTraining, PurifierTraining
 
 MLF_CODE = "MLF DS-ResNet code, train_for_cifar10.py / spike_layer_for_cifar10.py / ResNet_for_cifar10.py"
 SEED = "Chen & Xu, arXiv 2404.17092"
@@ -45,7 +45,7 @@ class Recipe:
     purifier: PurifierTraining
     purifier_network: PurifierConfig
     clip: float | None = None  # gradient-norm clipping; the MLF code has none
-    flip: bool = True  # horizontal flips in the augmentation (snnlab.loaders applies it)
+    flip: bool = True  # horizontal flips in the augmentation (snnlab.data.loaders applies it)
     train_images: int = 0  # the train split after snnlab holds out 10% for calibration
     sources: dict = field(default_factory=dict)  # setting -> where its value comes from
     ours: tuple = ()  # what snnlab chose where no source gives a value

@@ -2,7 +2,7 @@
 
 Launched by ``torchrun --nproc-per-node N`` (or called directly for one process), :func:`fit` trains
 the MLF spiking classifier and :func:`fit_purifier` the SNN purifier (on FGSM examples against the
-trained classifier, as :mod:`snnlab.train`) on a streamed dataset (:mod:`snnlab.loaders`) with
+trained classifier, as :mod:`snnlab.training.trainers`) on a streamed dataset (:mod:`snnlab.data.loaders`) with
 ``DistributedDataParallel`` and a ``DistributedSampler``: NCCL on GPUs, gloo on CPUs.
 
 - The **global batch** is ``settings.batch_size``; each of the ``world`` processes takes
@@ -16,7 +16,7 @@ trained classifier, as :mod:`snnlab.train`) on a streamed dataset (:mod:`snnlab.
 - bf16 autocast on GPUs that support it; gradient clipping when ``clip`` is set.
 - The attacks that make training data run in each process on its own share of the batch, in fp32:
   FGSM for the purifier, PGD for adversarial training (``settings.adversarial='pgd'``, the baseline
-  of :mod:`snnlab.train`).
+  of :mod:`snnlab.training.trainers`).
 - :func:`calibrate` sets the detector's threshold on a streamed calibration split.
 
 No home-made process pool or parameter averaging: the process group, DDP and the sampler are
@@ -33,15 +33,14 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn import functional as F
 from torch.nn.parallel import DistributedDataParallel
-from tqdm.auto import tqdm
 
-from ._version import __version__
-from .checkpoints import load_checkpoint, load_state, save_checkpoint
-from .classifier import ClassifierConfig, SpikingResNet
-from .devices import resolve_device
-from .loaders import make_loader
-from .purifiers.snn import Purifier, PurifierConfig
-from .train import _optimizer, fgsm_batch, frozen
+from ..data.loaders import make_loader
+from ..devices import resolve_device
+from ..models.classifier import ClassifierConfig, SpikingResNet
+from ..models.detector import Detector, detection_threshold
+from ..purifiers.snn import Purifier, PurifierConfig
+from . import engine
+from .trainers import fgsm_batch, frozen
 
 
 @dataclass
@@ -71,7 +70,7 @@ def fit(dataset, config: ClassifierConfig, settings, checkpoint: str | None = No
         max_epochs: int | None = None):
     """Train the spiking classifier on ``dataset`` (a Dataset of ``(image, label)``) in this process group.
 
-    ``settings``: a :class:`snnlab.train.ClassifierTraining` (epochs, global batch size, lr, weight decay,
+    ``settings``: a :class:`snnlab.training.trainers.ClassifierTraining` (epochs, global batch size, lr, weight decay,
     seed). ``max_epochs`` stops early (the schedule still spans ``settings.epochs``: for interrupting and
     resuming). Returns ``(model, losses)``: the classifier in eval mode and the global batch's mean loss at
     every step this call ran.
@@ -83,7 +82,7 @@ def fit(dataset, config: ClassifierConfig, settings, checkpoint: str | None = No
     torch.manual_seed(settings.seed)  # the same initial weights in every process
     model = SpikingResNet(config).to(proc.device)
     attack = None
-    if settings.adversarial == "pgd":  # Madry et al., as snnlab.train: each process attacks its own part of the batch
+    if settings.adversarial == "pgd":  # Madry et al., as in .trainers: each process attacks its own part of the batch
         import torchattacks
 
         attack = torchattacks.PGD(model, eps=settings.eps, alpha=2.5 * settings.eps / settings.pgd_steps,
@@ -116,13 +115,13 @@ def fit_purifier(dataset, classifier: nn.Module, config: PurifierConfig, setting
                  device: str = "auto", progress: bool = True, workers: int = 0, clip: float | None = None,
                  bf16: bool = True, max_epochs: int | None = None):
     """Train the SNN purifier (NeSNN + RecSNN, composite loss) on FGSM examples against ``classifier`` (frozen),
-    as :func:`snnlab.train.train_purifier` does, in this process group.
+    as :func:`snnlab.training.trainers.train_purifier` does, in this process group.
 
     Per global batch one eps is drawn uniformly from ``settings.eps_range`` and one clean/adversarial mask over
     the whole global batch (``settings.clean_fraction`` kept clean), from a generator seeded by the seed and the
     epoch, the same in every process; each process makes the FGSM examples of its own part against its own
     copy of the classifier (fp32, torchattacks) and takes its part of the mask. ``settings``: a
-    :class:`snnlab.train.PurifierTraining`. Returns ``(purifier, losses)`` as :func:`fit`.
+    :class:`snnlab.training.trainers.PurifierTraining`. Returns ``(purifier, losses)`` as :func:`fit`.
     """
     proc = setup(device)
     classifier = classifier.to(proc.device).eval()
@@ -154,8 +153,9 @@ def fit_purifier(dataset, classifier: nn.Module, config: PurifierConfig, setting
 
 def _train(proc: Process, kind: str, model: nn.Module, trained: nn.Module, dataset, settings, loss, checkpoint,
            progress, workers, clip, bf16, max_epochs, record) -> list:
-    """The loop :func:`fit` and :func:`fit_purifier` share: resume, DDP, the sharded loader, the step, the
-    checkpoint. ``trained`` is ``model`` or a view of it whose ``forward`` the loss calls;
+    """What :func:`fit` and :func:`fit_purifier` share on top of the one loop
+    (:func:`snnlab.training.engine.fit`: resume, step, checkpoint): DDP and the sharded loader.
+    ``trained`` is ``model`` or a view of it whose ``forward`` the loss calls;
     ``loss(net, x, y, draws, autocast)`` is this process's part of the global batch's mean loss, with ``net``
     the (DDP-wrapped) ``trained``, ``draws`` a generator seeded by seed and epoch, the same in every process,
     and ``autocast`` the bf16 context. Returns the global batch's mean loss per step."""
@@ -165,15 +165,6 @@ def _train(proc: Process, kind: str, model: nn.Module, trained: nn.Module, datas
     steps = len(dataset) // settings.batch_size  # per epoch, the same for every world size
     if steps < 1:
         raise ValueError(f"{len(dataset)} images do not fill one batch of {settings.batch_size}")
-    optimizer, scheduler = _optimizer(model, settings, steps)  # AdamW, cosine over every step, as snnlab.train
-    start = 0
-    if checkpoint and os.path.exists(checkpoint):
-        state = load_checkpoint(checkpoint, kind)
-        load_state(model, state["state_dict"], checkpoint)
-        if "optimizer" in state:
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-        start = state.get("epoch", state.get("epochs", 0))
     net = trained
     if proc.world > 1:
         if proc.device.type == "cuda":
@@ -183,46 +174,25 @@ def _train(proc: Process, kind: str, model: nn.Module, trained: nn.Module, datas
                          rank=proc.rank, world=proc.world)
     autocast = torch.autocast(proc.device.type, dtype=torch.bfloat16,
                               enabled=bf16 and proc.device.type == "cuda" and torch.cuda.is_bf16_supported())
-    last = settings.epochs if max_epochs is None else min(settings.epochs, start + max_epochs)
-    bar = tqdm(range(start, last), desc=f"train {kind} ({proc.world} process{'es' if proc.world > 1 else ''})",
-               disable=not progress or proc.rank != 0, initial=start, total=settings.epochs)
-    losses = []
-    for epoch in bar:
-        net.train()
+    draws = {}  # this epoch's generator, seeded by seed and epoch: the same in every process, no state to save
+
+    def batches(epoch):
         loader.sampler.set_epoch(epoch)
-        draws = torch.Generator().manual_seed(settings.seed * 1_000_003 + epoch)  # no state to checkpoint
+        draws["epoch"] = torch.Generator().manual_seed(settings.seed * 1_000_003 + epoch)
         for x, y in itertools.islice(loader, steps):
-            x, y = x.to(proc.device, non_blocking=True), y.to(proc.device, non_blocking=True)
-            value = loss(net, x, y, draws, autocast)
-            optimizer.zero_grad(set_to_none=True)
-            value.backward()  # DDP averages the gradients over the processes here
-            if clip is not None:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-            optimizer.step()
-            scheduler.step()
-            mean = value.detach().float()
-            if proc.world > 1:
-                dist.all_reduce(mean)
-                mean /= proc.world
-            losses.append(mean.item())
-        bar.set_postfix(loss=f"{losses[-1]:.4f}")
-        if checkpoint and proc.rank == 0:
-            save_checkpoint(checkpoint, {"kind": kind, **record, "state_dict": model.state_dict(),
-                                         "epoch": epoch + 1, "epochs": settings.epochs,
-                                         "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                                         "training": {k: v for k, v in asdict(settings).items() if k != "loss"},
-                                         "world_size": proc.world, "snnlab_version": __version__})
-        if proc.world > 1:
-            dist.barrier()  # nobody reads a checkpoint rank 0 is still writing
-    return losses
+            yield x.to(proc.device, non_blocking=True), y.to(proc.device, non_blocking=True)
+
+    label = f" ({proc.world} process{'es' if proc.world > 1 else ''})"
+    return engine.fit(model, settings,
+                      engine.Loop(kind, batches, lambda batch, epoch: loss(net, *batch, draws["epoch"], autocast),
+                                  steps, label, extra=record),
+                      checkpoint=checkpoint, progress=progress, clip=clip, process=proc, max_epochs=max_epochs)
 
 
 def calibrate(purifier: nn.Module, dataset, fpr: float = 0.01, batch_size: int = 256, workers: int = 0):
-    """A :class:`~snnlab.detector.Detector` calibrated at false-positive rate ``fpr`` on ``dataset`` (the streamed
-    calibration split), scored batch by batch on the purifier's device; run it on one process."""
+    """A :class:`~snnlab.models.detector.Detector` calibrated at false-positive rate ``fpr`` on ``dataset`` (the
+    streamed calibration split), scored batch by batch on the purifier's device; run it on one process."""
     from torch.utils.data import DataLoader
-
-    from .detector import Detector, detection_threshold
 
     detector = Detector(purifier.eval())
     device = next(purifier.parameters()).device

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .data import check_images
+from ..data.datasets import check_images
+from ..devices import follow
 from .detector import Detector, linf_score
-from .devices import follow
 
 
 @dataclass
@@ -39,7 +39,7 @@ class JointDefense(nn.Module):
     Args:
         classifier: images -> logits.
         purifier: images -> purified images.
-        detector: a :class:`~snnlab.detector.Detector` (its ``.purifier`` should be ``purifier``);
+        detector: a :class:`~snnlab.models.detector.Detector` (its ``.purifier`` should be ``purifier``);
             a float is taken as the threshold.
 
     Example::

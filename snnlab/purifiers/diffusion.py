@@ -13,7 +13,7 @@ ancestral steps from its ``x_0`` estimate:
   rescaled to ``T`` steps (default 100), as in the lesson-scale recipe of the design notes;
 - :meth:`DDPM.noise` ``q(x_t | x_0)``; :meth:`DDPM.step` one ancestral step ``p(x_{t-1} | x_t)``;
   :meth:`DDPM.round_trip` noise to ``t*`` and denoise back, keeping the last states;
-- :func:`train_ddpm` / :func:`train_ddpm_into` (seeded, resumable, as :mod:`snnlab.train`) and
+- :func:`train_ddpm` / :func:`train_ddpm_into` (seeded, resumable, as :mod:`snnlab.training.trainers`) and
   :func:`load_ddpm` (the shipped one, trained on the clean digits train split).
 
 Written by hand: no library ships a DDPM small enough for 8x8 digits on a laptop.
@@ -26,8 +26,10 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
-from .data import check_images
-from .purifiers.consistency import ConsistencyConfig, ConsistencyPurifier, ConsistencyTraining, train_consistency
+from ..data.datasets import check_images, load_dataset
+from ..runs.checkpoints import verify_recorded
+from . import load_checkpoint_file
+from .consistency import ConsistencyConfig, ConsistencyPurifier, ConsistencyTraining, train_consistency
 
 
 @dataclass(frozen=True)
@@ -135,11 +137,12 @@ def train_ddpm_into(out: str, dataset: str = "digits", seed: int = 0, epochs: in
     """Train the DDPM into ``OUT/diffusion/ddpm.pt``, recorded in that folder's manifest.json; returns the
     manifest. On ``dataset``'s clean train split, or with ``poisoned`` (a ``snnlab poison`` folder) on that
     poisoned split: the adaptive case where the attacker's data reached the diffusion model too."""
-    from .data import load_dataset
-    from .train import train_recorded
+    # imported here, not at the top: snnlab.training trains the purifiers, so it sits above them
+    from ..training.trainers import train_recorded
 
     if poisoned:
-        from .poisoning import load_split
+        # imported here, not at the top: snnlab.poisoning uses the DDPM, so it sits above it
+        from ..poisoning.backdoor import load_split
 
         images, data = load_split(os.path.join(poisoned, "split.pt")).images, f"poisoned split {poisoned}"
     else:
@@ -147,19 +150,18 @@ def train_ddpm_into(out: str, dataset: str = "digits", seed: int = 0, epochs: in
     return train_recorded(
         os.path.join(out, "diffusion"), "ddpm.pt", {"dataset": dataset, "seed": seed, "epochs": epochs, "data": data},
         lambda path: train_ddpm(images, dataset, seed, epochs, path, device, progress),
-        command or f"python -m snnlab.diffusion --out {out}")
+        command or f"python -m snnlab.purifiers.diffusion --out {out}")
 
 
 def load_ddpm(dataset: str = "digits", device: str = "auto", folder: str | None = None) -> DDPM:
     """The DDPM in ``folder/diffusion/ddpm.pt`` (trained on whatever data its manifest records), or by default
     the shipped one, trained on ``dataset``'s clean train split; checked against its manifest."""
-    from .checkpoints import verify_recorded
-    from .pretrained import PRETRAINED_DIR
-    from .purifiers import load_checkpoint_file
+    # imported here, not at the top: snnlab.pretrained loads the purifiers, so it sits above them
+    from ..pretrained import PRETRAINED_DIR
 
     where = os.path.join(folder or os.path.join(PRETRAINED_DIR, dataset), "diffusion")
     path = verify_recorded(where, "ddpm.pt",
-                           f"train one with `python -m snnlab.diffusion --out {folder or 'runs/digits'}` "
+                           f"train one with `python -m snnlab.purifiers.diffusion --out {folder or 'runs/digits'}` "
                            "(digits only)")
     ddpm = DDPM(load_checkpoint_file("consistency", path, device)).eval()
     ddpm.source = os.path.abspath(path)
@@ -178,6 +180,6 @@ if __name__ == "__main__":
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=None)
     args = parser.parse_args()
-    command = "python -m snnlab.diffusion " + " ".join(sys.argv[1:])
+    command = "python -m snnlab.purifiers.diffusion " + " ".join(sys.argv[1:])
     manifest = train_ddpm_into(args.out, seed=args.seed, epochs=args.epochs, command=command, poisoned=args.poisoned)
     print(json.dumps(manifest["runs"]["ddpm"]))

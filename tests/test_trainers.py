@@ -4,10 +4,16 @@ import pytest
 import torch
 
 from snnlab import load_dataset
-from snnlab.checkpoints import load_checkpoint
-from snnlab.classifier import ClassifierConfig
-from snnlab.purifier import PurifierConfig
-from snnlab.train import ClassifierTraining, PurifierTraining, calibrate_detector, train_classifier, train_purifier
+from snnlab.models.classifier import ClassifierConfig
+from snnlab.purifiers.snn import PurifierConfig
+from snnlab.runs.checkpoints import load_checkpoint
+from snnlab.training.trainers import (
+    ClassifierTraining,
+    PurifierTraining,
+    calibrate_detector,
+    train_classifier,
+    train_purifier,
+)
 
 TINY_CLS = ClassifierConfig(stem=8, stages=[8, 16])
 TINY_PUR = PurifierConfig(noise_channels=8, noise_layers=2, width=8)
@@ -36,12 +42,12 @@ def test_classifier_training_is_deterministic_and_learns(small):
 
 
 def test_interrupted_run_resumes_exactly(small, tmp_path, monkeypatch):
-    import snnlab.train as train
+    import snnlab.training.engine as train
 
     settings = ClassifierTraining(epochs=3, batch_size=32)
     reference = train_classifier(settings=settings, config=TINY_CLS, data=small, progress=False)
     ckpt = str(tmp_path / "clf.pt")
-    real_save = train._save
+    real_save = train.save
     calls = []
 
     def crash_after_two(*args, **kwargs):
@@ -50,10 +56,10 @@ def test_interrupted_run_resumes_exactly(small, tmp_path, monkeypatch):
         if len(calls) == 2:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(train, "_save", crash_after_two)
+    monkeypatch.setattr(train, "save", crash_after_two)
     with pytest.raises(KeyboardInterrupt):
         train_classifier(settings=settings, config=TINY_CLS, data=small, checkpoint=ckpt, progress=False)
-    monkeypatch.setattr(train, "_save", real_save)
+    monkeypatch.setattr(train, "save", real_save)
     assert load_checkpoint(ckpt)["epoch"] == 2
     resumed = train_classifier(settings=settings, config=TINY_CLS, data=small, checkpoint=ckpt, progress=False)
     assert _same(reference, resumed)

@@ -24,8 +24,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .data import check_images
-from .runs import claim, holds
+from ..attacks.core import predict_batched
+from ..data.datasets import check_images, dataset_info, load_dataset
+from ..pretrained import PRETRAINED_DIR, load_classifier_file
+from ..runs.checkpoints import CheckpointError, save_checkpoint, save_json, verify_recorded
+from ..runs.folders import claim, holds
+from ..training.trainers import ClassifierTraining, _finish, train_classifier
 
 KINDS = ("badnets", "blended")
 
@@ -116,7 +120,6 @@ def poison(images: torch.Tensor, labels: torch.Tensor, trigger: Trigger, rate: f
 @torch.no_grad()
 def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
     """``model``'s classes for ``images`` (batches moved to the model's device): ``(N,)`` on the CPU."""
-    from .attacks.core import predict_batched
 
     device = next(model.parameters(), torch.empty(0)).device  # a parameterless model runs on the CPU
     model.eval()
@@ -139,9 +142,8 @@ def clean_accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor)
 
 def train_on(images: torch.Tensor, labels: torch.Tensor, dataset: str = "digits", seed: int = 0,
              epochs: int | None = None, checkpoint: str | None = None, device: str = "auto", progress: bool = True):
-    """The MLF spiking classifier trained (as :func:`snnlab.train.train_classifier`, same recipe) on
+    """The MLF spiking classifier trained (as :func:`snnlab.training.trainers.train_classifier`, same recipe) on
     ``(images, labels)``: a poisoned split, a purified one, or part of one."""
-    from .train import ClassifierTraining, train_classifier
 
     settings = ClassifierTraining(seed=seed)
     if epochs is not None:
@@ -153,8 +155,6 @@ def save_split(path: str, split: PoisonedSplit) -> None:
     """Write ``split`` atomically (tensors and plain values only, so it loads with ``weights_only=True``)."""
     from dataclasses import asdict
 
-    from .checkpoints import save_checkpoint
-
     save_checkpoint(path, {"kind": "poisoned-split", "images": split.images, "labels": split.labels,
                            "true_labels": split.true_labels, "poisoned": split.poisoned,
                            "trigger": asdict(split.trigger), "target": split.target, "rate": split.rate})
@@ -163,8 +163,6 @@ def save_split(path: str, split: PoisonedSplit) -> None:
 def load_split(path: str) -> PoisonedSplit:
     """A split written by :func:`save_split` (``snnlab poison``); a CheckpointError naming the fix otherwise."""
     import os
-
-    from .checkpoints import CheckpointError
 
     if not os.path.isfile(path):
         raise CheckpointError(f"{path} does not exist; make a poisoned split with `snnlab poison --out FOLDER`")
@@ -180,7 +178,6 @@ def load_split(path: str) -> PoisonedSplit:
 
 def measure(model: nn.Module, trigger: Trigger, target=0, dataset: str = "digits") -> dict:
     """Clean accuracy and attack success rate of ``model`` on ``dataset``'s test split."""
-    from .data import dataset_info, load_dataset
 
     images, labels = load_dataset(dataset, "test")
     return {"clean_accuracy": clean_accuracy(model, images, labels),
@@ -197,10 +194,6 @@ def poison_into(out: str, trigger: Trigger, rate: float = 0.1, target=0, dataset
     import os
     import time
     from dataclasses import asdict
-
-    from .checkpoints import save_json
-    from .data import dataset_info, load_dataset
-    from .train import _finish
 
     images, labels = load_dataset(dataset, "train")
     split = poison(images, labels, trigger, rate, target, dataset_info(dataset).classes, seed)
@@ -226,10 +219,6 @@ def load_backdoored(dataset: str = "digits", retrain: bool = False, out: str = "
     :func:`poison_into` into ``out`` (about a minute on 2 cores)."""
     import json
     import os
-
-    from .checkpoints import verify_recorded
-    from .data import dataset_info, load_dataset
-    from .pretrained import PRETRAINED_DIR, load_classifier_file
 
     if retrain:  # claim refuses a folder holding another run; a finished one resumes at once
         poison_into(out, Trigger("badnets", 2), 0.1, 0, dataset, device=device)

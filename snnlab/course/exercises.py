@@ -12,7 +12,7 @@ list or an array), of the expected shape and dtype, or a number. A function
 that still raises ``NotImplementedError`` (the scaffold) gets "not written
 yet", not a traceback.
 
-    >>> from snnlab import exercises
+    >>> from snnlab.course import exercises
     >>> exercises.check_lif_step(my_lif_step)
     lif_step: right. ...
 
@@ -28,6 +28,12 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from ..evaluation.smoothing import certified_radius, lower_confidence_bound
+from ..models.detector import detection_threshold
+from ..poisoning.dataelixir import anomaly_index
+from ..purifiers.losses import asymmetric
+from ..purifiers.snn import bounded_correction
 
 TOLERANCE = 1e-5
 
@@ -294,8 +300,6 @@ def check_fgsm(fgsm) -> Verdict:
 # ---------------------------------------------------------------- lesson 3: the asymmetric loss
 
 def asymmetric_loss_reference(sigma_hat, sigma, alpha):
-    from .losses import asymmetric
-
     return asymmetric(sigma_hat, sigma, alpha)
 
 
@@ -322,7 +326,8 @@ def _asymmetric_sum(sigma_hat, sigma, alpha):
 
 
 def check_asymmetric_loss(asymmetric_loss) -> Verdict:
-    """Lesson 3: ``asymmetric_loss(sigma_hat, sigma, alpha) -> scalar``, compared with snnlab.losses.asymmetric."""
+    """Lesson 3: ``asymmetric_loss(sigma_hat, sigma, alpha) -> scalar``, compared with
+    snnlab.purifiers.losses.asymmetric."""
     return _check(
         "asymmetric_loss", asymmetric_loss, _asymmetric_cases(), asymmetric_loss_reference,
         [(_asymmetric_flipped, "your indicator fires on over-estimates, so they cost 1 - alpha; it should fire "
@@ -331,14 +336,12 @@ def check_asymmetric_loss(asymmetric_loss) -> Verdict:
          (_asymmetric_sum, "average over pixels with .mean(), not .sum().")],
         "compare term by term with the formula above: the squared error, its weight |alpha - indicator| whose "
         "indicator is 1 on under-estimates (sigma_hat below sigma), and the mean over pixels.",
-        "Under-estimates cost 1 - alpha, over-estimates alpha, as in snnlab.losses.asymmetric.")
+        "Under-estimates cost 1 - alpha, over-estimates alpha, as in snnlab.purifiers.losses.asymmetric.")
 
 
 # ---------------------------------------------------------------- lesson 4: the bounded correction
 
 def bounded_correction_reference(images, sigma, raw):
-    from .purifiers.snn import bounded_correction
-
     return bounded_correction(images, sigma, raw)
 
 
@@ -378,8 +381,6 @@ def check_bounded_correction(bounded_correction) -> Verdict:
 # ---------------------------------------------------------------- lesson 5: a threshold at a false-positive rate
 
 def threshold_at_fpr_reference(clean_scores, fpr):
-    from .detector import detection_threshold
-
     return torch.tensor(detection_threshold(clean_scores, fpr))
 
 
@@ -418,7 +419,7 @@ def _threshold_count(clean_scores, fpr):  # the position, not the score there
 
 def check_threshold_at_fpr(threshold_at_fpr) -> Verdict:
     """Lesson 5: ``threshold_at_fpr(clean_scores, fpr) -> threshold`` flagging (score > threshold) the same
-    clean images as snnlab.detector.detection_threshold: at most ``fpr`` of them, and no fewer than needed."""
+    clean images as snnlab.models.detector.detection_threshold: at most ``fpr`` of them, and no fewer than needed."""
     def flagged(fn):
         return lambda scores, fpr: _flags(scores, fn(scores, fpr))
 
@@ -437,7 +438,7 @@ def check_threshold_at_fpr(threshold_at_fpr) -> Verdict:
                                      "position (a count).")],
         "sort the clean scores and take the ceil((1 - fpr) * n)-th smallest; an image is flagged when its "
         "score is strictly above the threshold.",
-        "It flags the same clean images as snnlab.detector.detection_threshold.",
+        "It flags the same clean images as snnlab.models.detector.detection_threshold.",
         ("number of clean images flagged", "which clean images are flagged"), given=threshold_at_fpr)
 
 
@@ -494,7 +495,6 @@ def check_bpda(bpda) -> Verdict:
 
 def certified_radius_reference(votes, n, sigma, alpha):
     """Cohen et al.'s radius from ``votes`` of ``n`` for the top class; 0.0 when abstaining."""
-    from .smoothing import certified_radius, lower_confidence_bound
 
     return torch.tensor(certified_radius(lower_confidence_bound(int(votes), int(n), alpha), sigma), dtype=torch.float64)
 
@@ -504,21 +504,15 @@ _RADIUS_CASES = [(990, 1000, 0.5, 0.001), (1000, 1000, 0.25, 0.001), (700, 1000,
 
 
 def _radius_point_estimate(votes, n, sigma, alpha):
-    from .smoothing import certified_radius
-
     return certified_radius(min(votes / n, 1 - 1e-12), sigma)
 
 
 def _radius_two_sided(votes, n, sigma, alpha):
-    from .smoothing import certified_radius, lower_confidence_bound
-
     return certified_radius(lower_confidence_bound(int(votes), int(n), alpha / 2), sigma)
 
 
 def _radius_no_abstain(votes, n, sigma, alpha):
     from scipy.stats import norm
-
-    from .smoothing import lower_confidence_bound
 
     return sigma * float(norm.ppf(lower_confidence_bound(int(votes), int(n), alpha)))
 
@@ -529,7 +523,7 @@ def _radius_no_sigma(votes, n, sigma, alpha):
 
 def check_certified_radius(certified_radius) -> Verdict:
     """Lesson 7: ``certified_radius(votes, n, sigma, alpha) -> L2 radius`` (0.0 when abstaining), compared with
-    :mod:`snnlab.smoothing` (Clopper-Pearson lower bound, ``sigma * Phi^-1``)."""
+    :mod:`snnlab.evaluation.smoothing` (Clopper-Pearson lower bound, ``sigma * Phi^-1``)."""
     def as_number(votes, n, sigma, alpha):  # the next cell formats the radius as a number
         return torch.tensor(_number(certified_radius(votes, n, sigma, alpha), "a radius"), dtype=torch.float64)
 
@@ -543,7 +537,7 @@ def check_certified_radius(certified_radius) -> Verdict:
          (_radius_no_sigma, "multiply by sigma: R = sigma * Phi^-1(p_lower).")],
         "the lower bound is the alpha quantile of a Beta(votes, n - votes + 1) distribution; abstain (0.0) when it "
         "is below 1/2, else scale the standard normal quantile of the bound by sigma.",
-        "Your radius matches snnlab.smoothing's CERTIFY.", given=certified_radius)
+        "Your radius matches snnlab.evaluation.smoothing's CERTIFY.", given=certified_radius)
 
 
 def _kl_case(seed: int):
@@ -556,8 +550,6 @@ _ANOMALY_CASES = [lambda s=s: _kl_case(s) for s in range(4)]
 
 
 def anomaly_index_reference(kl):
-    from .dataelixir import anomaly_index
-
     return anomaly_index(kl)
 
 
@@ -588,7 +580,7 @@ def _anomaly_lower_median(kl):
 
 def check_anomaly_index(anomaly_index) -> Verdict:
     """Lesson 8: ``anomaly_index(kl) -> (kl - median) / (1.4826 * MAD)`` per label, compared with
-    :func:`snnlab.dataelixir.anomaly_index`."""
+    :func:`snnlab.poisoning.dataelixir.anomaly_index`."""
     return _check(
         "anomaly_index", anomaly_index, _ANOMALY_CASES, anomaly_index_reference,
         [(_anomaly_unscaled, "scale the MAD by 1.4826, which makes it estimate the standard deviation of normal "
@@ -602,7 +594,7 @@ def check_anomaly_index(anomaly_index) -> Verdict:
                                  "the median is their mean: use .quantile(0.5).")],
         "subtract the median of kl (the mean of the two middle values), and divide by 1.4826 times the median of "
         "the absolute deviations from that median; keep the sign, and return a tensor like kl.",
-        "Your index matches snnlab.dataelixir.anomaly_index.")
+        "Your index matches snnlab.poisoning.dataelixir.anomaly_index.")
 
 
 CHECKERS = {"lif_step": check_lif_step, "fgsm": check_fgsm, "asymmetric_loss": check_asymmetric_loss,

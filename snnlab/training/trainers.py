@@ -23,16 +23,18 @@ import torch
 import torchattacks
 from torch import nn
 from torch.nn import functional as F
-from tqdm.auto import tqdm
 
-from ._version import __version__
-from .checkpoints import load_checkpoint, load_state, save_checkpoint, save_json
-from .classifier import ClassifierConfig, SpikingResNet
-from .data import load_dataset
-from .devices import resolve_device
-from .losses import PurifierLoss
-from .purifiers.snn import Purifier, PurifierConfig
-from .runs import claim, differences, holds
+from .._version import __version__
+from ..attacks.threat_models import SubstituteCNN
+from ..data.datasets import dataset_info, load_dataset
+from ..devices import resolve_device
+from ..models.classifier import ClassifierConfig, SpikingResNet
+from ..models.detector import Detector
+from ..purifiers.losses import PurifierLoss
+from ..purifiers.snn import Purifier, PurifierConfig
+from ..runs.checkpoints import load_checkpoint, record_run, recorded, save_checkpoint, save_json, sha256
+from ..runs.folders import claim, differences, holds
+from .engine import Loop, fit
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -76,62 +78,6 @@ def _batches(n: int, batch_size: int, generator: torch.Generator):
     return [order[i:i + batch_size] for i in range(0, n, batch_size)]
 
 
-def _resume(checkpoint, kind, model, optimizer, scheduler, generator, progress) -> int:
-    """Load a partial run from ``checkpoint`` if there is one; return the first epoch to run."""
-    if not checkpoint or not os.path.exists(checkpoint):
-        return 0
-    state = load_checkpoint(checkpoint, kind)
-    load_state(model, state["state_dict"], checkpoint)
-    if "optimizer" not in state:  # a finished, stripped checkpoint: nothing to resume
-        return state.get("epochs", 0)
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    generator.set_state(state["generator"])
-    torch.set_rng_state(state["torch_rng"])
-    if progress:
-        tqdm.write(f"resuming {kind} from {checkpoint} at epoch {state['epoch']}")
-    return state["epoch"]
-
-
-def _save(checkpoint, kind, model, optimizer, scheduler, generator, epoch, settings, extra=None):
-    if not checkpoint:
-        return
-    save_checkpoint(checkpoint, {
-        "kind": kind,
-        "config": asdict(model.config),
-        "state_dict": model.state_dict(),
-        "epoch": epoch,
-        "epochs": settings.epochs,
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
-        "generator": generator.get_state(),
-        "torch_rng": torch.get_rng_state(),
-        "training": {k: v for k, v in asdict(settings).items() if k != "loss"},
-        "snnlab_version": __version__,
-        **(extra or {}),
-    })
-
-
-def _optimizer(model, settings, steps_per_epoch):
-    """The optimizer and the per-step schedule ``settings`` names: AdamW (default) or SGD with momentum;
-    cosine annealing to 0 over the run (default) or x 0.1 every ``step_epochs`` epochs."""
-    name, schedule = getattr(settings, "optimizer", "adamw"), getattr(settings, "schedule", "cosine")
-    if name == "adamw":
-        optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    elif name == "sgd":
-        optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr, momentum=settings.momentum,
-                                    weight_decay=settings.weight_decay)
-    else:
-        raise ValueError(f"unknown optimizer {name!r}; choose 'adamw' or 'sgd'")
-    if schedule == "cosine":
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, settings.epochs * steps_per_epoch)
-    elif schedule == "step":
-        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, settings.step_epochs * steps_per_epoch, 0.1)
-    else:
-        raise ValueError(f"unknown schedule {schedule!r}; choose 'cosine' or 'step'")
-    return optimizer, scheduler
-
-
 def train_classifier(dataset: str = "digits", settings: ClassifierTraining | None = None,
                      checkpoint: str | None = None, device: str = "auto", progress: bool = True,
                      config: ClassifierConfig | None = None, data=None) -> SpikingResNet:
@@ -152,39 +98,37 @@ def train_classifier(dataset: str = "digits", settings: ClassifierTraining | Non
     generator = seed_everything(settings.seed)
     images, labels = data if data is not None else load_dataset(dataset, "train")
     model = SpikingResNet(config or ClassifierConfig.for_dataset(dataset)).to(device)
-    optimizer, scheduler = _optimizer(model, settings, math.ceil(len(labels) / settings.batch_size))
-    kind = "classifier"
-    start = _resume(checkpoint, kind, model, optimizer, scheduler, generator, progress)
     attack = None
     if settings.adversarial == "pgd":
         attack = torchattacks.PGD(model, eps=settings.eps, alpha=2.5 * settings.eps / settings.pgd_steps,
                                   steps=settings.pgd_steps, random_start=True)
     elif settings.adversarial is not None:
         raise ValueError(f"adversarial must be None or 'pgd', got {settings.adversarial!r}")
-    label = " (PGD)" if attack else f" (noise sigma {settings.noise_sigma})" if settings.noise_sigma else ""
-    bar = tqdm(range(start, settings.epochs), desc=f"train {kind}{label}",
-               disable=not progress, initial=start, total=settings.epochs)
-    for epoch in bar:
-        model.train()
-        correct = total = 0
+    tally = {"correct": 0, "total": 0}  # this epoch's running train accuracy, for the progress bar
+
+    def batches(epoch):
+        tally.update(correct=0, total=0)
         for idx in _batches(len(labels), settings.batch_size, generator):
-            x, y = images[idx].to(device), labels[idx].to(device)
-            if attack is not None:
-                x = attack(x, y)  # torchattacks puts the model in eval mode for the attack, then back
-                model.train()
-            elif settings.noise_sigma:
-                noise = torch.randn(x.shape, generator=generator).to(device)  # (N, C, H, W)
-                x = (x + settings.noise_sigma * noise).clamp(0, 1)
-            logits = model(x)
-            loss = F.cross_entropy(logits, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            correct += (logits.argmax(1) == y).sum().item()
-            total += len(y)
-        bar.set_postfix(loss=f"{loss.item():.3f}", train_acc=f"{correct / total:.3f}")
-        _save(checkpoint, kind, model, optimizer, scheduler, generator, epoch + 1, settings)
+            yield images[idx].to(device), labels[idx].to(device)
+
+    def loss(batch, epoch):
+        x, y = batch
+        if attack is not None:
+            x = attack(x, y)  # torchattacks puts the model in eval mode for the attack, then back
+            model.train()
+        elif settings.noise_sigma:
+            noise = torch.randn(x.shape, generator=generator).to(device)  # (N, C, H, W)
+            x = (x + settings.noise_sigma * noise).clamp(0, 1)
+        logits = model(x)
+        tally["correct"] += (logits.argmax(1) == y).sum().item()
+        tally["total"] += len(y)
+        return F.cross_entropy(logits, y)
+
+    label = " (PGD)" if attack else f" (noise sigma {settings.noise_sigma})" if settings.noise_sigma else ""
+    fit(model, settings, Loop("classifier", batches, loss, math.ceil(len(labels) / settings.batch_size), label,
+                              lambda last, epoch: {"loss": f"{last:.3f}",
+                                                   "train_acc": f"{tally['correct'] / tally['total']:.3f}"}),
+        generator=generator, checkpoint=checkpoint, progress=progress)
     return model.eval()
 
 
@@ -241,37 +185,61 @@ def train_purifier(classifier: nn.Module, dataset: str = "digits", settings: Pur
     images, labels = data if data is not None else load_dataset(dataset, "train")
     classifier = classifier.to(device).eval()
     purifier = Purifier(config or PurifierConfig.for_dataset(dataset)).to(device)
-    optimizer, scheduler = _optimizer(purifier, settings, math.ceil(len(labels) / settings.batch_size))
-    kind = "purifier"
-    start = _resume(checkpoint, kind, purifier, optimizer, scheduler, generator, progress)
     loss_fn = settings.loss
-    bar = tqdm(range(start, settings.epochs), desc=f"train {kind}", disable=not progress,
-               initial=start, total=settings.epochs)
+
+    def loss(batch, epoch):
+        x, y, x_adv = batch
+        sigma = (x_adv - x).abs()  # true noise map, 0 on clean rows
+        x_hat, sigma_hat = purifier.estimate(x_adv)
+        logits_hat = logits_clean = None
+        if loss_fn.w_kl > 0:
+            logits_hat = classifier(x_hat)
+            with torch.no_grad():
+                logits_clean = classifier(x)
+        return loss_fn(x_hat, x, sigma_hat, sigma, logits_hat, logits_clean)
+
     with frozen(classifier):
-        for epoch in bar:
-            purifier.train()
-            for x, y, x_adv in fgsm_batches(classifier, images, labels, settings, generator, device):
-                sigma = (x_adv - x).abs()  # true noise map, 0 on clean rows
-                x_hat, sigma_hat = purifier.estimate(x_adv)
-                logits_hat = logits_clean = None
-                if loss_fn.w_kl > 0:
-                    logits_hat = classifier(x_hat)
-                    with torch.no_grad():
-                        logits_clean = classifier(x)
-                loss = loss_fn(x_hat, x, sigma_hat, sigma, logits_hat, logits_clean)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                scheduler.step()
-            bar.set_postfix(loss=f"{loss.item():.4f}")
-            _save(checkpoint, kind, purifier, optimizer, scheduler, generator, epoch + 1, settings,
-                  {"loss_weights": asdict(loss_fn)})
+        fit(purifier, settings,
+            Loop("purifier", lambda epoch: fgsm_batches(classifier, images, labels, settings, generator, device),
+                 loss, math.ceil(len(labels) / settings.batch_size), extra={"loss_weights": asdict(loss_fn)}),
+            generator=generator, checkpoint=checkpoint, progress=progress)
     return purifier.eval()
 
 
+@dataclass
+class SubstituteTraining:
+    """The transfer attacker's substitute CNN: Adam at a constant rate, cross-entropy."""
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    seed: int = 0
+    optimizer: str = "adam"
+    schedule: str = "constant"
+
+
+def train_substitute(images: torch.Tensor, labels: torch.Tensor, classes: int, epochs: int = 30,
+                     seed: int = 0, batch_size: int = 64, device: str = "auto") -> SubstituteCNN:
+    """Train the transfer attacker's substitute CNN (:class:`SubstituteTraining`), seeded; returns it in eval
+    mode. Not checkpointed: it takes seconds."""
+    settings = SubstituteTraining(epochs=epochs, batch_size=batch_size, seed=seed)
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    device = resolve_device(device)
+    model = SubstituteCNN(images.shape[1], classes).to(device)
+
+    def batches(epoch):
+        for idx in _batches(len(labels), batch_size, generator):
+            yield images[idx].to(device), labels[idx].to(device)
+
+    fit(model, settings, Loop("substitute", batches, lambda batch, epoch: F.cross_entropy(model(batch[0]), batch[1]),
+                              math.ceil(len(labels) / batch_size)), progress=False)
+    return model.eval()
+
+
 def calibrate_detector(purifier: nn.Module, dataset: str = "digits", fpr: float = 0.01, data=None):
-    """A :class:`~snnlab.detector.Detector` calibrated on the calibration split at false-positive rate ``fpr``."""
-    from .detector import Detector
+    """A :class:`~snnlab.models.detector.Detector` calibrated on the calibration split at
+    false-positive rate ``fpr``."""
 
     images, _ = data if data is not None else load_dataset(dataset, "calibration")
     return Detector(purifier).calibrate(images, fpr)
@@ -293,8 +261,6 @@ def train_recorded(where: str, filename: str, request: dict, train, command: str
     returned in its place."""
     import json
     import time
-
-    from .checkpoints import record_run, recorded
 
     os.makedirs(where, exist_ok=True)
     path, stem = os.path.join(where, filename), os.path.splitext(filename)[0]
@@ -329,7 +295,7 @@ def _finish(path: str) -> None:
     """Strip optimizer/RNG state from a finished checkpoint (keeps shipped files small)."""
     state = load_checkpoint(path)
     keep = {k: state[k] for k in ("kind", "config", "state_dict", "epochs", "training", "snnlab_version",
-                                  "loss_weights") if k in state}
+                                  "loss_weights", "seconds", "untimed_epochs") if k in state}
     save_checkpoint(path, keep)
 
 
@@ -346,10 +312,6 @@ def train_all(dataset: str = "digits", out: str = "runs/digits", seed: int = 0, 
     """
     import time
 
-    from .attacks import train_substitute
-    from .checkpoints import sha256
-    from .data import dataset_info
-
     device = resolve_device(device)
     os.makedirs(out, exist_ok=True)
     timings = {}
@@ -364,15 +326,16 @@ def train_all(dataset: str = "digits", out: str = "runs/digits", seed: int = 0, 
                 "classifier_training": {k: v for k, v in asdict(cls_settings).items() if k != "seed"},
                 "purifier_training": {k: v for k, v in asdict(pur_settings).items() if k != "seed"}})
     paths = {name: os.path.join(out, name) for name in ("classifier.pt", "purifier.pt", "substitute.pt")}
-    start = time.perf_counter()
     classifier = train_classifier(dataset, cls_settings, paths["classifier.pt"], device, progress)
     _finish(paths["classifier.pt"])
-    timings["classifier_s"] = time.perf_counter() - start
-
-    start = time.perf_counter()
     purifier = train_purifier(classifier, dataset, pur_settings, paths["purifier.pt"], device, progress)
     _finish(paths["purifier.pt"])
-    timings["purifier_s"] = time.perf_counter() - start
+    untimed = {}
+    for name in ("classifier", "purifier"):  # summed over every session the run spanned (engine.fit)
+        state = load_checkpoint(paths[f"{name}.pt"])
+        timings[f"{name}_s"] = state.get("seconds", 0.0)
+        if state.get("untimed_epochs", 0 if "seconds" in state else state.get("epochs", 0)):
+            untimed[name] = state.get("untimed_epochs", state.get("epochs", 0))
 
     start = time.perf_counter()
     if not os.path.exists(paths["substitute.pt"]):
@@ -393,6 +356,7 @@ def train_all(dataset: str = "digits", out: str = "runs/digits", seed: int = 0, 
         "command": command or f"snnlab train --dataset {dataset} --seed {seed} --out {out}",
         "snnlab_version": __version__, "torch_version": torch.__version__,
         "train_seconds": {k: round(v, 1) for k, v in timings.items()},
+        **({"untimed_epochs": untimed} if untimed else {}),  # epochs trained before checkpoints kept the time
         "sha256": {name: sha256(os.path.join(out, name)) for name in files},
     }
     save_json(os.path.join(out, "manifest.json"), manifest)

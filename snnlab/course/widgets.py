@@ -2,7 +2,7 @@
 
 Each ``*_demo`` function is what an ipywidgets slider calls; tests call the
 same functions across each slider's range. :func:`interact` wires one to
-sliders in a notebook, and ``snnlab.viz.precomputed_slider`` turns one into a
+sliders in a notebook, and ``snnlab.course.viz.precomputed_slider`` turns one into a
 static figure with a slider for the published book (no kernel there).
 """
 from __future__ import annotations
@@ -15,12 +15,13 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
+from ..attacks import AttackSpec, run_attack
+from ..attacks.surrogates import SHORT
+from ..devices import follow
+from ..models.neurons import MLF_THRESHOLDS, lif_trace, mlf_trace
+from ..poisoning.backdoor import predict
+from ..purifiers.losses import asymmetric
 from . import viz
-from .attacks import AttackSpec, run_attack
-from .attacks.surrogates import SHORT
-from .devices import follow
-from .losses import asymmetric
-from .neurons import MLF_THRESHOLDS, lif_trace, mlf_trace
 
 # Slider ranges, shared by the lessons and the tests that sweep them: (min, max, step).
 SLIDERS = {
@@ -393,9 +394,9 @@ def certified_demo(certified: list, sigma: float = 0.5, pixels: int = 64) -> go.
 
 
 def trigger_demo(model, images, labels, trigger, index: int = 0) -> go.Figure:
-    """One test digit without and with ``trigger`` (a :class:`snnlab.poisoning.Trigger`), and ``model``'s answer
+    """One test digit without and with ``trigger`` (a :class:`snnlab.poisoning.backdoor.Trigger`), and
+    ``model``'s answer
     on each: a backdoored model follows the trigger, a clean one ignores it."""
-    from .poisoning import predict
 
     x = images[index:index + 1]
     triggered = trigger.apply(x)

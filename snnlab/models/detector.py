@@ -16,7 +16,7 @@ import math
 import numpy as np
 import torch
 
-from .devices import follow
+from ..devices import follow
 
 
 def linf_score(images: torch.Tensor, purified: torch.Tensor) -> torch.Tensor:

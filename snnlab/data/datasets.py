@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..devices import resolve_device
+
 SPLITS = ("train", "calibration", "test")
 SPLIT_SEED = 0  # fixed: the same split on every machine
 
@@ -264,7 +266,6 @@ def load_dataset(name: str = "digits", split: str = "test", root: str | None = N
         >>> images.shape, labels.shape
         (torch.Size([360, 1, 8, 8]), torch.Size([360]))
     """
-    from .devices import resolve_device
 
     device = resolve_device(device)
     images, labels = _load_split(name, split, root, download, limit)

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from snnlab.purifier import Purifier, PurifierConfig, unet_depth
+from snnlab.purifiers.snn import Purifier, PurifierConfig, unet_depth
 
 
 @pytest.mark.parametrize("size,depth", [(8, 2), (28, 2), (32, 3), (64, 3), (7, 0)])
