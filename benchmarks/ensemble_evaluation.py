@@ -2,10 +2,13 @@
 
     python benchmarks/ensemble_evaluation.py     # writes snnlab/results/ensemble.json
 
-On the first ``--limit`` test images and each eps, for the undefended
-classifier and for the joint defence:
+On the first ``--limit`` test images and each eps, for each model of ``--models`` (default: the undefended
+classifier and the joint defence; also ``noise-S``, the classifier trained on Gaussian noise of std S, and
+``pgdK-E``, the classifier adversarially trained with PGD-K at radius E), from the shipped weights or a run
+folder (``--folder``):
 
-1. grey-box PGD-20 (crafted on the classifier; the seed paper's setting), for comparison;
+1. grey-box PGD-20 (crafted on the classifier; the seed paper's setting), for comparison, and transfer
+   PGD-20 (crafted on the separately trained substitute CNN), evaluated on each model;
 2. the ``full`` ensemble in cascade (:mod:`snnlab.attacks.ensemble`): APGD-CE/DLR/T, APGD-CE through
    eleven surrogates, BPDA, the detector penalty, orthogonal and selective PGD, Square. The robust
    figure is its per-image worst case;
@@ -20,11 +23,14 @@ Resumable: the images are attacked in chunks of ``--chunk``; each finished chunk
 ``OUT.partial/progress.json`` (:class:`snnlab.runs.folders.Progress`), and the same command started again after a
 kill resumes from the last finished chunk (another command is refused). The chunking is part of the
 settings (each chunk is attacked as one batch), so a resumed run gives exactly the uninterrupted run's rows.
+Each chunk keeps its own seconds, so ``wall_s`` is the whole run's attack time however many sessions it
+spanned.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
 
 import torch
@@ -122,10 +128,52 @@ def row_of(chunks, eps, name, args) -> dict:
                           "flagged": _share(chunks, "flagged")}}
     if name == "classifier":
         row["pgd20_accuracy"] = _share(chunks, "grey", "undefended")
-    else:
+    elif name == "defense":
         row["grey_box_pgd20"] = {"accuracy": _share(chunks, "grey", "correct"),
                                  "correct_or_flagged": _share(chunks, "grey", "correct_or_flagged")}
+    if all("transfer" in c for c in chunks):
+        row["transfer_pgd20"] = {"accuracy": _share(chunks, "transfer", "correct"),
+                                 "correct_or_flagged": _share(chunks, "transfer", "correct_or_flagged")}
+    row["seconds"] = round(sum(c.get("seconds", 0.0) for c in chunks), 1)
     return row
+
+
+def load_targets(args):
+    """``name -> model`` for each of ``--models``, and the defence and substitute the grey-box and transfer
+    rows need, from the shipped weights or ``--folder``."""
+    from snnlab.evaluation.smoothing import load_noise_classifier
+    from snnlab.pretrained import load_adversarial_classifier, load_models
+
+    if args.folder:
+        defense, substitute = load_models(args.folder, with_substitute=True)
+    else:
+        defense, substitute = snnlab.load_pretrained(args.dataset, with_substitute=True)
+    targets = {}
+    for name in args.models.split(","):
+        if name == "classifier":
+            targets[name] = defense.classifier
+        elif name == "defense":
+            targets[name] = defense
+        elif re.fullmatch(r"noise-[0-9.]+", name):
+            targets[name] = load_noise_classifier(float(name[6:]), args.dataset, folder=args.folder)
+        elif re.fullmatch(r"pgd[0-9]+-[0-9.]+", name):
+            steps, eps = name[3:].split("-")
+            targets[name] = load_adversarial_classifier(float(eps), args.dataset, int(steps), folder=args.folder)
+        else:
+            raise SystemExit(f"ensemble_evaluation.py: error: unknown model {name!r}; choose from classifier, "
+                             "defense, noise-S (e.g. noise-0.25), pgdK-E (e.g. pgd10-0.1)")
+    return defense, substitute, targets
+
+
+def transfer_row(substitute, target, xs, ys, eps) -> dict:
+    """PGD-20 crafted on the substitute CNN, evaluated on ``target``: correct (and correct or flagged)."""
+    adv = run_attack(AttackSpec("pgd", eps, 20), substitute, xs, ys)
+    if hasattr(target, "detector"):
+        logits, flags, _, _ = defend_batched(target, adv)
+        correct = logits.argmax(1) == ys
+        return {"correct": correct.tolist(), "correct_or_flagged": (correct | flags).tolist()}
+    with torch.no_grad():
+        return {"correct": (target(adv).argmax(1) == ys).tolist(), "correct_or_flagged": None}
 
 
 def main():
@@ -138,16 +186,25 @@ def main():
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--square-queries", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=5, help="at most this many confirmation rounds")
+    parser.add_argument("--models", default="classifier,defense",
+                        help="comma-separated: classifier, defense, noise-S, pgdK-E (default: classifier,defense)")
+    parser.add_argument("--folder", default=None,
+                        help="a run folder (snnlab train, train-noise, train-adversarial), not the shipped weights")
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--out", default=results.path("ensemble.json"))
     args = parser.parse_args()
     torch.set_num_threads(2)
     command = (f"python benchmarks/ensemble_evaluation.py --dataset {args.dataset} --eps {args.eps} --limit "
                f"{args.limit} --chunk {args.chunk} --preset {args.preset} --steps {args.steps} --square-queries "
-               f"{args.square_queries} --rounds {args.rounds}")
+               f"{args.square_queries} --rounds {args.rounds}"
+               + (f" --models {args.models}" if args.models != "classifier,defense" else "")
+               + (f" --folder {args.folder}" if args.folder else ""))
     request = {k: v for k, v in vars(args).items() if k not in ("out", "quiet")}
+    if args.models == "classifier,defense" and not args.folder:  # as requested before these options existed
+        request = {k: v for k, v in request.items() if k not in ("models", "folder")}
     start = time.perf_counter()
-    defense = snnlab.load_pretrained(args.dataset)
+    defense, substitute, targets = load_targets(args)
+    names = list(targets)
     x, y = snnlab.load_dataset(args.dataset, "test", limit=args.limit)
     eps_list = [float(e) for e in args.eps.split(",")]
     with Progress(args.out, request) as done:
@@ -155,10 +212,11 @@ def main():
             for lo in range(0, len(y), args.chunk):
                 xs, ys = x[lo:lo + args.chunk], y[lo:lo + args.chunk]
                 grey = None
-                for name, target in (("classifier", defense.classifier), ("defense", defense)):
+                for name, target in targets.items():
                     key = f"{eps}/{name}/{lo}"
                     if key in done:
                         continue
+                    began = time.perf_counter()
                     if grey is None:  # grey-box PGD-20 on this chunk, crafted on the classifier
                         adv = run_attack(AttackSpec("pgd", eps, 20), defense.classifier, xs, ys)
                         logits, flags, _, _ = defend_batched(defense, adv)
@@ -167,13 +225,17 @@ def main():
                         correct = logits.argmax(1) == ys
                         grey = {"undefended": undefended.tolist(), "correct": correct.tolist(),
                                 "correct_or_flagged": (correct | flags).tolist()}
-                    done[key] = {**attack_chunk(target, xs, ys, eps, args), "grey": grey}
+                    row = {**attack_chunk(target, xs, ys, eps, args), "grey": grey}
+                    if substitute is not None:
+                        row["transfer"] = transfer_row(substitute, target, xs, ys, eps)
+                    done[key] = {**row, "seconds": round(time.perf_counter() - began, 1)}
                     print(f"eps {eps}, {name}, images {lo}-{lo + len(ys) - 1}: done", flush=True)
         found = [row_of([done[f"{eps}/{name}/{lo}"] for lo in range(0, len(y), args.chunk)], eps, name, args)
-                 for eps in eps_list for name in ("classifier", "defense")]
-        out = {"rows": found, "wall_s": round(time.perf_counter() - start, 1), "torch": torch.__version__,
-               "threads": torch.get_num_threads(), "command": command,
-               "note": "wall_s counts this process only; a resumed run's earlier chunks ran before it"}
+                 for eps in eps_list for name in names]
+        out = {"rows": found, "wall_s": round(sum(r["seconds"] for r in found), 1),
+               "this_process_s": round(time.perf_counter() - start, 1), "torch": torch.__version__,
+               "threads": torch.get_num_threads(), "command": command, "dataset": args.dataset,
+               "note": "wall_s sums every chunk's attack time, over every session the run spanned"}
         save_json(args.out, out)
         done.finish()
     print(json.dumps({k: v for k, v in out.items() if k != "rows"}, indent=2))

@@ -16,7 +16,8 @@ from .models.classifier import ClassifierConfig, SpikingResNet
 from .models.defense import JointDefense
 from .models.detector import Detector
 from .purifiers.snn import Purifier, PurifierConfig
-from .runs.checkpoints import CheckpointError, load_checkpoint, load_state, verify_manifest
+from .runs.checkpoints import CheckpointError, load_checkpoint, load_state, verify_manifest, verify_recorded
+from .training.adversarial import adversarial_filename
 from .training.trainers import train_all
 
 PRETRAINED_DIR = os.path.join(os.path.dirname(__file__), "weights")
@@ -56,6 +57,17 @@ def load_classifier_file(path: str, device: str = "auto") -> SpikingResNet:
     model = SpikingResNet(_config(ClassifierConfig, payload, path))
     load_state(model, payload["state_dict"], path)
     return model.to(resolve_device(device)).eval()
+
+
+def load_adversarial_classifier(eps: float, dataset: str = "digits", steps: int = 10, device: str = "auto",
+                                folder: str | None = None) -> SpikingResNet:
+    """The PGD-trained classifier (:mod:`snnlab.training.adversarial`) in ``folder/adversarial`` (default: the
+    shipped ones), checked against its manifest, in eval mode."""
+    name = adversarial_filename(eps, steps)
+    hint = f"train one with `snnlab train-adversarial {eps:g} --steps {steps}"
+    hint += f" --out {folder}`" if folder else "`"
+    path = verify_recorded(os.path.join(folder or os.path.join(PRETRAINED_DIR, dataset), "adversarial"), name, hint)
+    return load_classifier_file(path, device)
 
 
 def load_models(folder: str, device: str = "auto", with_substitute: bool = False):

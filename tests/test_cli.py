@@ -150,3 +150,50 @@ def test_every_documented_command_line_parses(where, argv, capsys):
         return
     args = build_parser().parse_args(argv)  # an unknown option or a bad value exits 2 with one line
     assert callable(args.run), where
+
+
+def typed_options():
+    """(command, option or positional, value) for every option that checks its value, with a value it must
+    refuse: a word where a number or a choice goes, and for numbers one just outside their range."""
+    from snnlab.cli import build_parser
+    from snnlab.cli import options as o
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    cases = []
+    for command, parser in sub.choices.items():
+        positionals = [a for a in parser._actions if not a.option_strings and a.dest != "help"]
+        for action in parser._actions:
+            if action.type is None and action.choices is None:
+                continue
+            flag = action.option_strings[0] if action.option_strings else None
+            bad = ["nope!"] + {o.positive: ["0"], o.count: ["-1"], o.floats: ["1.5"]}.get(action.type, [])
+            if getattr(action.type, "__name__", "") in ("radius", "sigma"):
+                bad.append("0")
+            for value in bad:
+                argv = [command]
+                for p in positionals:  # the other positionals get a valid value
+                    argv.append(value if p is action else {"name": "masking", "sigma": "0.25", "eps": "0.1",
+                                                            "submission": "x.py"}[p.dest])
+                if flag:
+                    argv += [flag, value]
+                cases.append((command, flag or action.dest, argv))
+    return cases
+
+
+@pytest.mark.parametrize("command, option, argv", typed_options(), ids=lambda v: " ".join(v) if isinstance(v, list)
+                         else v)
+def test_every_checked_option_of_every_command_refuses_a_bad_value_in_one_line(command, option, argv, capsys):
+    from snnlab.cli import build_parser
+
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_.value.code == 2 and len(err) == 1 and err[0].startswith("snnlab: error:"), err
+    assert option.lstrip("-") in err[0] or option in err[0], err  # the message names what was wrong
+
+
+def test_the_table_of_bad_values_covers_every_command():
+    from snnlab.cli import COMMANDS
+
+    covered = {c for c, _, _ in typed_options()}
+    assert covered == {c.register.__module__.rsplit(".", 1)[1].replace("_", "-") for c in COMMANDS}

@@ -100,3 +100,21 @@ def test_an_import_inside_a_function_says_why():
     silent = [f"{a}:{line} -> {b}" for a, b, top, line, above in edges()
               if not top and not above.startswith("# imported here, not at the top:")]
     assert silent == []
+
+
+def test_every_import_the_readme_and_the_book_show_works():
+    """The library examples' import lines (README and book pages) name modules and names that exist."""
+    import glob
+    import importlib
+    import re
+
+    root = os.path.join(os.path.dirname(__file__), os.pardir)
+    pages = [os.path.join(root, "README.md"), *glob.glob(os.path.join(root, "book", "**", "*.md"), recursive=True)]
+    lines = {m.group(0) for p in pages if "_build" not in p for m in
+             re.finditer(r"(?m)^from snnlab[\w.]* import [\w, ]+$", open(p, encoding="utf-8").read())}
+    assert lines, "no import lines found"
+    for line in sorted(lines):
+        module, names = line[5:].split(" import ")
+        mod = importlib.import_module(module)
+        for name in (n.strip() for n in names.split(",")):
+            assert hasattr(mod, name) or importlib.util.find_spec(f"{module}.{name}"), line

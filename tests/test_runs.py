@@ -106,7 +106,8 @@ def test_snnlab_train_refuses_another_request_into_a_finished_run(tmp_path, caps
 
 def _without_timings(value):
     if isinstance(value, dict):
-        return {k: _without_timings(v) for k, v in value.items() if k not in ("seconds", "wall_s", "note")}
+        return {k: _without_timings(v) for k, v in value.items()
+                if k not in ("seconds", "wall_s", "this_process_s", "note")}
     if isinstance(value, list):
         return [_without_timings(v) for v in value]
     return value
@@ -176,3 +177,68 @@ def test_snnlab_evaluate_in_chunks_merges_and_resumes(tmp_path, monkeypatch, cap
     assert "holds a run with other settings (chunk 4 here, 2 asked)" in capsys.readouterr().err
     assert main(argv + ["--json", str(resumed), "--chunk", "4"]) == 0
     assert json.loads(resumed.read_text()) == merged and not partial.parent.exists()
+
+
+def _kill_when(argv, checkpoint, epoch, timeout=600):
+    """Start ``snnlab ARGV`` in its own process group; SIGKILL the whole group once ``checkpoint`` holds
+    ``epoch`` finished epochs (torchrun's workers die with their launcher, as on a lost machine)."""
+    import time
+
+    import torch
+
+    proc = subprocess.Popen([sys.executable, "-m", "snnlab", *argv], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + timeout
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            try:
+                state = torch.load(checkpoint, weights_only=True)
+                if "optimizer" not in state or state["epoch"] >= epoch:  # (a finished file has no optimizer)
+                    break
+            except (OSError, RuntimeError, EOFError):  # not there yet (written atomically: never half a file)
+                pass
+            time.sleep(0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    return torch.load(checkpoint, weights_only=True)
+
+
+def _weights(path):
+    import torch
+
+    return torch.load(path, weights_only=True)["state_dict"]
+
+
+def _same(a, b):
+    import torch
+
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("name, argv, files", [
+    ("in memory", ["train", "--dataset", "digits", "--classifier-epochs", "3", "--purifier-epochs", "1"],
+     ["classifier.pt", "purifier.pt", "substitute.pt"]),
+    pytest.param("two processes", ["train", "--dataset", "cifar10", "--fake-data", "--nproc", "2", "--epochs", "3",
+                                   "--limit", "32", "--batch-size", "16", "--workers", "0"],
+                 ["classifier.pt", "purifier.pt"],
+                 marks=pytest.mark.xfail(strict=False, reason="issue 22, open: a streamed run killed and resumed "
+                                         "ends with the same classifier but another purifier; cause not found")),
+])
+def test_a_training_killed_mid_run_resumes_to_the_uninterrupted_weights(tmp_path, name, argv, files):
+    """`snnlab train` SIGKILLed (with every process it started) after its first classifier epoch, then started
+    again: it resumes from that epoch, the lock is free at once, and every model ends bit-identical to an
+    uninterrupted run's; the manifests agree but for the times."""
+    import json
+
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    assert main([*argv, "--out", str(whole), "--quiet"]) == 0
+    state = _kill_when([*argv, "--out", str(killed), "--quiet"], str(killed / "classifier.pt"), 1)
+    assert 1 <= state["epoch"] < 3 and "optimizer" in state  # killed mid-run, a resumable checkpoint left
+    assert runs.holder(killed) is None  # the dead run's lock went with it
+    assert main([*argv, "--out", str(killed), "--quiet"]) == 0
+    for f in files:
+        assert _same(_weights(whole / f), _weights(killed / f)), f
+    untimed = ("train_seconds", "command", "untimed_epochs", "sha256")  # the files keep their own times
+    a, b = (json.loads((d / "manifest.json").read_text()) for d in (whole, killed))
+    assert {k: v for k, v in a.items() if k not in untimed} == {k: v for k, v in b.items() if k not in untimed}

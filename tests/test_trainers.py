@@ -86,3 +86,34 @@ def test_purifier_training_is_deterministic_and_checkpointed(small, tmp_path):
     det = calibrate_detector(a, data=small, fpr=0.05)
     assert 0 < det.threshold < 1
     assert os.path.exists(tmp_path / "p.pt")
+
+
+def test_adversarial_training_from_the_cli_is_recorded_loaded_and_tied_to_its_settings(tmp_path, capsys):
+    """`snnlab train-adversarial EPS` writes OUT/adversarial/pgdK-epsE.pt with a manifest; the loader checks it;
+    the same folder refuses another seed; bad radii get one line."""
+    import json
+
+    from snnlab.cli import main
+    from snnlab.pretrained import load_adversarial_classifier
+    from snnlab.runs.checkpoints import CheckpointError
+
+    out = tmp_path / "models"
+    assert main(["train-adversarial", "0.1", "--steps", "1", "--epochs", "1", "--out", str(out), "--quiet"]) == 0
+    manifest = json.loads((out / "adversarial" / "manifest.json").read_text())
+    run = manifest["runs"]["pgd1-eps0.1"]
+    assert run["eps"] == 0.1 and run["steps"] == 1 and run["command"].startswith("snnlab train-adversarial 0.1")
+    model = load_adversarial_classifier(0.1, steps=1, folder=str(out))
+    assert not model.training
+    state = torch.load(out / "adversarial" / "pgd1-eps0.1.pt", weights_only=True)
+    assert state["training"]["adversarial"] == "pgd" and state["training"]["pgd_steps"] == 1
+    capsys.readouterr()
+    assert main(["train-adversarial", "0.1", "--steps", "1", "--epochs", "1", "--seed", "3", "--out", str(out),
+                 "--quiet"]) == 2
+    assert "seed 0 here, 3 asked" in capsys.readouterr().err
+    with pytest.raises(CheckpointError, match="snnlab train-adversarial 0.2 --steps 10"):
+        load_adversarial_classifier(0.2, folder=str(out))
+    for bad in ("0", "1.5", "x"):
+        with pytest.raises(SystemExit):
+            main(["train-adversarial", bad])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "snnlab: error:" in err[0], err

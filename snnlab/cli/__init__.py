@@ -15,10 +15,10 @@ import sys
 
 import torch
 
-from . import capstone, evaluate, poison, purify_dataset, report, train, train_noise, train_purifier
+from . import capstone, evaluate, poison, purify_dataset, report, train, train_adversarial, train_noise, train_purifier
 from .options import Parser
 
-COMMANDS = (train, train_purifier, train_noise, evaluate, report, poison, purify_dataset, capstone)
+COMMANDS = (train, train_purifier, train_noise, train_adversarial, evaluate, report, poison, purify_dataset, capstone)
 
 EPILOG = """threat models:
   undefended  attack crafted on the classifier, evaluated on the classifier
@@ -48,6 +48,7 @@ examples:
   snnlab train --out runs/digits         the whole defence, in memory (--stream, --nproc N: streamed, DDP)
   snnlab train-purifier consistency      one purifier of the family
   snnlab train-noise 0.25                a classifier trained on Gaussian noise
+  snnlab train-adversarial 0.1           a classifier trained on PGD examples (Madry et al.)
 each command has its own --help with examples
 """
 

@@ -15,11 +15,10 @@ from torch.utils.data import Subset
 
 from .._version import __version__
 from ..data.loaders import image_dataset
-from ..runs.checkpoints import save_json, sha256
 from ..runs.folders import claim, held_env, hold
 from ..training.distributed import calibrate, fit, fit_purifier, setup
 from ..training.recipes import recipe
-from ..training.trainers import _finish, train_all
+from ..training.trainers import _finish, train_all, write_defence
 from .options import common, count, positive
 
 HELP = "train classifier, purifier and substitute; calibrate the detector"
@@ -150,19 +149,15 @@ def _train_streamed_in(args, out, command) -> int:
     if proc.rank == 0:
         calibration = image_dataset(name, "calibration", args.root)
         detector = calibrate(purifier, calibration, args.fpr, workers=args.workers)
-        save_json(paths["detector.json"], {"threshold": detector.threshold, "fpr": args.fpr,
-                                           "calibration_split": "calibration", "n_calibration": len(calibration),
-                                           "score": "linf"})
         for path in (paths["classifier.pt"], paths["purifier.pt"]):
             _finish(path)  # the optimizer state goes; a finished run is not retrained
-        save_json(os.path.join(out, "manifest.json"), {
+        write_defence(out, detector, args.fpr, len(calibration), ["classifier.pt", "purifier.pt"], {
             "dataset": args.dataset, "data": name, "train_images": len(dataset), "seed": args.seed,
             "command": command, "processes": proc.world, "device": str(proc.device), "recipe": args.dataset,
             "classifier_training": asdict(classifier_settings),
             "purifier_training": {k: v for k, v in asdict(purifier_settings).items() if k != "loss"},
             "snnlab_version": __version__, "torch_version": torch.__version__,
-            "train_seconds": {k: round(v, 1) for k, v in timings.items()},
-            "sha256": {file: sha256(path) for file, path in paths.items()}})
+            "train_seconds": {k: round(v, 1) for k, v in timings.items()}})
         print(json.dumps({"dataset": name, "processes": proc.world, "device": str(proc.device), "images": len(dataset),
                           "classifier_steps": len(losses), "purifier_steps": len(purifier_losses),
                           "threshold": detector.threshold, "command": command}))

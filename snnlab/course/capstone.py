@@ -154,7 +154,6 @@ def _answers(model, images) -> Criterion:
 
 def _measure(model, claim, images, labels, ensemble, steps, seed, cache):
     """``(accuracy, correct_or_flagged or None, attack name)`` for one row, cached per (threat model, eps)."""
-
     key = (claim["threat_model"], float(claim["eps"]))
     if key in cache:
         return cache[key]
@@ -177,7 +176,6 @@ def _measure(model, claim, images, labels, ensemble, steps, seed, cache):
 def grade(model: nn.Module, claims, limit: int = 100, ensemble: str = "full", steps: int = 100,
           sanity_steps: int = 20, seed: int = 0) -> Grade:
     """Re-measure every claim of ``model``'s table on the first ``limit`` digits test images; a :class:`Grade`."""
-
     if ensemble not in ("light", "full"):
         raise ValueError(f"unknown ensemble {ensemble!r}; choose light or full")
 

@@ -41,7 +41,6 @@ TOLERANCE = 1e-5
 @dataclass
 class Verdict:
     """The checker's answer: ``ok`` and a one-line ``message``. Truthy when right."""
-
     exercise: str
     ok: bool
     message: str
@@ -495,7 +494,6 @@ def check_bpda(bpda) -> Verdict:
 
 def certified_radius_reference(votes, n, sigma, alpha):
     """Cohen et al.'s radius from ``votes`` of ``n`` for the top class; 0.0 when abstaining."""
-
     return torch.tensor(certified_radius(lower_confidence_bound(int(votes), int(n), alpha), sigma), dtype=torch.float64)
 
 

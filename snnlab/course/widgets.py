@@ -194,7 +194,6 @@ def noise_demo(classifier, purifier, images, labels, eps: float = 0.1, index: in
 @dataclass
 class ThresholdSweep:
     """Per-image data to recompute the joint defence at any threshold without re-running models."""
-
     clean_scores: torch.Tensor  # (N,)
     adv_scores: torch.Tensor  # (N,)
     clean_correct_raw: torch.Tensor  # (N,) bool: classifier right on x
@@ -397,7 +396,6 @@ def trigger_demo(model, images, labels, trigger, index: int = 0) -> go.Figure:
     """One test digit without and with ``trigger`` (a :class:`snnlab.poisoning.backdoor.Trigger`), and
     ``model``'s answer
     on each: a backdoored model follows the trigger, a clean one ignores it."""
-
     x = images[index:index + 1]
     triggered = trigger.apply(x)
     answers = predict(model, torch.cat([x, triggered])).tolist()

@@ -266,7 +266,6 @@ def load_dataset(name: str = "digits", split: str = "test", root: str | None = N
         >>> images.shape, labels.shape
         (torch.Size([360, 1, 8, 8]), torch.Size([360]))
     """
-
     device = resolve_device(device)
     images, labels = _load_split(name, split, root, download, limit)
     return images.to(device), labels.to(device)

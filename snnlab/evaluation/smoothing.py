@@ -167,7 +167,6 @@ def train_noise_classifier_into(sigma: float, out: str, dataset: str = "digits",
     classifier Cohen et al. certify, into ``OUT/smoothing/noise-sigmaS.pt`` (resumable), recorded in that
     folder's manifest.json; returns the manifest. Same architecture and schedule as the shipped classifier.
     """
-
     if not sigma > 0:
         raise ValueError(f"sigma must be positive, got {sigma}")
     settings = ClassifierTraining(seed=seed, noise_sigma=sigma)
@@ -183,14 +182,12 @@ def train_noise_classifier_into(sigma: float, out: str, dataset: str = "digits",
 def load_noise_classifier(sigma: float, dataset: str = "digits", device: str = "auto", folder: str | None = None):
     """The spiking classifier trained on Gaussian noise of std ``sigma`` (eval mode), checked against its
     manifest: from ``folder/smoothing`` (a ``snnlab train-noise`` output) or the shipped ones."""
-
     path = verify_recorded(_noise_dir(dataset, folder), noise_filename(sigma), _noise_hint(sigma, folder))
     return load_classifier_file(path, device)
 
 
 def noise_run(sigma: float, dataset: str = "digits", folder: str | None = None) -> dict:
     """The manifest record (command, seed, training seconds) of :func:`load_noise_classifier`'s model."""
-
     where, name = _noise_dir(dataset, folder), noise_filename(sigma)
     verify_recorded(where, name, _noise_hint(sigma, folder))
     return recorded(where, name)["runs"][name[:-3]]

@@ -38,7 +38,6 @@ KINDS = ("badnets", "blended")
 class Trigger:
     """A backdoor trigger. ``kind``: 'badnets' (a ``size`` x ``size`` white corner patch) or 'blended'
     (a random pattern from ``pattern_seed`` mixed in at ``ratio``; with ``strokes_only`` only on the strokes)."""
-
     kind: str = "badnets"
     size: int = 2  # BadNets patch side (pixels)
     ratio: float = 0.2  # Blended mixing ratio
@@ -120,7 +119,6 @@ def poison(images: torch.Tensor, labels: torch.Tensor, trigger: Trigger, rate: f
 @torch.no_grad()
 def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
     """``model``'s classes for ``images`` (batches moved to the model's device): ``(N,)`` on the CPU."""
-
     device = next(model.parameters(), torch.empty(0)).device  # a parameterless model runs on the CPU
     model.eval()
     return predict_batched(lambda x: model(x.to(device)).cpu(), images, batch_size).argmax(1)
@@ -144,7 +142,6 @@ def train_on(images: torch.Tensor, labels: torch.Tensor, dataset: str = "digits"
              epochs: int | None = None, checkpoint: str | None = None, device: str = "auto", progress: bool = True):
     """The MLF spiking classifier trained (as :func:`snnlab.training.trainers.train_classifier`, same recipe) on
     ``(images, labels)``: a poisoned split, a purified one, or part of one."""
-
     settings = ClassifierTraining(seed=seed)
     if epochs is not None:
         settings.epochs = epochs
@@ -178,7 +175,6 @@ def load_split(path: str) -> PoisonedSplit:
 
 def measure(model: nn.Module, trigger: Trigger, target=0, dataset: str = "digits") -> dict:
     """Clean accuracy and attack success rate of ``model`` on ``dataset``'s test split."""
-
     images, labels = load_dataset(dataset, "test")
     return {"clean_accuracy": clean_accuracy(model, images, labels),
             "attack_success_rate": attack_success_rate(model, images, labels, trigger, target,

@@ -154,7 +154,6 @@ class PurifiedClassifier(nn.Module):
 def defense_with(defense, purifier: nn.Module, dataset: str = "digits", fpr: float = 0.01):
     """``defense`` (a JointDefense) with ``purifier`` in place of its own, the detector recalibrated on the
     calibration split at false-positive rate ``fpr`` (a random purifier's scores are random too)."""
-
     calibration, _ = load_dataset(dataset, "calibration")
     detector = Detector(purifier).calibrate(calibration, fpr)
     return JointDefense(defense.classifier, purifier, detector).eval()

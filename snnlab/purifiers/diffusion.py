@@ -35,7 +35,6 @@ from .consistency import ConsistencyConfig, ConsistencyPurifier, ConsistencyTrai
 @dataclass(frozen=True)
 class Schedule:
     """DDPM's linear beta schedule over ``steps`` steps (Ho et al.'s 1e-4..0.02 at 1000, rescaled)."""
-
     steps: int = 100
 
     @property

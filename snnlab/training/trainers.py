@@ -240,7 +240,6 @@ def train_substitute(images: torch.Tensor, labels: torch.Tensor, classes: int, e
 def calibrate_detector(purifier: nn.Module, dataset: str = "digits", fpr: float = 0.01, data=None):
     """A :class:`~snnlab.models.detector.Detector` calibrated on the calibration split at
     false-positive rate ``fpr``."""
-
     images, _ = data if data is not None else load_dataset(dataset, "calibration")
     return Detector(purifier).calibrate(images, fpr)
 
@@ -299,6 +298,18 @@ def _finish(path: str) -> None:
     save_checkpoint(path, keep)
 
 
+def write_defence(out: str, detector, fpr: float, n_calibration: int, files: list, manifest: dict) -> dict:
+    """The one writer of a defence folder's records, in memory or streamed: ``detector.json`` (the threshold
+    and how it was calibrated), then ``manifest.json`` (``manifest`` plus the SHA-256 of ``files`` and the
+    detector file), written last, so a folder with a manifest is complete. Returns the manifest."""
+    save_json(os.path.join(out, "detector.json"), {"threshold": detector.threshold, "fpr": fpr,
+                                                   "calibration_split": "calibration",
+                                                   "n_calibration": n_calibration, "score": "linf"})
+    manifest = dict(manifest, sha256={name: sha256(os.path.join(out, name)) for name in [*files, "detector.json"]})
+    save_json(os.path.join(out, "manifest.json"), manifest)
+    return manifest
+
+
 @holds("out")
 def train_all(dataset: str = "digits", out: str = "runs/digits", seed: int = 0, device: str = "auto",
               classifier_epochs: int | None = None, purifier_epochs: int | None = None,
@@ -346,18 +357,11 @@ def train_all(dataset: str = "digits", out: str = "runs/digits", seed: int = 0, 
     timings["substitute_s"] = time.perf_counter() - start
 
     detector = calibrate_detector(purifier.to(device), dataset, fpr)
-    n_cal = len(load_dataset(dataset, "calibration")[1])
-    save_json(os.path.join(out, "detector.json"),
-              {"threshold": detector.threshold, "fpr": fpr, "calibration_split": "calibration",
-               "n_calibration": n_cal, "score": "linf"})
-    files = ["classifier.pt", "purifier.pt", "substitute.pt", "detector.json"]
-    manifest = {
-        "dataset": dataset, "seed": seed,
-        "command": command or f"snnlab train --dataset {dataset} --seed {seed} --out {out}",
-        "snnlab_version": __version__, "torch_version": torch.__version__,
-        "train_seconds": {k: round(v, 1) for k, v in timings.items()},
-        **({"untimed_epochs": untimed} if untimed else {}),  # epochs trained before checkpoints kept the time
-        "sha256": {name: sha256(os.path.join(out, name)) for name in files},
-    }
-    save_json(os.path.join(out, "manifest.json"), manifest)
-    return manifest
+    return write_defence(out, detector, fpr, len(load_dataset(dataset, "calibration")[1]),
+                         ["classifier.pt", "purifier.pt", "substitute.pt"], {
+                             "dataset": dataset, "seed": seed,
+                             "command": command or f"snnlab train --dataset {dataset} --seed {seed} --out {out}",
+                             "snnlab_version": __version__, "torch_version": torch.__version__,
+                             "train_seconds": {k: round(v, 1) for k, v in timings.items()},
+                             **({"untimed_epochs": untimed} if untimed else {}),  # before checkpoints kept time
+                         })
