@@ -2,8 +2,10 @@
 bottom; what varies is fed into it).
 
 Each checkpoint also keeps the training seconds so far (``seconds``, summed over resumes; ``untimed_epochs``
-counts epochs a checkpoint from before this was kept holds without a time), so a run's manifest can give
-its real training time however many sessions it spanned.
+counts the epochs whose time is not in ``seconds``: trained before this was kept, or, once, timed across a
+pause before the clock left pauses out), so a run's manifest can give
+its real training time however many sessions it spanned. The time is a :class:`snnlab.runs.Stopwatch`'s: a
+run paused (``kill -STOP``/``-CONT``, Ctrl-Z) does not count the pause.
 
 A training is a model, its settings (epochs, lr, optimizer, schedule: :func:`optimizer_for`) and a
 :class:`Loop`: which batches an epoch sees and the loss of one batch. :func:`fit` does the rest, the same
@@ -22,7 +24,6 @@ with this checkpoint format (PyTorch Lightning would be one more dependency and 
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -32,6 +33,7 @@ from tqdm.auto import tqdm
 
 from .._version import __version__
 from ..runs.checkpoints import load_checkpoint, load_state, save_checkpoint
+from ..runs.stopwatch import Stopwatch
 
 
 def optimizer_for(model, settings, steps_per_epoch: int):
@@ -121,33 +123,33 @@ def fit(model, settings, loop: Loop, *, generator: torch.Generator | None = None
     rank, world = (0, 1) if process is None else (process.rank, process.world)
     start, seconds, untimed = resume(checkpoint, loop.kind, model, optimizer, scheduler, generator,
                                      progress and rank == 0)
-    began = time.perf_counter()
     last = settings.epochs if max_epochs is None else min(settings.epochs, start + max_epochs)
     bar = tqdm(range(start, last), desc=f"train {loop.kind}{loop.label}", disable=not progress or rank != 0,
                initial=start, total=settings.epochs)
     extra = dict(loop.extra, **({} if process is None else {"world_size": world}))
     losses = []
-    for epoch in bar:
-        model.train()
-        for batch in loop.batches(epoch):
-            value = loop.loss(batch, epoch)
-            optimizer.zero_grad(set_to_none=True)
-            value.backward()  # under DDP the gradients are averaged over the processes here
-            if clip is not None:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-            optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
-            mean = value.detach().float()
+    with Stopwatch() as clock:  # wall time, a pause (SIGSTOP, Ctrl-Z) left out
+        for epoch in bar:
+            model.train()
+            for batch in loop.batches(epoch):
+                value = loop.loss(batch, epoch)
+                optimizer.zero_grad(set_to_none=True)
+                value.backward()  # under DDP the gradients are averaged over the processes here
+                if clip is not None:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+                optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
+                mean = value.detach().float()
+                if world > 1:
+                    dist.all_reduce(mean)
+                    mean /= world
+                losses.append(mean.item())
+            bar.set_postfix(loop.postfix(losses[-1], epoch))
+            if rank == 0:  # the training time so far travels with the weights, across resumes
+                timed = {"seconds": round(seconds + clock.elapsed(), 1), "untimed_epochs": untimed}
+                save(checkpoint, loop.kind, model, optimizer, scheduler, generator, epoch + 1, settings,
+                     dict(extra, **timed))
             if world > 1:
-                dist.all_reduce(mean)
-                mean /= world
-            losses.append(mean.item())
-        bar.set_postfix(loop.postfix(losses[-1], epoch))
-        if rank == 0:  # the training time so far travels with the weights, across resumes
-            timed = {"seconds": round(seconds + time.perf_counter() - began, 1), "untimed_epochs": untimed}
-            save(checkpoint, loop.kind, model, optimizer, scheduler, generator, epoch + 1, settings,
-                 dict(extra, **timed))
-        if world > 1:
-            dist.barrier()  # nobody reads a checkpoint rank 0 is still writing
+                dist.barrier()  # nobody reads a checkpoint rank 0 is still writing
     return losses
