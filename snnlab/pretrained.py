@@ -40,6 +40,8 @@ def _config(cls, payload, path):
 
 def read_manifest(folder: str) -> dict:
     path = os.path.join(folder, "manifest.json")
+    if not os.path.exists(folder):
+        raise CheckpointError(f"{folder} does not exist; give a folder written by `snnlab train`")
     if not os.path.isfile(path):
         raise CheckpointError(f"{folder} has no manifest.json; it is not a snnlab model folder "
                               f"(run `snnlab train --out {folder}`)")
@@ -70,13 +72,18 @@ def load_adversarial_classifier(eps: float, dataset: str = "digits", steps: int 
     return load_classifier_file(path, device)
 
 
-def load_models(folder: str, device: str = "auto", with_substitute: bool = False):
+def load_models(folder: str, device: str = "auto", with_substitute: bool = False, dataset: str | None = None):
     """Load the defence in ``folder`` (checked against its manifest); returns a JointDefense in eval mode.
 
-    With ``with_substitute=True`` returns ``(defense, substitute)``.
+    With ``with_substitute=True`` returns ``(defense, substitute)``. With ``dataset``, models trained on
+    another dataset are refused before anything is loaded.
     """
     device = resolve_device(device)
-    verify_manifest(folder, read_manifest(folder))
+    manifest = read_manifest(folder)
+    if dataset is not None and manifest.get("dataset", dataset) != dataset:
+        raise CheckpointError(f"the models in {folder} were trained on {manifest['dataset']}, not {dataset}; pass "
+                              f"--dataset {manifest['dataset']}, or models trained on {dataset}")
+    verify_manifest(folder, manifest)
     models = {"classifier": load_classifier_file(os.path.join(folder, "classifier.pt"), device)}
     path = os.path.join(folder, "purifier.pt")
     payload = load_checkpoint(path, "purifier")

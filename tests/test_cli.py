@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -152,6 +153,14 @@ def test_every_documented_command_line_parses(where, argv, capsys):
     assert callable(args.run), where
 
 
+A_FILE, A_FOLDER = os.path.abspath(__file__), os.path.dirname(os.path.abspath(__file__))
+PATHS = {  # what each path type must refuse: a missing or wrong-kind path, a place nothing can be written
+    "out_folder": [A_FILE, os.path.join(A_FILE, "sub"), "/sys/snnlab-unwritable"],
+    "out_file": [A_FOLDER, os.path.join(A_FILE, "rows.json"), "/sys/snnlab-unwritable.json"],
+    "in_folder": [A_FILE],  # (a missing one is refused when it is read: `train --models F` may create it)
+}
+
+
 def typed_options():
     """(command, option or positional, value) for every option that checks its value, with a value it must
     refuse: a word where a number or a choice goes, and for numbers one just outside their range."""
@@ -166,9 +175,11 @@ def typed_options():
             if action.type is None and action.choices is None:
                 continue
             flag = action.option_strings[0] if action.option_strings else None
-            bad = ["nope!"] + {o.positive: ["0"], o.count: ["-1"], o.floats: ["1.5"]}.get(action.type, [])
-            if getattr(action.type, "__name__", "") in ("radius", "sigma"):
-                bad.append("0")
+            kind = getattr(action.type, "__name__", "")
+            bad = PATHS.get(kind) or ["nope!"] + {o.positive: ["0"], o.count: ["-1"], o.floats: ["1.5"]}.get(
+                action.type, [])
+            if hasattr(action.type, "high"):  # options.bounded: (0, high]
+                bad += ["0", str(action.type.high * 1.5)]
             for value in bad:
                 argv = [command]
                 for p in positionals:  # the other positionals get a valid value
@@ -197,3 +208,85 @@ def test_the_table_of_bad_values_covers_every_command():
 
     covered = {c for c, _, _ in typed_options()}
     assert covered == {c.register.__module__.rsplit(".", 1)[1].replace("_", "-") for c in COMMANDS}
+
+
+def _tree(root):
+    return sorted(os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs)
+
+
+def _digits_copy(tmp_path, corrupt=None):
+    import shutil
+
+    from snnlab.pretrained import PRETRAINED_DIR
+
+    folder = tmp_path / "models"
+    shutil.copytree(os.path.join(PRETRAINED_DIR, "digits"), folder)
+    if corrupt:
+        (folder / corrupt).write_bytes(b"not a checkpoint")
+    return str(folder)
+
+
+def _other_run(tmp_path):
+    folder = tmp_path / "other"
+    folder.mkdir()
+    (folder / "request.json").write_text(json.dumps({"job": "defence", "dataset": "digits", "seed": 7}))
+    return str(folder)
+
+
+def _pending_noise(tmp_path):
+    folder = tmp_path / "noise"
+    (folder / "smoothing").mkdir(parents=True)
+    (folder / "smoothing" / ".noise-sigma0.25.request.json").write_text(
+        json.dumps({"dataset": "digits", "seed": 0, "sigma": 0.25, "epochs": 99}))
+    return str(folder)
+
+
+FILE_CASES = {  # (command line, what the one line must say); {x} fills in a path the case makes
+    "evaluate: a corrupt checkpoint": (
+        ["evaluate", "--models", "{corrupt}", "--limit", "2"], "classifier.pt is corrupt (SHA-256"),
+    "evaluate: a folder of another run": (["evaluate", "--models", "{other}"], "has no manifest.json"),
+    "evaluate: models of another dataset": (
+        ["evaluate", "--dataset", "fashion-mnist", "--models", "{digits}"], "trained on digits, not fashion"),
+    "evaluate: a dataset with no shipped models": (["evaluate", "--dataset", "svhn"], "no pretrained checkpoints"),
+    "report: a corrupt checkpoint": (["report", "--models", "{corrupt}", "--limit", "2"], "is corrupt (SHA-256"),
+    "train-purifier: a corrupt checkpoint": (
+        ["train-purifier", "masking", "--models", "{corrupt}", "--out", "{new}"], "is corrupt (SHA-256"),
+    "train-purifier: a folder of another run": (
+        ["train-purifier", "masking", "--models", "{other}", "--out", "{new}"], "has no manifest.json"),
+    "train: an --out of another run": (["train", "--out", "{other}", "--epochs", "1"], "holds a run with other"),
+    "train-noise: an --out of another run": (
+        ["train-noise", "0.25", "--out", "{noise}", "--epochs", "1"], "holds a run with other settings"),
+    "train: Fashion-MNIST absent offline": (
+        ["train", "--dataset", "fashion-mnist", "--out", "{new}", "--epochs", "1"], "apt-get install dataset-fashion"),
+    "train-noise: Fashion-MNIST absent offline": (
+        ["train-noise", "0.1", "--dataset", "fashion-mnist", "--out", "{new}"], "apt-get install dataset-fashion"),
+    "train --stream: CIFAR-10 absent offline": (
+        ["train", "--stream", "--dataset", "cifar10", "--root", "{empty}", "--out", "{new}"], "not found under"),
+    "purify-dataset: not a poison folder": (["purify-dataset", "--poisoned", "{empty}", "--out", "{new}"], "split.pt"),
+    "capstone: a missing submission": (["capstone", "{missing}.py"], "no submission file at"),
+    "evaluate: a missing --models": (["evaluate", "--models", "{missing}"], "does not exist"),
+}
+
+
+@pytest.mark.parametrize("case", FILE_CASES)
+def test_every_command_refuses_bad_files_in_one_line_and_writes_nothing(case, tmp_path, monkeypatch, capsys):
+    """The bad-input table's file cases: each gets exit status 2, one line naming the problem and the fix,
+    and nothing written (no new file anywhere under the case's folder; Fashion-MNIST is made absent)."""
+    from snnlab.data import datasets
+
+    argv, says = FILE_CASES[case]
+    (tmp_path / "empty").mkdir()
+    paths = {"corrupt": lambda: _digits_copy(tmp_path / "c", "classifier.pt"), "other": lambda: _other_run(tmp_path),
+             "digits": lambda: _digits_copy(tmp_path / "d"), "noise": lambda: _pending_noise(tmp_path),
+             "new": lambda: str(tmp_path / "new"), "empty": lambda: str(tmp_path / "empty"),
+             "missing": lambda: str(tmp_path / "missing")}
+    argv = [a.format(**{k: make() for k, make in paths.items() if "{" + k + "}" in a}) for a in argv]
+    monkeypatch.setattr(datasets, "DEBIAN_FASHION_MNIST", str(tmp_path / "no-debian-package"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    before = _tree(tmp_path)
+    capsys.readouterr()
+    assert main([*argv, "--quiet"] if argv[0] != "capstone" else argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("snnlab: error:") and says in err[0], err
+    assert _tree(tmp_path) == before  # nothing written, not even an empty --out

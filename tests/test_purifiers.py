@@ -129,8 +129,10 @@ def test_train_into_a_folder_then_load_and_evaluate_from_the_cli(tmp_path, capsy
     import json
     import shutil
 
+    from snnlab import load_models
     from snnlab.cli import main
     from snnlab.pretrained import PRETRAINED_DIR
+    from snnlab.runs.checkpoints import weights_sha256
 
     out = tmp_path / "models"
     shutil.copytree(f"{PRETRAINED_DIR}/digits", out, ignore=shutil.ignore_patterns("purifiers"))
@@ -141,7 +143,9 @@ def test_train_into_a_folder_then_load_and_evaluate_from_the_cli(tmp_path, capsy
     model = purifiers.load("consistency", folder=str(out))
     assert isinstance(model, ConsistencyPurifier) and not model.training
     # a finished run is kept as recorded; another seed into the same file is refused, not silently ignored
-    assert purifiers.train_into("consistency", None, str(out), epochs=1) == manifest
+    classifier = load_models(str(out)).classifier  # the request holds the classifier by content (its SHA-256)
+    assert manifest["runs"]["consistency"]["inputs"]["classifier"] == weights_sha256(classifier)
+    assert purifiers.train_into("consistency", classifier, str(out), epochs=1) == manifest
     assert main(["train-purifier", "consistency", "--models", str(out), "--out", str(out), "--seed", "1",
                  "--quiet"]) == 2
     assert "seed 0 here, 1 asked" in capsys.readouterr().err

@@ -50,6 +50,8 @@ def test_an_unpaused_clock_counts_wall_time():
         seconds = clock.elapsed()
     assert clock.paused == 0.0
     assert abs(seconds - (time.perf_counter() - began)) < 0.05
+    time.sleep(0.1)
+    assert clock.elapsed() == clock.elapsed() <= seconds + 0.05  # a stopped clock stands still
 
 
 def test_bad_settings_and_an_unstarted_clock_are_refused():

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 from .. import purifiers
 from ..attacks import eps_grid
 from ..evaluation.evaluate import evaluate, evaluate_in_chunks, finish_chunks, format_table
-from ..pretrained import load_models, load_pretrained
-from ..runs.checkpoints import save_json
+from ..pretrained import PRETRAINED_DIR, load_models, load_pretrained
+from ..runs.checkpoints import save_json, sha256
 from .options import attack_options, common, positive
 
 
@@ -33,14 +34,23 @@ def load(args):
     """The defence (with another purifier where --purifier says) and the transfer substitute, or None."""
     if args.models:  # a folder from `snnlab train --stream` has no substitute: only the transfer attack needs it
         wanted = "transfer" in getattr(args, "threat_models", ("transfer",))
-        defense, substitute = (load_models(args.models, args.device, with_substitute=True) if wanted
-                               else (load_models(args.models, args.device), None))
+        defense, substitute = (load_models(args.models, args.device, True, args.dataset) if wanted
+                               else (load_models(args.models, args.device, dataset=args.dataset), None))
     else:
         defense, substitute = load_pretrained(args.dataset, args.device, with_substitute=True)
     if getattr(args, "purifier", "snn") != "snn":
         purifier = purifiers.load(args.purifier, args.dataset, args.device, folder=args.models)
         defense = purifiers.defense_with(defense, purifier, args.dataset)
     return defense, substitute
+
+
+def models_sha256(args) -> dict:
+    """The SHA-256 of the manifests of the models evaluated (each lists its files' SHA-256): the rows'
+    inputs by content, whatever folder they were read from."""
+    folder = args.models or os.path.join(PRETRAINED_DIR, args.dataset)
+    files = ["manifest.json"] + ([os.path.join("purifiers", "manifest.json")]
+                                 if getattr(args, "purifier", "snn") != "snn" else [])
+    return {name: sha256(os.path.join(folder, name)) for name in files if os.path.exists(os.path.join(folder, name))}
 
 
 def options(args, substitute) -> dict:
@@ -59,7 +69,8 @@ def run(args, command: str, argv: list) -> int:
     chosen = options(args, substitute)
     if args.json or args.chunk:  # in chunks; with --json, resumable
         request = {k: v for k, v in chosen.items() if k != "substitute"}
-        request.update(models=args.models or "pretrained", purifier=args.purifier, limit=args.limit)
+        request.update(models=args.models or "pretrained", purifier=args.purifier, limit=args.limit,
+                       inputs=models_sha256(args))
         rows = evaluate_in_chunks(defense, args.dataset, args.chunk, args.json, request, limit=args.limit,
                                   progress=not args.quiet, **chosen)
     else:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from ..attacks import ATTACKS
 from ..attacks.ensemble import PRESETS
@@ -65,6 +66,79 @@ def whole(low: int):
 positive, count = whole(1), whole(0)
 
 
+def bounded(high: float, what: str):
+    """A number in (0, ``high``]; ``what`` names it in the message (``"a noise std"``). The parser's
+    ``high`` attribute lets the bad-input table try 0 and a value above it."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not 0 < value <= high:
+            raise argparse.ArgumentTypeError(f"{what} on [0, 1] images lies in (0, {high:g}], got {text!r}")
+        return value
+    parse.high = high
+    return parse
+
+
+def extend(p):
+    """--extend: every job that writes a folder tied to its request."""
+    p.add_argument("--extend", action="store_true",
+                   help="take a folder that holds another request to this one: what the changed settings affect is "
+                   "trained again from scratch, the rest is kept (without it, another request is refused)")
+
+
+def _writable(path: str, flag: str, folder: bool) -> None:
+    """Refuse, before any work, an output path under which nothing can be created: probe the nearest existing
+    folder at or above it with a temporary file, removed at once (permissions alone say nothing to root)."""
+    import tempfile
+
+    above = os.path.abspath(path) if folder else os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(above):
+        above = os.path.dirname(above)
+    if not os.path.isdir(above):
+        raise argparse.ArgumentTypeError(f"{above} is a file, so {path} cannot be created; choose another {flag}")
+    try:
+        with tempfile.TemporaryFile(dir=above):
+            pass
+    except OSError as err:
+        raise argparse.ArgumentTypeError(f"cannot write under {above} ({err.strerror}); choose another "
+                                         f"{flag}") from None
+
+
+def out_folder(flag: str = "--out"):
+    """An output folder: not an existing file, and somewhere it can be created."""
+    def parse(text: str) -> str:
+        if os.path.exists(text) and not os.path.isdir(text):
+            raise argparse.ArgumentTypeError(f"{text} is a file, not a folder; choose another {flag}")
+        _writable(text, flag, folder=True)
+        return text
+    parse.__name__ = "out_folder"
+    return parse
+
+
+def out_file(flag: str):
+    """An output file: not an existing folder, and somewhere it can be created."""
+    def parse(text: str) -> str:
+        if os.path.isdir(text):
+            raise argparse.ArgumentTypeError(f"{text} is a folder, not a file; choose another {flag}")
+        _writable(text, flag, folder=False)
+        return text
+    parse.__name__ = "out_file"
+    return parse
+
+
+def in_folder(what: str, flag: str):
+    """An input folder: not a file (``what`` says whose: "a snnlab model folder"). A missing one is refused
+    by what reads it, with what it should hold."""
+    def parse(text: str) -> str:
+        if os.path.exists(text) and not os.path.isdir(text):
+            raise argparse.ArgumentTypeError(f"{text} is a file, not a folder; give {what} to {flag}")
+        return text
+    parse.__name__ = "in_folder"
+    return parse
+
+
 def common(p):
     """--dataset, --device, --seed, --quiet: every command that loads data or models."""
     p.add_argument("--dataset", default="digits", choices=list(DATASETS),
@@ -100,7 +174,7 @@ def attack_options(p):
     p.add_argument("--square-queries", type=positive, default=200, help="Square attack queries (default 200)")
     p.add_argument("--square-eps", type=floats, default=None,
                    help="radii for Square (default: the second-largest of --eps; Square is slow)")
-    p.add_argument("--json", default=None, help="write the metrics rows to this JSON file")
+    p.add_argument("--json", type=out_file("--json"), default=None, help="write the metrics rows to this JSON file")
     p.add_argument("--purifier", type=purifier, default="snn",
                    help="purifier of the joint defence: " + ", ".join(PURIFIER_NAMES) + " (default snn, the "
                    "seed paper's); another is loaded from --models/purifiers or the shipped ones, and the "

@@ -6,7 +6,7 @@ import argparse
 import os
 
 from ..poisoning.backdoor import Trigger, poison_into
-from .options import common, positive
+from .options import common, out_folder, positive
 
 
 def target(text: str):
@@ -32,7 +32,7 @@ def register(sub):
                        "  snnlab poison --target all-to-all --rate 0.05 --out runs/a2a\n"
                        "then: snnlab purify-dataset --poisoned runs/badnets --out runs/badnets-purified")
     common(p)
-    p.add_argument("--out", default=None, help="output folder (default: runs/poisoned)")
+    p.add_argument("--out", type=out_folder(), default=None, help="output folder (default: runs/poisoned)")
     p.add_argument("--trigger", choices=["badnets", "blended"], default="badnets",
                    help="badnets: a white square in the bottom-right corner; blended: a fixed random pattern mixed "
                    "into the image (default: badnets)")

@@ -6,7 +6,7 @@ import argparse
 
 from ..poisoning.dataelixir import ElixirSettings, format_purification, purify_into
 from ..purifiers.diffusion import load_ddpm
-from .options import common, count, positive
+from .options import common, count, in_folder, out_folder, positive
 
 
 def register(sub):
@@ -23,15 +23,17 @@ def register(sub):
                        "--ddpm FOLDER uses FOLDER/diffusion/ddpm.pt instead (e.g. one trained on poisoned data)\n"
                        "example:\n  snnlab poison --out runs/badnets && snnlab purify-dataset --poisoned runs/badnets")
     common(d)
-    d.add_argument("--poisoned", required=True, help="folder written by `snnlab poison`")
-    d.add_argument("--out", default=None, help="output folder (default: POISONED-purified)")
+    d.add_argument("--poisoned", type=in_folder("a `snnlab poison` folder", "--poisoned"), required=True,
+                   help="folder written by `snnlab poison`")
+    d.add_argument("--out", type=out_folder(), default=None, help="output folder (default: POISONED-purified)")
     d.add_argument("--t-star", type=positive, default=10, help="DDPM step to noise to, of 100 (default 10)")
     d.add_argument("--rounds", type=positive, default=3, help="rounds of noising and denoising (default 3)")
     d.add_argument("--keep", type=positive, default=5, help="last states kept per round (default 5)")
     d.add_argument("--rule", choices=["any", "majority"], default="any",
                    help="which samples of a target label are relabelled: those with any intermediary changing label "
                    "(the paper's rule, default) or with the majority changing (stricter)")
-    d.add_argument("--ddpm", default=None, help="folder with diffusion/ddpm.pt (default: the shipped DDPM)")
+    d.add_argument("--ddpm", type=in_folder("a folder with diffusion/ddpm.pt", "--ddpm"), default=None,
+                   help="folder with diffusion/ddpm.pt (default: the shipped DDPM)")
     d.add_argument("--epochs", type=count, default=None,
                    help="epochs of the benign model and of the retrained classifier (default 40); 0 skips the "
                    "retraining (the benign model then trains 40)")

@@ -15,11 +15,11 @@ from torch.utils.data import Subset
 
 from .._version import __version__
 from ..data.loaders import image_dataset
-from ..runs.folders import claim, held_env, hold
-from ..training.distributed import calibrate, fit, fit_purifier, setup
+from ..runs.folders import held_env, hold, holds_inherited
+from ..training.distributed import calibrate, die_with_parent, fit, fit_purifier, setup
 from ..training.recipes import recipe
-from ..training.trainers import _finish, train_all, write_defence
-from .options import common, count, positive
+from ..training.trainers import _finish, claim_defence, train_all, write_defence
+from .options import common, count, extend, in_folder, out_folder, positive
 
 HELP = "train classifier, purifier and substitute; calibrate the detector"
 MOVED = {"--purifier": "`snnlab train-purifier NAME`", "--noise-sigma": "`snnlab train-noise SIGMA`",
@@ -38,13 +38,14 @@ def register(sub):
                        "      DDP, 2 processes\none purifier of the family: snnlab train-purifier; a noise-trained "
                        "classifier: snnlab train-noise")
     common(t)
-    t.add_argument("--out", default=None, help="output folder (default: runs/DATASET)")
+    t.add_argument("--out", type=out_folder(), default=None, help="output folder (default: runs/DATASET)")
     t.add_argument("--classifier-epochs", type=positive, default=None,
                    help="classifier epochs (default: --epochs, else 40; with --stream, the recipe's)")
     t.add_argument("--purifier-epochs", type=positive, default=None,
                    help="purifier epochs (default: --epochs, else 30; with --stream, the recipe's)")
     t.add_argument("--epochs", type=positive, default=None,
                    help="epochs of both models unless --classifier-epochs or --purifier-epochs say otherwise")
+    extend(t)
     t.add_argument("--fpr", type=float, default=0.01, help="detector false-positive rate on calibration (default 0.01)")
     t.add_argument("--stream", action="store_true",
                    help="stream the dataset through a DataLoader with augmentation (for datasets too large to hold "
@@ -63,7 +64,8 @@ def register(sub):
     streamed.add_argument("--limit", type=positive, default=None, help="the first N training images only")
     streamed.add_argument("--fake-data", action="store_true",
                           help="torchvision's FakeData shaped like --dataset, no files (smoke tests)")
-    streamed.add_argument("--root", default=None, help="the dataset folder (default ~/.snnlab/data)")
+    streamed.add_argument("--root", type=in_folder("the dataset folder", "--root"), default=None,
+                          help="the dataset folder (default ~/.snnlab/data)")
     streamed.add_argument("--pgd-eps", type=float, default=None,
                           help="PGD adversarial training at this L-inf radius (Madry et al., 10 steps; the "
                           "multi-step baseline the seed paper argues against); default: plain training")
@@ -94,7 +96,7 @@ def train_defence(args, out: str, command: str) -> dict:
     classifier_epochs = getattr(args, "classifier_epochs", None) or epochs
     purifier_epochs = getattr(args, "purifier_epochs", None) or epochs
     return train_all(args.dataset, out, args.seed, args.device, classifier_epochs, purifier_epochs,
-                     getattr(args, "fpr", 0.01), not args.quiet, command=command)
+                     getattr(args, "fpr", 0.01), not args.quiet, command=command, extend=getattr(args, "extend", False))
 
 
 def train_streamed(args, argv, command) -> int:
@@ -107,7 +109,9 @@ def train_streamed(args, argv, command) -> int:
         launch = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(args.nproc),
                   "--standalone", "-m", "snnlab", *rest, "--stream"]
         with hold(out, command):  # for the whole run; the processes torchrun starts work inside it
-            return subprocess.run(launch, env=held_env()).returncode
+            return subprocess.run(launch, env=held_env(), preexec_fn=die_with_parent).returncode
+    if holds_inherited(out):  # a worker of the launcher above: it holds the lock, so die with it
+        die_with_parent()
     if int(os.environ.get("RANK", "0")) == 0:  # one lock per run: rank 0 holds it (unless the launcher does)
         with hold(out, command):
             return _train_streamed_in(args, out, command)
@@ -135,10 +139,13 @@ def _train_streamed_in(args, out, command) -> int:
     paths = {name: os.path.join(out, name) for name in ("classifier.pt", "purifier.pt", "detector.json")}
     proc = setup(args.device)
     if proc.rank == 0:  # the folder is tied to this request: another is refused before anything trains
-        claim(out, {"job": "defence, streamed", "dataset": args.dataset, "data": name, "train_images": len(dataset),
-                    "seed": args.seed, "fpr": args.fpr, "recipe": args.dataset,
-                    "classifier_training": {k: v for k, v in asdict(classifier_settings).items() if k != "seed"},
-                    "purifier_training": {k: v for k, v in asdict(purifier_settings).items() if k != "seed"}})
+        unseeded = {f"{kind}_training": {k: v for k, v in asdict(settings).items() if k != "seed"}
+                    for kind, settings in (("classifier", classifier_settings), ("purifier", purifier_settings))}
+        claim_defence(out, {"job": "defence, streamed", "dataset": args.dataset, "data": name,
+                            "train_images": len(dataset), "seed": args.seed, "fpr": args.fpr, "recipe": args.dataset,
+                            **unseeded}, args.extend)
+    if torch.distributed.is_initialized():
+        torch.distributed.barrier()  # no process reads a checkpoint before rank 0 has claimed (or cleared) the folder
     timings, start = {}, time.perf_counter()
     classifier, losses = fit(dataset, plan.network, classifier_settings, paths["classifier.pt"], args.device,
                              not args.quiet, args.workers, plan.clip)

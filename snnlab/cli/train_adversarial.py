@@ -7,17 +7,7 @@ import json
 import os
 
 from ..training.adversarial import adversarial_filename, train_adversarial_into
-from .options import common, positive
-
-
-def radius(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"an L-inf radius on [0, 1] images lies in (0, 1], got {text!r}")
-    return value
+from .options import bounded, common, extend, out_folder, positive
 
 
 def register(sub):
@@ -31,10 +21,11 @@ def register(sub):
                        epilog="examples:\n  snnlab train-adversarial 0.1                   PGD-10 at eps 0.1, into "
                        "runs/digits/adversarial\n  snnlab train-adversarial 0.1 --steps 3 --dataset fashion-mnist "
                        "--epochs 5 --out runs/fm")
-    p.add_argument("eps", type=radius, help="the L-inf training radius, in (0, 1]")
+    p.add_argument("eps", type=bounded(1, "an L-inf radius"), help="the L-inf training radius, in (0, 1]")
     common(p)
     p.add_argument("--steps", type=positive, default=10, help="PGD steps per batch (default 10)")
-    p.add_argument("--out", default=None, help="output folder (default: runs/DATASET)")
+    p.add_argument("--out", type=out_folder(), default=None, help="output folder (default: runs/DATASET)")
+    extend(p)
     p.add_argument("--epochs", type=positive, default=None, help="training epochs (default 40)")
     p.set_defaults(run=run)
     return p
@@ -43,7 +34,7 @@ def register(sub):
 def run(args, command: str, argv: list) -> int:
     out = args.out or os.path.join("runs", args.dataset)
     manifest = train_adversarial_into(args.eps, out, args.dataset, args.seed, args.steps, args.device,
-                                      not args.quiet, args.epochs, command=command)
+                                      not args.quiet, args.epochs, command=command, extend=args.extend)
     name = adversarial_filename(args.eps, args.steps)
     print(json.dumps(manifest["runs"][name[:-3]]))
     print(f"classifier written to {os.path.join(out, 'adversarial', name)}")

@@ -7,17 +7,7 @@ import json
 import os
 
 from ..evaluation.smoothing import noise_filename, train_noise_classifier_into
-from .options import common, positive
-
-
-def sigma(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 < value <= 4:
-        raise argparse.ArgumentTypeError(f"a noise std on [0, 1] images lies in (0, 4], got {text!r}")
-    return value
+from .options import bounded, common, extend, out_folder, positive
 
 
 def register(sub):
@@ -28,9 +18,10 @@ def register(sub):
                        "resumes an interrupted run with the same settings.",
                        epilog="examples:\n  snnlab train-noise 0.25                 into runs/digits/smoothing/"
                        "noise-sigma0.25.pt\n  snnlab train-noise 0.5 --epochs 10 --out runs/noise")
-    p.add_argument("sigma", type=sigma, help="the noise std on [0, 1] images, in (0, 4]")
+    p.add_argument("sigma", type=bounded(4, "a noise std"), help="the noise std on [0, 1] images, in (0, 4]")
     common(p)
-    p.add_argument("--out", default=None, help="output folder (default: runs/DATASET)")
+    p.add_argument("--out", type=out_folder(), default=None, help="output folder (default: runs/DATASET)")
+    extend(p)
     p.add_argument("--epochs", type=positive, default=None, help="training epochs (default 40)")
     p.set_defaults(run=run)
     return p
@@ -39,7 +30,7 @@ def register(sub):
 def run(args, command: str, argv: list) -> int:
     out = args.out or os.path.join("runs", args.dataset)
     manifest = train_noise_classifier_into(args.sigma, out, args.dataset, args.seed, args.device, not args.quiet,
-                                           args.epochs, command=command)
+                                           args.epochs, command=command, extend=args.extend)
     name = noise_filename(args.sigma)
     print(json.dumps(manifest["runs"][name[:-3]]))
     print(f"classifier written to {os.path.join(out, 'smoothing', name)}")

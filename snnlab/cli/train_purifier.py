@@ -9,7 +9,7 @@ import os
 from .. import purifiers
 from ..pretrained import load_models, load_pretrained
 from ..purifiers import NAMES
-from .options import common, positive, purifier
+from .options import common, extend, in_folder, out_folder, positive, purifier
 
 FAMILY = [n for n in NAMES if n != "snn"]
 
@@ -26,8 +26,10 @@ def register(sub):
                        "runs/d --out runs/d\nthen: snnlab evaluate --models runs/d --purifier masking")
     p.add_argument("name", type=purifier, help="the purifier: " + ", ".join(FAMILY))
     common(p)
-    p.add_argument("--models", default=None, help="the classifier's model folder (default: the shipped models)")
-    p.add_argument("--out", default=None, help="output folder (default: runs/DATASET)")
+    p.add_argument("--models", type=in_folder("a snnlab model folder", "--models"), default=None,
+                   help="the classifier's model folder (default: the shipped models)")
+    p.add_argument("--out", type=out_folder(), default=None, help="output folder (default: runs/DATASET)")
+    extend(p)
     p.add_argument("--epochs", type=positive, default=None, help="training epochs (default: the purifier's own)")
     p.set_defaults(run=run)
     return p
@@ -36,11 +38,11 @@ def register(sub):
 def run(args, command: str, argv: list) -> int:
     if args.name == "snn":
         raise ValueError("the SNN purifier trains with the whole defence: `snnlab train`")
-    classifier = (load_models(args.models, args.device) if args.models
+    classifier = (load_models(args.models, args.device, dataset=args.dataset) if args.models
                   else load_pretrained(args.dataset, args.device)).classifier
     out = args.out or os.path.join("runs", args.dataset)
     manifest = purifiers.train_into(args.name, classifier, out, args.dataset, args.seed, args.device,
-                                    not args.quiet, args.epochs, command=command)
+                                    not args.quiet, args.epochs, command=command, extend=args.extend)
     print(json.dumps(manifest["runs"][args.name]))
     print(f"purifier written to {os.path.join(out, 'purifiers', args.name + '.pt')}")
     return 0

@@ -162,7 +162,7 @@ def _noise_hint(sigma: float, folder: str | None) -> str:
 
 def train_noise_classifier_into(sigma: float, out: str, dataset: str = "digits", seed: int = 0,
                                 device: str = "auto", progress: bool = True, epochs: int | None = None,
-                                command: str | None = None) -> dict:
+                                command: str | None = None, extend: bool = False) -> dict:
     """Train the spiking classifier on Gaussian-noised images (std ``sigma``, clamped to [0, 1]), the base
     classifier Cohen et al. certify, into ``OUT/smoothing/noise-sigmaS.pt`` (resumable), recorded in that
     folder's manifest.json; returns the manifest. Same architecture and schedule as the shipped classifier.
@@ -176,7 +176,7 @@ def train_noise_classifier_into(sigma: float, out: str, dataset: str = "digits",
         _noise_dir(dataset, out), noise_filename(sigma),
         {"dataset": dataset, "seed": seed, "sigma": sigma, "epochs": epochs},
         lambda path: train_classifier(dataset, settings, path, device, progress),
-        command or f"snnlab train-noise {sigma:g} --seed {seed} --out {out}")
+        command or f"snnlab train-noise {sigma:g} --seed {seed} --out {out}", extend)
 
 
 def load_noise_classifier(sigma: float, dataset: str = "digits", device: str = "auto", folder: str | None = None):

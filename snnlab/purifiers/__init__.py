@@ -30,7 +30,7 @@ from ..data.datasets import load_dataset
 from ..devices import resolve_device
 from ..models.defense import JointDefense
 from ..models.detector import Detector
-from ..runs.checkpoints import load_checkpoint, load_state, verify_recorded
+from ..runs.checkpoints import load_checkpoint, load_state, verify_recorded, weights_sha256
 from .consistency import ConsistencyConfig, ConsistencyPurifier, ConsistencyTraining, train_consistency
 from .masking import MaskingConfig, MaskingPurifier, MaskingTraining, train_masking
 from .snn import Purifier, PurifierConfig
@@ -161,7 +161,7 @@ def defense_with(defense, purifier: nn.Module, dataset: str = "digits", fpr: flo
 
 def train_into(name: str, classifier: nn.Module, out: str, dataset: str = "digits", seed: int = 0,
                device: str = "auto", progress: bool = True, epochs: int | None = None,
-               command: str | None = None) -> dict:
+               command: str | None = None, extend: bool = False) -> dict:
     """Train purifier ``name`` into ``OUT/purifiers/NAME.pt`` (resumable) and record it in that folder's
     manifest.json (SHA-256, seed, epochs, command, training seconds); returns the manifest. See
     :func:`snnlab.training.trainers.train_recorded` for what happens when the file already exists."""
@@ -172,6 +172,7 @@ def train_into(name: str, classifier: nn.Module, out: str, dataset: str = "digit
     if name == "snn":
         raise ValueError("the snn purifier trains with the whole defence: run `snnlab train` without --purifier")
     return train_recorded(
-        os.path.join(out, "purifiers"), f"{name}.pt", {"dataset": dataset, "seed": seed, "epochs": epochs},
+        os.path.join(out, "purifiers"), f"{name}.pt",
+        {"dataset": dataset, "seed": seed, "epochs": epochs, "inputs": {"classifier": weights_sha256(classifier)}},
         lambda path: train(name, classifier, dataset, path, device, progress, seed, epochs),
-        command or f"snnlab train-purifier {name} --seed {seed} --out {out}")
+        command or f"snnlab train-purifier {name} --seed {seed} --out {out}", extend)

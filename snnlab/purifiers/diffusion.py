@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from ..data.datasets import check_images, load_dataset
-from ..runs.checkpoints import verify_recorded
+from ..runs.checkpoints import tensors_sha256, verify_recorded
 from . import load_checkpoint_file
 from .consistency import ConsistencyConfig, ConsistencyPurifier, ConsistencyTraining, train_consistency
 
@@ -147,7 +147,8 @@ def train_ddpm_into(out: str, dataset: str = "digits", seed: int = 0, epochs: in
     else:
         images, data = load_dataset(dataset, "train")[0], "clean train split"
     return train_recorded(
-        os.path.join(out, "diffusion"), "ddpm.pt", {"dataset": dataset, "seed": seed, "epochs": epochs, "data": data},
+        os.path.join(out, "diffusion"), "ddpm.pt", {"dataset": dataset, "seed": seed, "epochs": epochs, "data": data,
+                                                   "inputs": {"train": tensors_sha256(images)}},
         lambda path: train_ddpm(images, dataset, seed, epochs, path, device, progress),
         command or f"python -m snnlab.purifiers.diffusion --out {out}")
 

@@ -94,6 +94,22 @@ def sha256(path: str) -> str:
     return digest.hexdigest()
 
 
+def tensors_sha256(*tensors: torch.Tensor) -> str:
+    """Hex SHA-256 of tensors' shapes, dtypes and values, in order: a run's input data or weights by content."""
+    digest = hashlib.sha256()
+    for t in tensors:
+        t = t.detach().cpu().contiguous()
+        digest.update(f"{tuple(t.shape)} {t.dtype};".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return digest.hexdigest()
+
+
+def weights_sha256(model: torch.nn.Module) -> str:
+    """Hex SHA-256 of a model's state (every parameter and buffer, by name): which weights a run started from."""
+    state = model.state_dict()
+    return tensors_sha256(*(torch.tensor(list(k.encode()), dtype=torch.uint8) for k in state), *state.values())
+
+
 def verify_manifest(folder: str, manifest: dict) -> None:
     """Check every file listed in ``manifest['sha256']`` against its hash; CheckpointError on a mismatch."""
     for name, expected in manifest.get("sha256", {}).items():

@@ -8,6 +8,9 @@ use is refused with a :class:`FolderInUse` error naming the other process. The l
 system's (``fcntl.flock``; ``msvcrt.locking`` on Windows), so a run that is killed frees it at once:
 nothing stale is left to delete by hand.
 
+Taking the lock also removes what a killed run left half-written (``.tmp-*``: a checkpoint is written to a
+temporary file and renamed, so a kill mid-save leaves the last whole checkpoint and that temporary file).
+
 Within one process the lock is re-entrant (a job may call another job on the same folder), and a
 process started by a run that holds the lock (``snnlab train --nproc N`` relaunching itself under
 torchrun) is told so through :data:`HELD_ENV`.
@@ -33,9 +36,11 @@ except ImportError:  # Windows
     fcntl = None
     import msvcrt
 
+from .._version import __version__
 from .checkpoints import save_json
 
 LOCK = ".lock"
+TMP = ".tmp-"  # the prefix of a file being written atomically (snnlab.runs.checkpoints)
 HELD_ENV = "SNNLAB_HELD_FOLDERS"  # os.pathsep-separated folders a parent run holds for this process
 
 _held: dict = {}  # real path -> open lock file, the folders this process holds
@@ -96,14 +101,14 @@ def hold(folder: str, job: str = "a snnlab run", remove_empty: bool = False):
     A folder this call created is removed again if the block fails before writing anything into it, and,
     with ``remove_empty``, whenever nothing but the lock is left in it at the end."""
     real = os.path.realpath(folder)
-    inherited = real in os.environ.get(HELD_ENV, "").split(os.pathsep)
-    if inherited or real in _held:  # re-entrant: the outermost hold releases it
+    if holds_inherited(real) or real in _held:  # re-entrant: the outermost hold releases it
         yield real
         return
     if os.path.exists(real) and not os.path.isdir(real):
         raise ValueError(f"{folder} is a file, not a folder; choose another --out")
     created = not os.path.isdir(real)
     os.makedirs(real, exist_ok=True)
+    new_lock = not os.path.exists(os.path.join(real, LOCK))
     f = open(os.path.join(real, LOCK), "a+")
     if not _try_lock(f):
         other = _who(f)
@@ -115,6 +120,10 @@ def hold(folder: str, job: str = "a snnlab run", remove_empty: bool = False):
     f.write(f"pid {os.getpid()} on {socket.gethostname()}: {job}")
     f.flush()
     _held[real] = f
+    for name in os.listdir(real):  # half-written files of a run killed mid-save: only a holder writes here
+        if name.startswith(TMP):
+            with contextlib.suppress(OSError):
+                os.remove(os.path.join(real, name))
     failed = False
     try:
         yield real
@@ -131,6 +140,9 @@ def hold(folder: str, job: str = "a snnlab run", remove_empty: bool = False):
             with contextlib.suppress(OSError):
                 os.remove(os.path.join(real, LOCK))
                 os.rmdir(real)
+        elif failed and new_lock and fcntl is not None:  # a refused run leaves no lock file of its own either
+            with contextlib.suppress(OSError):
+                os.remove(os.path.join(real, LOCK))
         _unlock(f)
         f.close()
         if empty and fcntl is None:  # Windows removes no open file
@@ -152,6 +164,11 @@ def holds(parameter: str):
                 return job(*args, **kwargs)
         return run
     return decorate
+
+
+def holds_inherited(folder: str) -> bool:
+    """Whether a parent run holds ``folder`` for this process (:data:`HELD_ENV`)."""
+    return os.path.realpath(folder) in os.environ.get(HELD_ENV, "").split(os.pathsep)
 
 
 def held_env() -> dict:
@@ -181,34 +198,73 @@ def differences(held: dict, asked: dict, keys=None) -> list:
             if held.get(k) != asked.get(k)]
 
 
-def claim(folder: str, request: dict, filename: str = "request.json") -> dict:
-    """Tie ``folder`` to ``request`` (what the run is made from: dataset, seed, epochs, eps, inputs by SHA-256...).
+ADDED_LATER = ("snnlab_version", "inputs")  # request keys a folder claimed before 2026-12-02 lacks
 
-    The first run into a folder records ``request`` in ``folder/filename``; a run with the same request
-    resumes or keeps what is there; a run with another request is refused with a ValueError naming each
-    difference and the fix, before anything is written. Returns the request as recorded.
-    """
+
+def stamped(request: dict) -> dict:
+    """``request`` as it reads back from JSON (tuples become lists), with the code version that runs it."""
+    return json.loads(json.dumps({**request, "snnlab_version": __version__}))
+
+
+def _held_request(folder: str, filename: str) -> dict | None:
     path = os.path.join(folder, filename)
-    if os.path.exists(path):
-        try:
-            with open(path) as f:
-                held = json.load(f)
-        except (OSError, json.JSONDecodeError) as err:
-            raise ValueError(f"{path} is unreadable ({type(err).__name__}); delete {folder} to start over") from None
-        changed = differences(held, request)
-        if changed:
-            raise ValueError(f"{folder} holds a run with other settings ({'; '.join(changed)}); choose another "
-                             f"--out, or delete {folder} to start over")
-        return held
-    save_json(path, request)
-    return json.loads(json.dumps(request))
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path} is unreadable ({type(err).__name__}); delete {folder} to start over") from None
+
+
+def _changes(held: dict, asked: dict) -> list:
+    """The differences, a key of :data:`ADDED_LATER` that ``held`` lacks not among them (a request recorded
+    before that key was is taken to be of this code and these inputs; the version check starts from it)."""
+    keys = sorted((set(held) | set(asked)) - {k for k in ADDED_LATER if k not in held})
+    return differences(held, asked, keys)
+
+
+def claim(folder: str, request: dict, filename: str = "request.json", extend: str | None = None) -> dict:
+    """Tie ``folder`` to ``request`` (what the run is made from: dataset, seed, epochs, eps, ``inputs`` by
+    SHA-256...), stamped with the code version (:func:`stamped`).
+
+    The first run into a folder records the request in ``folder/filename``; a run with the same request
+    resumes or keeps what is there; a run with another request is refused with a ValueError naming each
+    difference and the fix (another ``--out``; ``extend``, when given, names the option that takes the
+    folder to the new request: see :func:`reclaim`), before anything is written. Returns the request as
+    recorded.
+    """
+    asked, held = stamped(request), _held_request(folder, filename)
+    if held is None:
+        save_json(os.path.join(folder, filename), asked)
+        return asked
+    changed = _changes(held, asked)
+    if changed:
+        fix = f"choose another --out, add {extend} to retrain what the change affects," if extend else \
+            "choose another --out,"
+        raise ValueError(f"{folder} holds a run with other settings ({'; '.join(changed)}); {fix} or delete "
+                         f"{folder} to start over")
+    if any(k not in held for k in ADDED_LATER):  # an older request: record what it lacked
+        save_json(os.path.join(folder, filename), {**held, **{k: asked[k] for k in ADDED_LATER if k in asked}})
+    return {**held, **asked}
+
+
+def reclaim(folder: str, request: dict, filename: str = "request.json") -> list:
+    """Take ``folder`` to ``request`` even if it holds another (``--extend``): record the new request and
+    return the keys that changed (``["purifier_training.epochs"]``; empty when none did), for the caller to
+    retrain what depends on them."""
+    asked, held = stamped(request), _held_request(folder, filename)
+    changed = [] if held is None else [c.split(" ", 1)[0] for c in _changes(held, asked)]
+    save_json(os.path.join(folder, filename), asked)
+    return changed
 
 
 class Progress:
     """A long evaluation's finished chunks, saved after every chunk, so a killed run resumes from the last one.
 
     ``with Progress(result_path, request) as done:`` holds the folder ``RESULT_PATH.partial`` (see
-    :func:`hold`: one run at a time), whose ``progress.json`` keeps the request and one entry per finished
+    :func:`hold`: one run at a time), whose ``progress.json`` keeps the request (:func:`stamped` with the code
+    version, compared as :func:`claim` compares) and one entry per finished
     chunk (``done[key] = value``, JSON-able, written atomically at once). Started again with the same
     request, ``key in done`` and ``done[key]`` give back what the killed run finished; another request is
     refused naming each difference. :meth:`finish`, once the final result is written, removes the folder.
@@ -217,7 +273,7 @@ class Progress:
     def __init__(self, path: str, request: dict):
         self.folder = path + ".partial"
         self.file = os.path.join(self.folder, "progress.json")
-        self.request = json.loads(json.dumps(request))
+        self.request = stamped(request)
         self.chunks: dict = {}
         self._hold = None
 
@@ -229,7 +285,7 @@ class Progress:
             if os.path.exists(self.file):
                 with open(self.file) as f:
                     saved = json.load(f)
-                changed = differences(saved["request"], self.request)
+                changed = _changes(saved["request"], self.request)
                 if changed:
                     raise ValueError(f"{self.folder} holds a run with other settings ({'; '.join(changed)}); run "
                                      f"with those settings to finish it, or delete {self.folder} to start over")

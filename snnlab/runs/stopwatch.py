@@ -24,7 +24,7 @@ class Stopwatch:
             raise ValueError(f"need 0 < tick < tolerance, got tick={tick}, tolerance={tolerance}")
         self.tick, self.tolerance = tick, tolerance
         self.paused = 0.0
-        self._began = self._last = None
+        self._began = self._last = self._stopped = None
         self._halt = threading.Event()
         self._lock = threading.Lock()
         self._thread = None
@@ -48,17 +48,20 @@ class Stopwatch:
             self._last = now
 
     def elapsed(self) -> float:
+        """The working seconds so far; once stopped, the working seconds until then."""
         if self._began is None:
             raise RuntimeError("Stopwatch.elapsed() before start()")
+        if self._stopped is not None:
+            return self._stopped
         self._catch_up()  # a pause that ended after the last tick counts too
         return time.perf_counter() - self._began - self.paused
 
     def stop(self) -> float:
-        seconds = self.elapsed()
+        self._stopped = self.elapsed()
         self._halt.set()
         if self._thread is not None:
             self._thread.join()
-        return seconds
+        return self._stopped
 
     def __enter__(self) -> "Stopwatch":
         return self.start()

@@ -16,7 +16,7 @@ def adversarial_filename(eps: float, steps: int = 10) -> str:
 
 def train_adversarial_into(eps: float, out: str, dataset: str = "digits", seed: int = 0, steps: int = 10,
                            device: str = "auto", progress: bool = True, epochs: int | None = None,
-                           command: str | None = None) -> dict:
+                           command: str | None = None, extend: bool = False) -> dict:
     """PGD adversarial training at L-inf radius ``eps`` with ``steps`` steps (step size 2.5 eps / steps, random
     start; torchattacks' PGD) of the dataset's classifier, with its schedule, into ``OUT/adversarial``;
     returns that folder's manifest."""
@@ -31,4 +31,4 @@ def train_adversarial_into(eps: float, out: str, dataset: str = "digits", seed: 
         os.path.join(out, "adversarial"), adversarial_filename(eps, steps),
         {"dataset": dataset, "seed": seed, "eps": eps, "steps": steps, "epochs": epochs},
         lambda path: train_classifier(dataset, settings, path, device, progress),
-        command or f"snnlab train-adversarial {eps:g} --steps {steps} --seed {seed} --out {out}")
+        command or f"snnlab train-adversarial {eps:g} --steps {steps} --seed {seed} --out {out}", extend)

@@ -12,7 +12,9 @@ trained classifier, as :mod:`snnlab.training.trainers`) on a streamed dataset (:
 - Only rank 0 writes the checkpoint (atomically, after every epoch) and shows a progress bar.
   A checkpoint holds no per-process state (the weights, AdamW's state, the schedule position and
   the epoch; the data order is the seeded sampler's, the purifier's eps and clean rows come from a
-  generator seeded by seed and epoch), so a run written with one world size resumes with another.
+  generator seeded by seed and epoch, and torch's global generator, which the augmentation and the DataLoader
+  workers draw from, is seeded by seed, epoch and rank at each epoch's start), so a killed run resumes as
+  it ran, and a run written with one world size resumes with another.
 - bf16 autocast on GPUs that support it; gradient clipping when ``clip`` is set.
 - The attacks that make training data run in each process on its own share of the batch, in fp32:
   FGSM for the purifier, PGD for adversarial training (``settings.adversarial='pgd'``, the baseline
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 from dataclasses import asdict, dataclass
 
 import torch
@@ -48,6 +51,23 @@ class Process:
     rank: int  # this process, 0 .. world - 1
     world: int  # number of processes
     device: torch.device
+
+
+def die_with_parent() -> None:
+    """Have the kernel SIGKILL this process when its parent dies (Linux ``prctl(PR_SET_PDEATHSIG)``; elsewhere
+    nothing). ``snnlab train --nproc N`` holds its folder's lock in the launcher; torchrun starts each worker
+    in a session of its own, so a launcher killed with SIGKILL would leave workers writing into a folder whose
+    lock is gone. The launcher starts torchrun with this (``preexec_fn``), and each worker calls it, so the
+    whole run dies with the process that holds the lock. Written here: the standard library has no prctl."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    parent = os.getppid()
+    ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # 1 = PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before the call: do as it would have made us
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def setup(device: str = "auto") -> Process:
@@ -179,6 +199,9 @@ def _train(proc: Process, kind: str, model: nn.Module, trained: nn.Module, datas
     def batches(epoch):
         loader.sampler.set_epoch(epoch)
         draws["epoch"] = torch.Generator().manual_seed(settings.seed * 1_000_003 + epoch)
+        # the augmentation (random crop, flip), the DataLoader workers' seeds and PGD's random start draw from
+        # torch's global generator: seeded by seed, epoch and rank, a resumed epoch draws what it first drew
+        torch.manual_seed((settings.seed * 1_000_003 + epoch) * 65_537 + proc.rank)
         for x, y in itertools.islice(loader, steps):
             yield x.to(proc.device, non_blocking=True), y.to(proc.device, non_blocking=True)
 

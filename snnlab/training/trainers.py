@@ -32,8 +32,9 @@ from ..models.classifier import ClassifierConfig, SpikingResNet
 from ..models.detector import Detector
 from ..purifiers.losses import PurifierLoss
 from ..purifiers.snn import Purifier, PurifierConfig
-from ..runs.checkpoints import load_checkpoint, record_run, recorded, save_checkpoint, save_json, sha256
-from ..runs.folders import claim, differences, holds
+from ..runs.checkpoints import load_checkpoint, record_run, recorded, save_checkpoint, save_json, sha256, tensors_sha256
+from ..runs.folders import ADDED_LATER, claim, differences, holds, reclaim, stamped
+from ..runs.stopwatch import Stopwatch
 from .engine import Loop, fit
 
 
@@ -78,6 +79,13 @@ def _batches(n: int, batch_size: int, generator: torch.Generator):
     return [order[i:i + batch_size] for i in range(0, n, batch_size)]
 
 
+def labelled_batches(images: torch.Tensor, labels: torch.Tensor, batch_size: int, generator: torch.Generator,
+                     device):
+    """One shuffled epoch of ``(x, y)`` batches on ``device``, the order drawn from ``generator``."""
+    for idx in _batches(len(labels), batch_size, generator):
+        yield images[idx].to(device), labels[idx].to(device)
+
+
 def train_classifier(dataset: str = "digits", settings: ClassifierTraining | None = None,
                      checkpoint: str | None = None, device: str = "auto", progress: bool = True,
                      config: ClassifierConfig | None = None, data=None) -> SpikingResNet:
@@ -108,8 +116,7 @@ def train_classifier(dataset: str = "digits", settings: ClassifierTraining | Non
 
     def batches(epoch):
         tally.update(correct=0, total=0)
-        for idx in _batches(len(labels), settings.batch_size, generator):
-            yield images[idx].to(device), labels[idx].to(device)
+        return labelled_batches(images, labels, settings.batch_size, generator, device)
 
     def loss(batch, epoch):
         x, y = batch
@@ -163,8 +170,7 @@ def fgsm_batches(classifier: nn.Module, images: torch.Tensor, labels: torch.Tens
     """
     lo, hi = settings.eps_range
     device = resolve_device(device)
-    for idx in _batches(len(labels), settings.batch_size, generator):
-        x, y = images[idx].to(device), labels[idx].to(device)
+    for x, y in labelled_batches(images, labels, settings.batch_size, generator, device):
         eps = lo + (hi - lo) * torch.rand((), generator=generator).item()
         keep_clean = torch.rand(len(x), generator=generator) < settings.clean_fraction  # (N,)
         yield x, y, fgsm_batch(classifier, x, y, eps, keep_clean)
@@ -229,8 +235,7 @@ def train_substitute(images: torch.Tensor, labels: torch.Tensor, classes: int, e
     model = SubstituteCNN(images.shape[1], classes).to(device)
 
     def batches(epoch):
-        for idx in _batches(len(labels), batch_size, generator):
-            yield images[idx].to(device), labels[idx].to(device)
+        return labelled_batches(images, labels, batch_size, generator, device)
 
     fit(model, settings, Loop("substitute", batches, lambda batch, epoch: F.cross_entropy(model(batch[0]), batch[1]),
                               math.ceil(len(labels) / batch_size)), progress=False)
@@ -244,26 +249,33 @@ def calibrate_detector(purifier: nn.Module, dataset: str = "digits", fpr: float 
     return Detector(purifier).calibrate(images, fpr)
 
 
-RECORD_ONLY = {"command", "train_seconds", "snnlab_version", "torch_version"}  # what a record adds to its request
+RECORD_ONLY = {"command", "train_seconds", "untimed_epochs", "torch_version"}  # what a record adds to its request
 
 
 @holds("where")
-def train_recorded(where: str, filename: str, request: dict, train, command: str) -> dict:
+def train_recorded(where: str, filename: str, request: dict, train, command: str, extend: bool = False) -> dict:
     """Train one separately recorded model into ``where/filename`` (``train(path)`` does the training,
     resumably) and record it in ``where/manifest.json`` with ``request`` (dataset, seed, epochs, data...),
-    the command, the training seconds and the versions; returns the manifest.
+    stamped with the code version and, for a request naming a ``dataset``, its train split by SHA-256
+    (``inputs.train``; a caller adds what else the model is trained from, such as ``inputs.classifier``), the
+    command, the training seconds (summed over every session, from the checkpoint) and the versions;
+    returns the manifest.
 
-    The purifier family, the noise-trained classifiers and the DDPM go through here. A run is tied to its
-    request: ``request`` is written beside a run before it starts, so an interrupted run resumes only with
-    the same request; a finished, recorded run with the same request is returned as recorded (its training
-    time kept); a file holding another request is a ValueError naming what differs, never resumed or
-    returned in its place."""
+    The purifier family, the noise-trained classifiers, the adversarially trained ones and the DDPM go through
+    here. A run is tied to its request: ``request`` is written beside a run before it starts, so an
+    interrupted run resumes only with the same request; a finished, recorded run with the same request is
+    returned as recorded (its training time kept); a file holding another request is a ValueError naming
+    what differs, never resumed or returned in its place, unless ``extend``: then it is trained again from
+    scratch for the new request."""
     import json
-    import time
 
     os.makedirs(where, exist_ok=True)
     path, stem = os.path.join(where, filename), os.path.splitext(filename)[0]
     pending = os.path.join(where, f".{stem}.request.json")
+    request = stamped(request)
+    if "dataset" in request and "train" not in request.get("inputs", {}):
+        request["inputs"] = {**request.get("inputs", {}),
+                             "train": tensors_sha256(*load_dataset(request["dataset"], "train"))}
     manifest = recorded(where, filename) if os.path.exists(path) else None
     held = None
     if manifest is not None:
@@ -272,20 +284,25 @@ def train_recorded(where: str, filename: str, request: dict, train, command: str
         with open(pending) as f:
             held = json.load(f)
     if held is not None:
-        request = json.loads(json.dumps(request))  # as it reads back from JSON (tuples become lists)
-        changed = differences(held, request, sorted(set(request) | (set(held) - RECORD_ONLY)))
-        if changed:
+        keys = (set(request) | (set(held) - RECORD_ONLY)) - {k for k in ADDED_LATER if k not in held}
+        changed = differences(held, request, sorted(keys))
+        if changed and not extend:
             raise ValueError(f"{path} holds a run with other settings ({'; '.join(changed)}); choose another "
-                             f"--out, or delete {path} to start over")
-        if manifest is not None and "optimizer" not in load_checkpoint(path):
+                             f"--out, add --extend to train it again for these settings, or delete {path} to "
+                             "start over")
+        if changed:  # --extend: this file is trained again, from scratch
+            os.remove(path) if os.path.exists(path) else None
+        elif manifest is not None and "optimizer" not in load_checkpoint(path):
             return manifest  # finished and recorded: keep its record and training time
     save_json(pending, request)
-    start = time.perf_counter()
     train(path)
     _finish(path)
+    state = load_checkpoint(path)  # the training time travels in the checkpoint, across sessions (engine.fit)
+    untimed = state.get("untimed_epochs", 0 if "seconds" in state else state.get("epochs", 0))
     manifest = record_run(where, filename, {"command": command, **request,
-                                            "train_seconds": round(time.perf_counter() - start, 1),
-                                            "snnlab_version": __version__, "torch_version": torch.__version__})
+                                            "train_seconds": state.get("seconds", 0.0),
+                                            **({"untimed_epochs": untimed} if untimed else {}),
+                                            "torch_version": torch.__version__})
     os.remove(pending)
     return manifest
 
@@ -310,10 +327,34 @@ def write_defence(out: str, detector, fpr: float, n_calibration: int, files: lis
     return manifest
 
 
+DEPENDS = {"classifier.pt": ("classifier_training",),  # what each file of a defence folder is trained from,
+           "purifier.pt": ("classifier_training", "purifier_training"),  # beyond the dataset, seed, inputs
+           "substitute.pt": ()}  # and code version, which every file depends on; the detector is always recalibrated
+
+
+def claim_defence(out: str, request: dict, extend: bool = False) -> list:
+    """Tie the defence folder ``out`` to ``request`` (:func:`snnlab.runs.claim`). With ``extend``, take it to a
+    changed request instead (:func:`snnlab.runs.reclaim`): every file trained from a changed setting
+    (:data:`DEPENDS`) is deleted, to be trained again from scratch (a schedule spans the whole run, so a
+    longer run is not a shorter one continued), with the manifest, so the folder reads as unfinished until
+    it is. Returns the files deleted."""
+    if not extend:
+        claim(out, request, extend="--extend")
+        return []
+    changed = reclaim(out, request)
+    stale = [name for name, settings in DEPENDS.items()
+             if any(not key.startswith(("classifier_training.", "purifier_training.", "fpr"))
+                    or key.startswith(tuple(f"{s}." for s in settings)) for key in changed)]
+    for name in (stale and ["manifest.json", *stale]):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(out, name))
+    return stale
+
+
 @holds("out")
 def train_all(dataset: str = "digits", out: str = "runs/digits", seed: int = 0, device: str = "auto",
               classifier_epochs: int | None = None, purifier_epochs: int | None = None,
-              fpr: float = 0.01, progress: bool = True, command: str | None = None) -> dict:
+              fpr: float = 0.01, progress: bool = True, command: str | None = None, extend: bool = False) -> dict:
     """Train every model of the defence into ``out`` and write a SHA-256 manifest.
 
     Writes ``classifier.pt``, ``purifier.pt``, ``substitute.pt`` (the transfer
@@ -321,7 +362,6 @@ def train_all(dataset: str = "digits", out: str = "runs/digits", seed: int = 0, 
     only if its finished checkpoint is missing, and an interrupted run resumes
     from its last epoch. Returns the manifest.
     """
-    import time
 
     device = resolve_device(device)
     os.makedirs(out, exist_ok=True)
@@ -333,9 +373,10 @@ def train_all(dataset: str = "digits", out: str = "runs/digits", seed: int = 0, 
     if purifier_epochs is not None:
         pur_settings.epochs = purifier_epochs
 
-    claim(out, {"job": "defence", "dataset": dataset, "seed": seed, "fpr": fpr,  # the settings' seed is this one
-                "classifier_training": {k: v for k, v in asdict(cls_settings).items() if k != "seed"},
-                "purifier_training": {k: v for k, v in asdict(pur_settings).items() if k != "seed"}})
+    claim_defence(out, {"job": "defence", "dataset": dataset, "seed": seed, "fpr": fpr,  # the settings' seed
+                        "classifier_training": {k: v for k, v in asdict(cls_settings).items() if k != "seed"},
+                        "purifier_training": {k: v for k, v in asdict(pur_settings).items() if k != "seed"},
+                        "inputs": {"train": tensors_sha256(*load_dataset(dataset, "train"))}}, extend)
     paths = {name: os.path.join(out, name) for name in ("classifier.pt", "purifier.pt", "substitute.pt")}
     classifier = train_classifier(dataset, cls_settings, paths["classifier.pt"], device, progress)
     _finish(paths["classifier.pt"])
@@ -348,13 +389,14 @@ def train_all(dataset: str = "digits", out: str = "runs/digits", seed: int = 0, 
         if state.get("untimed_epochs", 0 if "seconds" in state else state.get("epochs", 0)):
             untimed[name] = state.get("untimed_epochs", state.get("epochs", 0))
 
-    start = time.perf_counter()
     if not os.path.exists(paths["substitute.pt"]):
         images, labels = load_dataset(dataset, "train")
-        substitute = train_substitute(images, labels, dataset_info(dataset).classes, seed=seed + 1, device=device)
+        with Stopwatch() as clock:
+            substitute = train_substitute(images, labels, dataset_info(dataset).classes, seed=seed + 1, device=device)
         save_checkpoint(paths["substitute.pt"], {"kind": "substitute", "config": asdict(substitute.config),
-                                                 "state_dict": substitute.state_dict(), "snnlab_version": __version__})
-    timings["substitute_s"] = time.perf_counter() - start
+                                                 "state_dict": substitute.state_dict(), "snnlab_version": __version__,
+                                                 "seconds": round(clock.elapsed(), 1)})
+    timings["substitute_s"] = load_checkpoint(paths["substitute.pt"]).get("seconds", 0.0)  # kept with the file
 
     detector = calibrate_detector(purifier.to(device), dataset, fpr)
     return write_defence(out, detector, fpr, len(load_dataset(dataset, "calibration")[1]),
