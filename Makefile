@@ -1,5 +1,6 @@
 # The two commands a newcomer needs (each sets up .venv on first use):
 #   make report   the main job: attack the pretrained digits defence, print the table, write reports/digits.html
+#                 (make report DATASET=fashion-mnist: the same on Fashion-MNIST)
 #   make test     the test suite (what CI runs)
 # Also: make lessons (JupyterLab on lessons/), make train (retrain the digits models from scratch),
 #       make benchmarks, make book, make course (student and instructor notebooks in build/course).
@@ -9,6 +10,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # PyTorch pinned to the build this project is tested with; override e.g. `make test TORCH="torch torchvision"`.
 TORCH ?= torch==2.14.1 torchvision==0.29.1
+DATASET ?= digits
 
 .PHONY: report test lessons execute-lessons course train benchmarks book clean-venv
 
@@ -23,7 +25,7 @@ $(BIN)/snnlab: pyproject.toml
 	touch $@
 
 report: $(BIN)/snnlab
-	$(BIN)/snnlab report
+	$(BIN)/snnlab report --dataset $(DATASET)
 
 test: $(BIN)/snnlab
 	$(BIN)/ruff check .
