@@ -27,7 +27,7 @@ from torch import nn
 from ..attacks.core import predict_batched
 from ..data.datasets import check_images, dataset_info, load_dataset
 from ..pretrained import PRETRAINED_DIR, load_classifier_file
-from ..runs.checkpoints import CheckpointError, save_checkpoint, save_json, verify_recorded
+from ..runs.checkpoints import CheckpointError, save_checkpoint, save_json, tensors_sha256, verify_recorded
 from ..runs.folders import claim, holds
 from ..training.trainers import ClassifierTraining, _finish, train_classifier
 
@@ -194,7 +194,7 @@ def poison_into(out: str, trigger: Trigger, rate: float = 0.1, target=0, dataset
     images, labels = load_dataset(dataset, "train")
     split = poison(images, labels, trigger, rate, target, dataset_info(dataset).classes, seed)
     claim(out, {"dataset": dataset, "trigger": asdict(trigger), "rate": rate, "target": target, "seed": seed,
-                "epochs": epochs}, "settings.json")
+                "epochs": epochs, "inputs": {"train": tensors_sha256(images, labels)}}, "settings.json")
     save_split(os.path.join(out, "split.pt"), split)
     start = time.perf_counter()
     model = train_on(split.images, split.labels, dataset, seed, epochs, os.path.join(out, "classifier.pt"), device,

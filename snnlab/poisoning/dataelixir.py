@@ -51,7 +51,7 @@ from torch import nn
 from ..data.datasets import dataset_info
 from ..pretrained import load_classifier_file
 from ..purifiers.diffusion import DDPM, load_ddpm
-from ..runs.checkpoints import save_json, sha256
+from ..runs.checkpoints import save_json, sha256, weights_sha256
 from ..runs.folders import claim, holds
 from ..training.trainers import _finish
 from .backdoor import PoisonedSplit, load_split, measure, predict, save_split, train_on
@@ -279,7 +279,8 @@ def purify_into(poisoned: str, out: str, settings: ElixirSettings | None = None,
     ddpm = ddpm or load_ddpm(dataset, device)
     claim(out, {"poisoned_split": sha256(os.path.join(poisoned, "split.pt")),  # the content, not the path
                 "backdoored": sha256(os.path.join(poisoned, "classifier.pt")), "settings": asdict(settings),
-                "dataset": dataset, "epochs": epochs, "ddpm": ddpm.source}, "settings.json")
+                "dataset": dataset, "epochs": epochs, "ddpm": ddpm.source,
+                "inputs": {"ddpm": weights_sha256(ddpm)}}, "settings.json")
     start = time.perf_counter()
     result = purify_dataset(split.images, split.labels, model, ddpm, settings, dataset_info(dataset).classes,
                             split.poisoned, split.true_labels, dataset, device, progress)
