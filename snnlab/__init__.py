@@ -12,10 +12,10 @@ joint detect-purify-classify defence; plus attacks, training and evaluation.
     >>> defense.detector.flags(images)        # bool (N,)
 """
 from ._version import __version__
-from .data.datasets import load_dataset
+from .data.datasets import class_names, load_dataset
 from .devices import resolve_device
 from .evaluation import compare  # stronger, weaker or a tie: snnlab.compare.pair / rank
-from .pretrained import load_models, load_or_train, load_pretrained
+from .pretrained import load_models, load_or_train, load_pretrained, pretrained_folder, read_manifest
 
-__all__ = ["compare", "load_dataset", "resolve_device", "load_pretrained", "load_models", "load_or_train",
-           "__version__"]
+__all__ = ["compare", "load_dataset", "class_names", "resolve_device", "load_pretrained", "load_models",
+           "load_or_train", "pretrained_folder", "read_manifest", "__version__"]

@@ -108,6 +108,17 @@ def load_models(folder: str, device: str = "auto", with_substitute: bool = False
     return defense, substitute.to(device).eval()
 
 
+def pretrained_folder(name: str = "digits") -> str:
+    """The folder of the shipped models for dataset ``name``; ValueError naming the shipped ones if none."""
+    names = pretrained_names()
+    if name not in names:
+        raise ValueError(
+            f"no pretrained checkpoints for {name!r} (shipped: {', '.join(names) or 'none'}); "
+            f"train your own with `snnlab train --dataset {name} --out runs/{name}` and load it with load_models"
+        )
+    return os.path.join(PRETRAINED_DIR, name)
+
+
 def load_pretrained(name: str = "digits", device: str = "auto", with_substitute: bool = False):
     """The shipped, pretrained defence for dataset ``name`` (a JointDefense; see :func:`load_models`).
 
@@ -116,13 +127,7 @@ def load_pretrained(name: str = "digits", device: str = "auto", with_substitute:
         >>> defense = load_pretrained("digits")
         >>> defense.detector.threshold, defense.classifier, defense.purifier
     """
-    names = pretrained_names()
-    if name not in names:
-        raise ValueError(
-            f"no pretrained checkpoints for {name!r} (shipped: {', '.join(names) or 'none'}); "
-            f"train your own with `snnlab train --dataset {name} --out runs/{name}` and load it with load_models"
-        )
-    return load_models(os.path.join(PRETRAINED_DIR, name), device, with_substitute)
+    return load_models(pretrained_folder(name), device, with_substitute)
 
 
 def load_or_train(dataset: str = "digits", retrain: bool = False, out: str | None = None,

@@ -59,6 +59,17 @@ def dataset_info(name: str) -> DatasetInfo:
         raise ValueError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}") from None
 
 
+def class_names(name: str) -> tuple:
+    """The label names of dataset ``name``, index by index: Fashion-MNIST's are torchvision's
+    (``FashionMNIST.classes``); the digits' are "0" to "9"; elsewhere the label numbers."""
+    info = dataset_info(name)
+    if name == "fashion-mnist":
+        from torchvision.datasets import FashionMNIST  # imported here, not at the top: torchvision loads slowly
+
+        return tuple(FashionMNIST.classes)
+    return tuple(str(i) for i in range(info.classes))
+
+
 def check_images(images, channels: int | None = None, size: int | None = None, name: str = "images") -> None:
     """Raise ValueError unless ``images`` is a float tensor in [0, 1] shaped (N, C, H, W).
 
