@@ -156,6 +156,20 @@ def test_extend_retrains_what_the_changed_settings_affect_and_keeps_the_rest(tmp
     assert {**kept, "command": None} == {**manifest, "command": None}  # (the record names the last command)
 
 
+def test_a_streamed_run_extended_retrains_only_the_purifier(tmp_path, capsys):
+    out = str(tmp_path / "s")
+    argv = ["train", "--stream", "--fake-data", "--dataset", "cifar10", "--limit", "32", "--batch-size", "16",
+            "--workers", "0", "--classifier-epochs", "1", "--out", out, "--quiet"]
+    assert main([*argv, "--purifier-epochs", "1"]) == 0
+    classifier = open(os.path.join(out, "classifier.pt"), "rb").read()
+    capsys.readouterr()
+    assert main([*argv, "--purifier-epochs", "2"]) == 2
+    assert "purifier_training.epochs 1 here, 2 asked" in capsys.readouterr().err
+    assert main([*argv, "--purifier-epochs", "2", "--extend"]) == 0
+    assert open(os.path.join(out, "classifier.pt"), "rb").read() == classifier
+    assert _weights_state(os.path.join(out, "purifier.pt"))["epochs"] == 2
+
+
 def test_a_recorded_model_is_refused_under_another_request_and_trained_again_with_extend(tmp_path, capsys):
     import json
 
