@@ -427,3 +427,32 @@ def test_a_training_killed_mid_run_resumes_to_the_uninterrupted_weights(tmp_path
     untimed = ("train_seconds", "command", "untimed_epochs", "sha256")  # the files keep their own times
     a, b = (json.loads((d / "manifest.json").read_text()) for d in (whole, killed))
     assert {k: v for k, v in a.items() if k not in untimed} == {k: v for k, v in b.items() if k not in untimed}
+
+
+def test_an_extended_recorded_run_killed_midway_resumes_under_its_new_request(tmp_path):
+    """--extend on a recorded model takes it out of the manifest before training it again, so a retrain
+    stopped midway resumes under the new request (not refused in the old one's name, nor restarted)."""
+    import json
+
+    from snnlab.runs.checkpoints import save_checkpoint
+    from snnlab.training.trainers import train_recorded
+
+    where, calls = str(tmp_path / "m"), []
+
+    def finished(path):
+        calls.append(("finished", os.path.exists(path)))
+        save_checkpoint(path, {"kind": "x", "config": {}, "state_dict": {}, "epochs": 1, "seconds": 1.0})
+
+    def stopped(path):
+        save_checkpoint(path, {"kind": "x", "config": {}, "state_dict": {}, "epoch": 1, "epochs": 2,
+                               "optimizer": {}, "seconds": 1.0})
+        raise KeyboardInterrupt  # stopped after its first epoch
+
+    train_recorded(where, "m.pt", {"seed": 0, "epochs": 1}, finished, "first")
+    with pytest.raises(KeyboardInterrupt):
+        train_recorded(where, "m.pt", {"seed": 0, "epochs": 2}, stopped, "again", extend=True)
+    assert "m.pt" not in json.loads(open(os.path.join(where, "manifest.json")).read())["sha256"]
+    manifest = train_recorded(where, "m.pt", {"seed": 0, "epochs": 2}, finished, "resumed")  # no --extend needed
+    assert manifest["runs"]["m"]["epochs"] == 2 and calls[-1] == ("finished", True)  # it found the partial file
+    with pytest.raises(ValueError, match=r"epochs 2 here, 1 asked"):
+        train_recorded(where, "m.pt", {"seed": 0, "epochs": 1}, finished, "old")

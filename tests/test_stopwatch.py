@@ -59,3 +59,15 @@ def test_bad_settings_and_an_unstarted_clock_are_refused():
         Stopwatch(tick=1.0, tolerance=0.5)
     with pytest.raises(RuntimeError, match="before start"):
         Stopwatch().elapsed()
+
+
+def test_a_clock_started_again_counts_afresh_and_refuses_a_second_start():
+    clock = Stopwatch(tick=0.05, tolerance=0.5).start()
+    with pytest.raises(RuntimeError, match="while it runs"):
+        clock.start()
+    time.sleep(0.2)
+    first = clock.stop()
+    clock.start()
+    assert clock.elapsed() < first  # the old run's time is not carried over
+    time.sleep(0.1)
+    assert clock.stop() >= 0.1

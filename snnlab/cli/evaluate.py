@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import time
 
@@ -9,7 +11,7 @@ from .. import purifiers
 from ..attacks import eps_grid
 from ..evaluation.evaluate import evaluate, evaluate_in_chunks, finish_chunks, format_table
 from ..pretrained import PRETRAINED_DIR, load_models, load_pretrained
-from ..runs.checkpoints import save_json, sha256
+from ..runs.checkpoints import save_json
 from .options import attack_options, common, positive
 
 
@@ -45,12 +47,20 @@ def load(args):
 
 
 def models_sha256(args) -> dict:
-    """The SHA-256 of the manifests of the models evaluated (each lists its files' SHA-256): the rows'
-    inputs by content, whatever folder they were read from."""
+    """The evaluated models by content: the SHA-256 of the file hashes their manifests list (the defence's,
+    and the purifier's entry when --purifier swaps it in), so a rerun that rewrites a manifest's command or
+    times, or trains another purifier beside, changes nothing here."""
     folder = args.models or os.path.join(PRETRAINED_DIR, args.dataset)
-    files = ["manifest.json"] + ([os.path.join("purifiers", "manifest.json")]
-                                 if getattr(args, "purifier", "snn") != "snn" else [])
-    return {name: sha256(os.path.join(folder, name)) for name in files if os.path.exists(os.path.join(folder, name))}
+    listed = {}
+    for name, keep in [("manifest.json", None)] + ([(os.path.join("purifiers", "manifest.json"), f"{args.purifier}.pt")]
+                                                  if getattr(args, "purifier", "snn") != "snn" else []):
+        path = os.path.join(folder, name)
+        if os.path.exists(path):
+            with open(path) as f:
+                files = json.load(f).get("sha256", {})
+            listed[name] = {k: v for k, v in files.items() if keep is None or k == keep}
+    return {name: hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+            for name, files in listed.items()}
 
 
 def options(args, substitute) -> dict:

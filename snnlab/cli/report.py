@@ -12,7 +12,7 @@ from ..evaluation.evaluate import evaluate, format_table
 from ..report import report_figures, write_report
 from ..runs.checkpoints import save_json
 from .evaluate import load, options
-from .options import attack_options, common, out_file
+from .options import attack_options, common, extend, out_file
 from .train import train_defence
 
 # The test images the main job attacks where the whole test split would take too long on 2 CPU cores: it must
@@ -32,6 +32,7 @@ def register(sub):
     common(r)
     attack_options(r)
     r.add_argument("--train", action="store_true", help="train the models into --models first (default: pretrained)")
+    extend(r)
     r.add_argument("--out", type=out_file("--out"), default=None,
                    help="HTML report path (default: reports/DATASET.html)")
     r.set_defaults(run=run)

@@ -16,7 +16,7 @@ from torch.utils.data import Subset
 from .._version import __version__
 from ..data.loaders import image_dataset
 from ..runs.folders import held_env, hold, holds_inherited
-from ..training.distributed import calibrate, die_with_parent, fit, fit_purifier, setup
+from ..training.distributed import LAUNCHER_ENV, calibrate, die_with_parent, fit, fit_purifier, setup
 from ..training.recipes import recipe
 from ..training.trainers import _finish, claim_defence, train_all, write_defence
 from .options import common, count, extend, in_folder, out_folder, positive
@@ -109,7 +109,9 @@ def train_streamed(args, argv, command) -> int:
         launch = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(args.nproc),
                   "--standalone", "-m", "snnlab", *rest, "--stream"]
         with hold(out, command):  # for the whole run; the processes torchrun starts work inside it
-            return subprocess.run(launch, env=held_env(), preexec_fn=die_with_parent).returncode
+            env = dict(held_env(), **{LAUNCHER_ENV: str(os.getpid())})
+            linux = sys.platform.startswith("linux")  # (preexec_fn does not exist on Windows)
+            return subprocess.run(launch, env=env, preexec_fn=die_with_parent if linux else None).returncode
     if holds_inherited(out):  # a worker of the launcher above: it holds the lock, so die with it
         die_with_parent()
     if int(os.environ.get("RANK", "0")) == 0:  # one lock per run: rank 0 holds it (unless the launcher does)

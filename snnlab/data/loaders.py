@@ -76,8 +76,10 @@ def make_loader(dataset: Dataset, batch_size: int, shuffle: bool = True, seed: i
                 rank: int = 0, world: int = 1, drop_last: bool = True) -> DataLoader:
     """A DataLoader over this process's shard (``rank`` of ``world``) of ``dataset``; ``batch_size`` per process.
 
-    Call ``loader.sampler.set_epoch(epoch)`` before each epoch for a new shuffled order."""
+    Call ``loader.sampler.set_epoch(epoch)`` before each epoch for a new shuffled order. The worker processes
+    are started afresh each epoch (not persistent), so their random seeds come from torch's global generator
+    at that epoch's start: a caller that seeds it per epoch makes a resumed epoch draw what it first drew."""
     sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=shuffle, seed=seed,
                                  drop_last=drop_last)
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, drop_last=drop_last,
-                      persistent_workers=workers > 0, pin_memory=torch.cuda.is_available())
+                      persistent_workers=False, pin_memory=torch.cuda.is_available())

@@ -132,7 +132,7 @@ def train_ddpm(images: torch.Tensor, dataset: str = "digits", seed: int = 0, epo
 
 def train_ddpm_into(out: str, dataset: str = "digits", seed: int = 0, epochs: int | None = None,
                     device: str = "auto", progress: bool = True, command: str | None = None,
-                    poisoned: str | None = None) -> dict:
+                    poisoned: str | None = None, extend: bool = False) -> dict:
     """Train the DDPM into ``OUT/diffusion/ddpm.pt``, recorded in that folder's manifest.json; returns the
     manifest. On ``dataset``'s clean train split, or with ``poisoned`` (a ``snnlab poison`` folder) on that
     poisoned split: the adaptive case where the attacker's data reached the diffusion model too."""
@@ -150,7 +150,7 @@ def train_ddpm_into(out: str, dataset: str = "digits", seed: int = 0, epochs: in
         os.path.join(out, "diffusion"), "ddpm.pt", {"dataset": dataset, "seed": seed, "epochs": epochs, "data": data,
                                                    "inputs": {"train": tensors_sha256(images)}},
         lambda path: train_ddpm(images, dataset, seed, epochs, path, device, progress),
-        command or f"python -m snnlab.purifiers.diffusion --out {out}")
+        command or f"python -m snnlab.purifiers.diffusion --out {out}", extend)
 
 
 def load_ddpm(dataset: str = "digits", device: str = "auto", folder: str | None = None) -> DDPM:
@@ -179,7 +179,9 @@ if __name__ == "__main__":
     parser.add_argument("--poisoned", default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--extend", action="store_true", help="train it again if the folder holds another request")
     args = parser.parse_args()
     command = "python -m snnlab.purifiers.diffusion " + " ".join(sys.argv[1:])
-    manifest = train_ddpm_into(args.out, seed=args.seed, epochs=args.epochs, command=command, poisoned=args.poisoned)
+    manifest = train_ddpm_into(args.out, seed=args.seed, epochs=args.epochs, command=command, poisoned=args.poisoned,
+                               extend=args.extend)
     print(json.dumps(manifest["runs"]["ddpm"]))

@@ -23,7 +23,7 @@ class CheckpointError(ValueError):
 def _atomic_write(path: str, write) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".tmp-{os.getpid()}-", suffix=os.path.basename(path))
     umask = os.umask(0)
     os.umask(umask)
     try:
@@ -150,6 +150,14 @@ def record_run(folder: str, filename: str, run: dict) -> dict:
     manifest["runs"][os.path.splitext(filename)[0]] = run
     save_json(os.path.join(folder, "manifest.json"), manifest)
     return manifest
+
+
+def unrecord_run(folder: str, filename: str) -> None:
+    """Take ``folder/filename`` out of ``folder/manifest.json`` (before it is trained again)."""
+    manifest = _manifest(folder)
+    if manifest["sha256"].pop(filename, None) is not None or manifest["runs"].pop(os.path.splitext(filename)[0],
+                                                                                  None) is not None:
+        save_json(os.path.join(folder, "manifest.json"), manifest)
 
 
 def verify_recorded(folder: str, filename: str, hint: str) -> str:

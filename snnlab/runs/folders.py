@@ -79,6 +79,20 @@ def _who(f) -> str:
         return "another process"
 
 
+def _writer_alive(name: str) -> bool:
+    """Whether the process that is writing ``.tmp-PID-...`` still runs (a name of another form: assume so)."""
+    pid = name[len(TMP):].split("-", 1)[0]
+    if not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)  # signal 0 only checks
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):  # another user's process, or a platform that cannot tell
+        return True
+    return True
+
+
 def holder(folder: str) -> str | None:
     """Who holds ``folder`` now ("pid N on HOST: JOB"), or None when no run does."""
     path = os.path.join(folder, LOCK)
@@ -92,6 +106,30 @@ def holder(folder: str) -> str | None:
             _unlock(f)
             return None
         return _who(f)
+
+
+def _lock(real: str, folder: str):
+    """Open and lock ``real/.lock``: ``(whether this call created it, the open file)``; FolderInUse if another
+    run holds it. A lock file can be removed by the run that held it (a refused run, an emptied folder): a
+    lock taken on a file that is no longer the one at the path is let go and taken again on the new one."""
+    path = os.path.join(real, LOCK)
+    for _ in range(10):
+        new = not os.path.exists(path)
+        f = open(path, "a+")
+        if not _try_lock(f):
+            other = _who(f)
+            f.close()
+            raise FolderInUse(f"{folder} is in use by another run ({other}); wait for it to finish, or choose "
+                              "another --out")
+        try:
+            current = os.stat(path).st_ino
+        except FileNotFoundError:
+            current = None
+        if fcntl is None or current == os.fstat(f.fileno()).st_ino:
+            return new, f
+        _unlock(f)  # the file was removed (and perhaps made again) after we opened it: try the one there now
+        f.close()
+    raise FolderInUse(f"{folder}: could not take its lock ({LOCK} keeps being replaced); try again")
 
 
 @contextlib.contextmanager
@@ -108,20 +146,14 @@ def hold(folder: str, job: str = "a snnlab run", remove_empty: bool = False):
         raise ValueError(f"{folder} is a file, not a folder; choose another --out")
     created = not os.path.isdir(real)
     os.makedirs(real, exist_ok=True)
-    new_lock = not os.path.exists(os.path.join(real, LOCK))
-    f = open(os.path.join(real, LOCK), "a+")
-    if not _try_lock(f):
-        other = _who(f)
-        f.close()
-        raise FolderInUse(f"{folder} is in use by another run ({other}); wait for it to finish, or choose another "
-                          "--out")
+    new_lock, f = _lock(real, folder)
     f.seek(0)
     f.truncate()
     f.write(f"pid {os.getpid()} on {socket.gethostname()}: {job}")
     f.flush()
     _held[real] = f
-    for name in os.listdir(real):  # half-written files of a run killed mid-save: only a holder writes here
-        if name.startswith(TMP):
+    for name in os.listdir(real):  # half-written files of a run killed mid-save
+        if name.startswith(TMP) and not _writer_alive(name):
             with contextlib.suppress(OSError):
                 os.remove(os.path.join(real, name))
     failed = False
@@ -249,12 +281,15 @@ def claim(folder: str, request: dict, filename: str = "request.json", extend: st
     return {**held, **asked}
 
 
-def reclaim(folder: str, request: dict, filename: str = "request.json") -> list:
-    """Take ``folder`` to ``request`` even if it holds another (``--extend``): record the new request and
-    return the keys that changed (``["purifier_training.epochs"]``; empty when none did), for the caller to
-    retrain what depends on them."""
+def reclaim(folder: str, request: dict, filename: str = "request.json", clear=None) -> list:
+    """Take ``folder`` to ``request`` even if it holds another (``--extend``): ``clear(changed)`` first (the
+    caller deletes what depends on the changed keys, ``["purifier_training.epochs"]``), then the new request
+    is recorded, so a run killed in between finds the old request and the stale files gone, never the new
+    request beside them. Returns the changed keys (empty when none did)."""
     asked, held = stamped(request), _held_request(folder, filename)
     changed = [] if held is None else [c.split(" ", 1)[0] for c in _changes(held, asked)]
+    if clear is not None:
+        clear(changed)
     save_json(os.path.join(folder, filename), asked)
     return changed
 
@@ -287,8 +322,10 @@ class Progress:
                     saved = json.load(f)
                 changed = _changes(saved["request"], self.request)
                 if changed:
-                    raise ValueError(f"{self.folder} holds a run with other settings ({'; '.join(changed)}); run "
-                                     f"with those settings to finish it, or delete {self.folder} to start over")
+                    versions = any(c.startswith("snnlab_version ") for c in changed)
+                    finish = "finish it with that snnlab" if versions else "run with those settings to finish it"
+                    raise ValueError(f"{self.folder} holds a run with other settings ({'; '.join(changed)}); "
+                                     f"{finish}, or delete {self.folder} to start over")
                 self.chunks = saved["chunks"]
         except BaseException:
             self._hold.__exit__(*sys.exc_info())

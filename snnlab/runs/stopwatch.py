@@ -30,6 +30,10 @@ class Stopwatch:
         self._thread = None
 
     def start(self) -> "Stopwatch":
+        if self._thread is not None and self._thread.is_alive():
+            raise RuntimeError("Stopwatch.start() while it runs; stop() it first, or make another")
+        self.paused, self._stopped = 0.0, None
+        self._halt.clear()
         self._began = self._last = time.perf_counter()
         self._thread = threading.Thread(target=self._beat, name="snnlab-stopwatch", daemon=True)
         self._thread.start()

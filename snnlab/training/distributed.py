@@ -53,21 +53,30 @@ class Process:
     device: torch.device
 
 
+LAUNCHER_ENV = "SNNLAB_LAUNCHER_PID"  # the pid of the `snnlab train --nproc N` process that holds the folder
+
+
 def die_with_parent() -> None:
     """Have the kernel SIGKILL this process when its parent dies (Linux ``prctl(PR_SET_PDEATHSIG)``; elsewhere
     nothing). ``snnlab train --nproc N`` holds its folder's lock in the launcher; torchrun starts each worker
     in a session of its own, so a launcher killed with SIGKILL would leave workers writing into a folder whose
     lock is gone. The launcher starts torchrun with this (``preexec_fn``), and each worker calls it, so the
-    whole run dies with the process that holds the lock. Written here: the standard library has no prctl."""
+    whole run dies with the process that holds the lock; a process whose launcher (:data:`LAUNCHER_ENV`) is
+    already gone when it gets here kills itself. Written here: the standard library has no prctl."""
     if not sys.platform.startswith("linux"):
         return
     import ctypes
     import signal
 
-    parent = os.getppid()
     ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # 1 = PR_SET_PDEATHSIG
-    if os.getppid() != parent:  # the parent died before the call: do as it would have made us
-        os.kill(os.getpid(), signal.SIGKILL)
+    launcher = int(os.environ.get(LAUNCHER_ENV, "0"))
+    if launcher:
+        try:
+            os.kill(launcher, 0)  # alive? (signal 0 only checks)
+        except ProcessLookupError:  # it died before the call: do as it would have made us
+            os.kill(os.getpid(), signal.SIGKILL)
+        except PermissionError:  # alive, another user's: not ours to judge
+            pass
 
 
 def setup(device: str = "auto") -> Process:

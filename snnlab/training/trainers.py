@@ -32,7 +32,8 @@ from ..models.classifier import ClassifierConfig, SpikingResNet
 from ..models.detector import Detector
 from ..purifiers.losses import PurifierLoss
 from ..purifiers.snn import Purifier, PurifierConfig
-from ..runs.checkpoints import load_checkpoint, record_run, recorded, save_checkpoint, save_json, sha256, tensors_sha256
+from ..runs import checkpoints
+from ..runs.checkpoints import load_checkpoint, record_run, recorded, save_checkpoint, save_json, sha256
 from ..runs.folders import ADDED_LATER, claim, differences, holds, reclaim, stamped
 from ..runs.stopwatch import Stopwatch
 from .engine import Loop, fit
@@ -275,24 +276,26 @@ def train_recorded(where: str, filename: str, request: dict, train, command: str
     request = stamped(request)
     if "dataset" in request and "train" not in request.get("inputs", {}):
         request["inputs"] = {**request.get("inputs", {}),
-                             "train": tensors_sha256(*load_dataset(request["dataset"], "train"))}
+                             "train": checkpoints.tensors_sha256(*load_dataset(request["dataset"], "train"))}
     manifest = recorded(where, filename) if os.path.exists(path) else None
     held = None
-    if manifest is not None:
-        held = manifest["runs"].get(stem, {})
-    elif os.path.exists(pending):
+    if os.path.exists(pending):  # an unfinished run (a first one, or one trained again): its request rules
         with open(pending) as f:
             held = json.load(f)
+    elif manifest is not None:
+        held = manifest["runs"].get(stem, {})
     if held is not None:
         keys = (set(request) | (set(held) - RECORD_ONLY)) - {k for k in ADDED_LATER if k not in held}
         changed = differences(held, request, sorted(keys))
         if changed and not extend:
             raise ValueError(f"{path} holds a run with other settings ({'; '.join(changed)}); choose another "
-                             f"--out, add --extend to train it again for these settings, or delete {path} to "
-                             "start over")
-        if changed:  # --extend: this file is trained again, from scratch
-            os.remove(path) if os.path.exists(path) else None
-        elif manifest is not None and "optimizer" not in load_checkpoint(path):
+                             f"--out, add --extend (extend=True in Python) to train it again for these settings, "
+                             f"or delete {path} to start over")
+        if changed:  # extend: this file is trained again, from scratch, and is no longer recorded meanwhile
+            checkpoints.unrecord_run(where, filename)
+            if os.path.exists(path):
+                os.remove(path)
+        elif manifest is not None and not os.path.exists(pending) and "optimizer" not in load_checkpoint(path):
             return manifest  # finished and recorded: keep its record and training time
     save_json(pending, request)
     train(path)
@@ -334,20 +337,24 @@ DEPENDS = {"classifier.pt": ("classifier_training",),  # what each file of a def
 
 def claim_defence(out: str, request: dict, extend: bool = False) -> list:
     """Tie the defence folder ``out`` to ``request`` (:func:`snnlab.runs.claim`). With ``extend``, take it to a
-    changed request instead (:func:`snnlab.runs.reclaim`): every file trained from a changed setting
-    (:data:`DEPENDS`) is deleted, to be trained again from scratch (a schedule spans the whole run, so a
-    longer run is not a shorter one continued), with the manifest, so the folder reads as unfinished until
-    it is. Returns the files deleted."""
+    changed request instead (:func:`snnlab.runs.reclaim`): the manifest goes (the folder reads as unfinished
+    until the run finishes), and so does every file trained from a changed setting (:data:`DEPENDS`), to be
+    trained again from scratch (a schedule spans the whole run, so a longer run is not a shorter one
+    continued), all before the new request is recorded. Returns the files deleted."""
     if not extend:
-        claim(out, request, extend="--extend")
+        claim(out, request, extend="--extend (extend=True in Python)")
         return []
-    changed = reclaim(out, request)
-    stale = [name for name, settings in DEPENDS.items()
-             if any(not key.startswith(("classifier_training.", "purifier_training.", "fpr"))
-                    or key.startswith(tuple(f"{s}." for s in settings)) for key in changed)]
-    for name in (stale and ["manifest.json", *stale]):
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(os.path.join(out, name))
+    stale = []
+
+    def clear(changed):
+        stale.extend(name for name, settings in DEPENDS.items()
+                     if any(not key.startswith(("classifier_training.", "purifier_training.", "fpr"))
+                            or key.startswith(tuple(f"{s}." for s in settings)) for key in changed))
+        for name in (["manifest.json", *stale] if changed else []):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(os.path.join(out, name))
+
+    reclaim(out, request, clear=clear)
     return stale
 
 
@@ -376,7 +383,7 @@ def train_all(dataset: str = "digits", out: str = "runs/digits", seed: int = 0, 
     claim_defence(out, {"job": "defence", "dataset": dataset, "seed": seed, "fpr": fpr,  # the settings' seed
                         "classifier_training": {k: v for k, v in asdict(cls_settings).items() if k != "seed"},
                         "purifier_training": {k: v for k, v in asdict(pur_settings).items() if k != "seed"},
-                        "inputs": {"train": tensors_sha256(*load_dataset(dataset, "train"))}}, extend)
+                        "inputs": {"train": checkpoints.tensors_sha256(*load_dataset(dataset, "train"))}}, extend)
     paths = {name: os.path.join(out, name) for name in ("classifier.pt", "purifier.pt", "substitute.pt")}
     classifier = train_classifier(dataset, cls_settings, paths["classifier.pt"], device, progress)
     _finish(paths["classifier.pt"])
