@@ -298,10 +298,13 @@ assert any(((split.labels == c) & moved & ~split.poisoned).any() for c in found[
 # **true positive rate** (TPR: the share of poisoned images whose label was
 # changed) and the **false positive rate** (FPR: the share of clean images
 # whose label was changed), and the share of all training images left
-# suspicious.
+# suspicious. (The benign model is trained here, in the notebook: on another
+# CPU its floats are summed in another order, and it may relabel one clean
+# image more or fewer; measured, 11 or 12 of the 970 clean images, an FPR of
+# 1.1% or 1.2%. That is why this cell's output is not compared with a saved
+# one, and why section 5 lines it up with the benchmark to within one image.)
 
 # %%
-# NBVAL_CHECK_OUTPUT
 purified = dataelixir.purify_dataset(split.images, split.labels, backdoored, ddpm, settings,
                                      poisoned=split.poisoned, true_labels=split.true_labels,
                                      inters=inters, predictions=predictions, device=DEVICE)
@@ -569,7 +572,7 @@ viz.value_grid({k: r["after"]["attack_success_rate"] for k, r in grid.items()},
 # The sweep's 2x2 patch at t* = 10 is the lesson's setting, yet its figures
 # are not those of sections 2-4: an ASR before of 99.7% (section 2: 100.0%),
 # other targets found (0 alone, printed below; section 3 flagged 0, 5 and 8),
-# 0.1% of the clean images relabelled (section 3: 1.1%) and an ASR after of
+# 0.1% of the clean images relabelled (section 3: 1.1% or 1.2%) and an ASR after of
 # 1.2% (section 4's table: 0.9%). Read in the code
 # (`poisoning.load_backdoored`, `benchmarks/poisoning.py`,
 # `benchmarks/trigger_sweep.py`), the runs share every setting: the same
@@ -588,7 +591,6 @@ viz.value_grid({k: r["after"]["attack_success_rate"] for k, r in grid.items()},
 # cell lines the runs up, by the course's rule.
 
 # %%
-# NBVAL_CHECK_OUTPUT
 table = {r["t_star"]: r for r in saved["rows"] if r["scenario"] == "badnets"}  # section 4's 2x2 rows
 n_clean, n_poisoned = int((~split.poisoned).sum()), int(split.poisoned.sum())
 print(f"threads: this notebook {torch.get_num_threads()}, section 4's benchmark {saved['threads']}, "
@@ -626,8 +628,9 @@ assert sizes_run["threads"] != saved["threads"] == torch.get_num_threads()
 assert compare.pair(asr_before["shipped (sections 2-3)"], asr_before["the sweep's"], n=n_triggered).tie
 assert asr_before["shipped (sections 2-3)"] != asr_before["the sweep's"]
 assert table[10]["detection"]["targets"] == found["targets"] and grid[2, 10]["targets"] != found["targets"]
-assert round(table[10]["any"]["identification"]["fpr"] * n_clean) == round(live["fpr"] * n_clean)
-assert round(table[10]["any"]["identification"]["tpr"] * n_poisoned) == round(live["tpr"] * n_poisoned)
+# section 3's benign model is trained live: within one image of the benchmark's on any CPU (section 3's note)
+assert abs(round(table[10]["any"]["identification"]["fpr"] * n_clean) - round(live["fpr"] * n_clean)) <= 1
+assert abs(round(table[10]["any"]["identification"]["tpr"] * n_poisoned) - round(live["tpr"] * n_poisoned)) <= 1
 assert all(v["TPR"] and v["ASR after"] for v in verdicts.values()) and verdicts[5]["FPR"] and verdicts[20]["FPR"]
 assert not verdicts[10]["FPR"] and table[5]["detection"]["targets"] != grid[2, 5]["targets"] and unflagged > 0
 
@@ -635,8 +638,9 @@ assert not verdicts[10]["FPR"] and table[5]["detection"]["targets"] != grid[2, 5
 # The shipped and the sweep's backdoored models tie on ASR before (one
 # triggered digit apart), but their counts differ, so on the same test
 # digits they do not give the same answers. Section 4's benchmark, on 2
-# threads like this notebook, found the same targets and the same TPR and
-# FPR at t* = 10 as section 3 did with the shipped model. The sweep, on 1
+# threads like this notebook, found the same targets as section 3 did with
+# the shipped model at t* = 10, and a TPR and an FPR within one image of
+# section 3's (the same counts on the CPU that made the table). The sweep, on 1
 # thread, ties with section 4's table on TPR and on ASR after at every t*
 # both ran, so what it says about the 2x2 patch stands. What moved is which
 # labels were flagged besides the target (the targets at t* = 5 and 10),
