@@ -249,11 +249,12 @@ def _held_request(folder: str, filename: str) -> dict | None:
         raise ValueError(f"{path} is unreadable ({type(err).__name__}); delete {folder} to start over") from None
 
 
-def _changes(held: dict, asked: dict) -> list:
+def changes(held: dict, asked: dict, record_only=()) -> list:
     """The differences, a key of :data:`ADDED_LATER` that ``held`` lacks not among them (a request recorded
-    before that key was is taken to be of this code and these inputs; the version check starts from it)."""
-    keys = sorted((set(held) | set(asked)) - {k for k in ADDED_LATER if k not in held})
-    return differences(held, asked, keys)
+    before that key was is taken to be of this code and these inputs; the version check starts from it), nor
+    a key of ``record_only`` that only ``held`` has (what a record adds to its request)."""
+    keys = (set(held) - set(record_only)) | set(asked)
+    return differences(held, asked, sorted(keys - {k for k in ADDED_LATER if k not in held}))
 
 
 def claim(folder: str, request: dict, filename: str = "request.json", extend: str | None = None) -> dict:
@@ -270,7 +271,7 @@ def claim(folder: str, request: dict, filename: str = "request.json", extend: st
     if held is None:
         save_json(os.path.join(folder, filename), asked)
         return asked
-    changed = _changes(held, asked)
+    changed = changes(held, asked)
     if changed:
         fix = f"choose another --out, add {extend} to retrain what the change affects," if extend else \
             "choose another --out,"
@@ -287,7 +288,7 @@ def reclaim(folder: str, request: dict, filename: str = "request.json", clear=No
     is recorded, so a run killed in between finds the old request and the stale files gone, never the new
     request beside them. Returns the changed keys (empty when none did)."""
     asked, held = stamped(request), _held_request(folder, filename)
-    changed = [] if held is None else [c.split(" ", 1)[0] for c in _changes(held, asked)]
+    changed = [] if held is None else [c.split(" ", 1)[0] for c in changes(held, asked)]
     if clear is not None:
         clear(changed)
     save_json(os.path.join(folder, filename), asked)
@@ -320,7 +321,7 @@ class Progress:
             if os.path.exists(self.file):
                 with open(self.file) as f:
                     saved = json.load(f)
-                changed = _changes(saved["request"], self.request)
+                changed = changes(saved["request"], self.request)
                 if changed:
                     versions = any(c.startswith("snnlab_version ") for c in changed)
                     finish = "finish it with that snnlab" if versions else "run with those settings to finish it"

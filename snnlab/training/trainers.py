@@ -34,7 +34,7 @@ from ..purifiers.losses import PurifierLoss
 from ..purifiers.snn import Purifier, PurifierConfig
 from ..runs import checkpoints
 from ..runs.checkpoints import load_checkpoint, record_run, recorded, save_checkpoint, save_json, sha256
-from ..runs.folders import ADDED_LATER, claim, differences, holds, reclaim, stamped
+from ..runs.folders import changes, claim, holds, reclaim, stamped
 from ..runs.stopwatch import Stopwatch
 from .engine import Loop, fit
 
@@ -285,8 +285,7 @@ def train_recorded(where: str, filename: str, request: dict, train, command: str
     elif manifest is not None:
         held = manifest["runs"].get(stem, {})
     if held is not None:
-        keys = (set(request) | (set(held) - RECORD_ONLY)) - {k for k in ADDED_LATER if k not in held}
-        changed = differences(held, request, sorted(keys))
+        changed = changes(held, request, RECORD_ONLY)
         if changed and not extend:
             raise ValueError(f"{path} holds a run with other settings ({'; '.join(changed)}); choose another "
                              f"--out, add --extend (extend=True in Python) to train it again for these settings, "
