@@ -86,3 +86,38 @@ def test_autoattack_breaks_the_undefended_classifier_within_the_ball(pretrained,
     assert (adv - x).abs().max() <= 0.3 + 1e-6 and adv.min() >= 0 and adv.max() <= 1
     with torch.no_grad():
         assert (defense.classifier(adv).argmax(1) == y).float().mean().item() <= 0.05
+
+
+def test_attacks_freeze_the_weights_and_craft_the_same_images(pretrained, digits_test, monkeypatch):
+    """Attacks take the input's gradient alone (core.frozen): the images are bit-identical to those crafted with
+    the weights taking gradients too, no weight gradient is left behind, and every parameter is trainable again."""
+    import contextlib
+
+    from snnlab.attacks import apgd, threat_models
+    from snnlab.attacks.core import frozen
+
+    defense, _ = pretrained
+    x, y = digits_test[0][:16], digits_test[1][:16]
+
+    def attack():
+        return (apgd.APGD(defense, eps=0.1, steps=3, seed=0)(x, y),
+                run_attack(AttackSpec("pgd", 0.1, 3), defense.classifier, x, y))
+
+    seen = []
+    hook = defense.classifier.register_forward_pre_hook(
+        lambda module, args: seen.append(any(p.requires_grad for p in module.parameters())))
+    try:
+        fast = attack()
+    finally:
+        hook.remove()
+    assert seen and not any(seen)  # frozen during every forward pass of both attacks
+    assert all(p.requires_grad and p.grad is None for p in defense.parameters())
+    for module in (apgd, threat_models):  # as before: the weights' gradient computed too
+        monkeypatch.setattr(module, "frozen", contextlib.nullcontext)
+    slow = attack()
+    assert all(torch.equal(a, b) for a, b in zip(fast, slow))
+    with frozen(defense):
+        with frozen(defense):  # nested: the inner block finds nothing to freeze and restores nothing
+            pass
+        assert not any(p.requires_grad for p in defense.parameters())
+    assert all(p.requires_grad for p in defense.parameters())

@@ -49,7 +49,7 @@ from torch.nn import functional as F
 
 from ..data.datasets import check_images
 from ..devices import follow
-from .core import BestIterate, BPDADefense, auto_eot, decaying_step, project
+from .core import BestIterate, BPDADefense, auto_eot, decaying_step, frozen, project
 
 
 @dataclass
@@ -111,6 +111,10 @@ class AdaptivePGD:
         return self.alpha if self.alpha is not None else decaying_step(self.eps, step, self.steps)
 
     def __call__(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        with frozen(self.defense):  # the input's gradient alone, not the weights' (core.frozen)
+            return self._attack(images, labels)
+
+    def _attack(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         check_images(images)
         images, labels = follow(self.defense, images, labels)
         self.defense.eval()

@@ -30,7 +30,7 @@ from torch.nn import functional as F
 
 from ..data.datasets import check_images
 from ..devices import follow
-from .core import BestIterate, attack_view, auto_eot, is_defense, project
+from .core import BestIterate, attack_view, auto_eot, frozen, is_defense, project
 from .objectives import LOSSES, classification_loss
 
 
@@ -167,6 +167,10 @@ class APGD:
                     last_check = i + 1
 
     def __call__(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        with frozen(self.target):  # the input's gradient alone, not the weights' (core.frozen)
+            return self._attack(images, labels)
+
+    def _attack(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         check_images(images)
         if labels.shape != images.shape[:1]:
             raise ValueError(f"labels must have shape ({images.shape[0]},), got {tuple(labels.shape)}")

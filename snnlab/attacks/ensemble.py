@@ -40,7 +40,7 @@ from ..data.datasets import check_images
 from ..devices import follow
 from .adaptive import AdaptivePGD
 from .apgd import APGD
-from .core import is_defense, judge
+from .core import frozen, is_defense, judge
 from .orthogonal import OrthogonalPGD
 from .threat_models import AttackSpec, run_attack
 
@@ -235,6 +235,10 @@ class Ensemble:
         self.result: EnsembleResult | None = None
 
     def run(self, images: torch.Tensor, labels: torch.Tensor) -> EnsembleResult:
+        with frozen(self.target):  # the input's gradient alone, not the weights' (core.frozen)
+            return self._run(images, labels)
+
+    def _run(self, images: torch.Tensor, labels: torch.Tensor) -> EnsembleResult:
         check_images(images)
         if labels.shape != images.shape[:1]:
             raise ValueError(f"labels must have shape ({images.shape[0]},), got {tuple(labels.shape)}")

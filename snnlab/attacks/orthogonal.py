@@ -36,7 +36,7 @@ from torch.nn import functional as F
 from ..data.datasets import check_images
 from ..devices import follow
 from ..models.detector import linf_score
-from .core import BestIterate, decaying_step, is_defense, project
+from .core import BestIterate, decaying_step, frozen, is_defense, project
 from .objectives import smooth_score
 from .surrogates import attack_surrogate
 from .surrogates import surrogate as as_surrogate
@@ -119,6 +119,10 @@ class OrthogonalPGD:
         return torch.where(use_class, on_class, on_detect)
 
     def __call__(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        with frozen(self.defense):  # the input's gradient alone, not the weights' (core.frozen)
+            return self._attack(images, labels)
+
+    def _attack(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         check_images(images)
         images, labels = follow(self.defense, images, labels)
         self.defense.eval()

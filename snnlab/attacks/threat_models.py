@@ -31,6 +31,7 @@ import torchattacks
 from torch import nn
 
 from ..data.datasets import check_images, dataset_info
+from .core import frozen
 from .surrogates import SurrogateModel
 
 # L-infinity radii per dataset (pixels in [0, 1]). Digits are 17-level 8x8
@@ -152,8 +153,9 @@ def run_attack(spec: AttackSpec, model: nn.Module, images: torch.Tensor, labels:
     torch.manual_seed(seed)
     n_classes = int(labels.max().item()) + 1
     attack = spec.build(model, seed=seed, n_classes=max(n_classes, 10))
-    chunks = [attack(images[i:i + batch_size], labels[i:i + batch_size])
-              for i in range(0, len(images), batch_size)]
+    with frozen(model):  # the input's gradient alone, not the weights' (core.frozen)
+        chunks = [attack(images[i:i + batch_size], labels[i:i + batch_size])
+                  for i in range(0, len(images), batch_size)]
     return torch.cat(chunks).detach()
 
 

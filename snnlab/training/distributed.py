@@ -119,7 +119,8 @@ def fit(dataset, config: ClassifierConfig, settings, checkpoint: str | None = No
 
     def loss(net, x, y, draws, autocast):
         if attack is not None:
-            x = attack(x, y)  # on the local model, in eval mode, in fp32; no gradient crosses processes
+            with frozen(model):  # the input's gradient alone, not the weights'
+                x = attack(x, y)  # on the local model, in eval mode, in fp32; no gradient crosses processes
             net.train()
         with autocast:
             return F.cross_entropy(net(x), y)

@@ -25,6 +25,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .._version import __version__
+from ..attacks.core import frozen
 from ..attacks.threat_models import SubstituteCNN
 from ..data.datasets import dataset_info, load_dataset
 from ..devices import resolve_device
@@ -122,7 +123,8 @@ def train_classifier(dataset: str = "digits", settings: ClassifierTraining | Non
     def loss(batch, epoch):
         x, y = batch
         if attack is not None:
-            x = attack(x, y)  # torchattacks puts the model in eval mode for the attack, then back
+            with frozen(model):  # the attack needs the input's gradient, not the weights'
+                x = attack(x, y)  # torchattacks puts the model in eval mode for the attack, then back
             model.train()
         elif settings.noise_sigma:
             noise = torch.randn(x.shape, generator=generator).to(device)  # (N, C, H, W)
@@ -145,21 +147,6 @@ def fgsm_batch(classifier: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: flo
     """FGSM examples at ``eps`` (torchattacks), with the rows where ``keep_clean`` ((N,) bool) is True left clean."""
     adv = torchattacks.FGSM(classifier, eps=eps)(x, y)
     return torch.where(keep_clean.to(x.device)[:, None, None, None], x, adv)
-
-
-@contextlib.contextmanager
-def frozen(model: nn.Module | None):
-    """Within the block, ``model``'s parameters take no gradient; those that did get it back afterwards.
-
-    ``None`` passes through (a purifier trained without a classifier)."""
-    params = [] if model is None else [p for p in model.parameters() if p.requires_grad]
-    for p in params:
-        p.requires_grad_(False)
-    try:
-        yield model
-    finally:
-        for p in params:
-            p.requires_grad_(True)
 
 
 def fgsm_batches(classifier: nn.Module, images: torch.Tensor, labels: torch.Tensor, settings,
