@@ -95,7 +95,8 @@ def main():
 
     result = {"benchmark": "training throughput at 28x28 (Fashion-MNIST recipe), MLF against ReLU",
               "threads": args.threads, "batch": 64, "images": args.images, "warmup": args.warmup, **rows,
-              "fused": neurons.fused_status(), "torch": torch.__version__, "wall_s": round(time.perf_counter() - start, 1),
+              "fused": neurons.fused_status(), "torch": torch.__version__,
+              "wall_s": round(time.perf_counter() - start, 1),
               "command": " ".join(["python benchmarks/training_throughput.py", *sys.argv[1:]])}
     save_json(args.out, result)
     print(json.dumps(result, indent=2))

@@ -211,6 +211,65 @@ viz.precomputed_slider(lambda e: widgets.attack_demo(classifier, images, labels,
                        widgets.slider_values("eps")[::2], "eps").show()
 
 # %% [markdown]
+# ## 4. Real images: Fashion-MNIST
+#
+# *Estimated timing to here from start of lesson: 30 min.*
+#
+# On 8x8 digits a pixel is a large part of the picture. Fashion-MNIST is 70,000
+# real 28x28 grey photographs of clothes and shoes (Zalando, MIT licence), 256
+# grey levels each, installed offline from Debian's package
+# (`apt-get install dataset-fashion-mnist`). snnlab ships a defence trained on
+# it too: its classifier is a leaner MLF-SE spiking ResNet of the same design,
+# trained on the 54,000 training images (its manifest keeps the training time
+# it measured, printed below). Here it is, attacked by the same PGD at $\epsilon = 0.1$,
+# on a few test images:
+
+# %%
+fm = snnlab.load_pretrained("fashion-mnist", device=DEVICE)
+fm_names = snnlab.class_names("fashion-mnist")
+fm_images, fm_labels = snnlab.load_dataset("fashion-mnist", "test", limit=64, device=DEVICE)
+manifest = snnlab.read_manifest(snnlab.pretrained_folder("fashion-mnist"))
+timed = ", ".join(f"{k.removesuffix('_s')} {s / 3600:.1f} h" for k, s in manifest["train_seconds"].items() if s)
+print(f"{sum(p.numel() for p in fm.classifier.parameters()):,} classifier parameters; timed training on 2 CPU "
+      f"cores: {timed}; epochs trained before the clock was kept: {manifest['untimed_epochs']}")
+x, y = fm_images[:6], fm_labels[:6]
+fm_adv = torchattacks.PGD(fm.classifier, eps=0.1, alpha=0.025, steps=10)(x, y)
+with torch.no_grad():
+    before, after = fm.classifier(x).argmax(1), fm.classifier(fm_adv).argmax(1)
+viz.image_rows({"clean": x, "perturbation": fm_adv - x, "adversarial": fm_adv},
+               titles=[f"{fm_names[int(a)]} -> {fm_names[int(b)]}" for a, b in zip(before, after)]).show()
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(f"one grey level is 1/255 = {1 / 255:.4f}; at eps 0.1 every pixel may move by {0.1 * 255:.1f} grey levels")
+fm_correct = {}
+for name, attack in [("clean", None), ("fgsm", "fgsm"), ("pgd-10", "pgd")]:
+    adv = fm_images if attack is None else run_attack(AttackSpec(attack, 0.1, 10), fm.classifier, fm_images,
+                                                      fm_labels)
+    with torch.no_grad():
+        fm_correct[name] = fm.classifier(adv).argmax(1) == fm_labels  # (64,) bool
+    print(f"{name:>7} at eps 0.1: {fm_correct[name].float().mean():6.1%} of the first 64 test images right")
+assert fm_correct["pgd-10"].float().mean() < 0.5  # the text below: PGD turns most of them into another class
+
+# %% [markdown]
+# **Think!** Compare the perturbation row with the digits' above. Here
+# $\epsilon = 0.1$ is a faint texture over a detailed picture, and PGD still
+# turns most of these 64 images into another class (the cell above). Which
+# scale makes "imperceptible" closer to true, and why does the same
+# $\epsilon$ mean different things on the two datasets?
+#
+# <details><summary>Answer</summary>
+#
+# At 28x28 with 256 grey levels the perturbation is spread over 784 pixels of
+# a textured photograph, so it reads as a little noise; at 8x8 with 17 levels
+# the same $\epsilon$ is over a grey level per pixel on a 64-pixel sketch. The
+# $L_\infty$ radius is in pixel units, not in units of what a viewer sees: a
+# figure at $\epsilon = 0.1$ on one dataset says nothing about
+# $\epsilon = 0.1$ on another (lesson 6 sets the two side by side).
+#
+# </details>
+
+# %% [markdown]
 # ### Exercise 1: FGSM by hand (code)
 # Write `fgsm(model, images, labels, eps)`: one step of size $\epsilon$ along
 # the sign of the gradient of the cross-entropy loss with respect to the
@@ -308,6 +367,7 @@ assert verdicts["40 steps, APGD against PGD"].lower == "APGD-40"
 # - The classifier is an MLF spiking ResNet with SE attention, run for $T=4$ steps on directly encoded images.
 # - Its surrogate gradients let an attacker run FGSM and PGD; at $\epsilon=0.2$ PGD breaks it almost completely.
 # - A transfer attack from an ordinary CNN works without access to the SNN, but is weaker.
+# - On real 28x28 images (Fashion-MNIST) the same $\epsilon$ is a faint texture, and PGD still breaks that classifier too.
 # - FGSM is three lines: a loss, its gradient, a signed step; you wrote it and matched torchattacks.
 #
 # Next: lesson 3 estimates how much noise an image carries, the first half of the purifier.

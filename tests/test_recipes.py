@@ -75,3 +75,24 @@ def test_fashion_mnist_recipe_is_sized_for_two_cores_with_a_two_level_unet():
     assert unet_depth(plan.purifier_network.image_size) == 2
     assert sum(p.numel() for p in Purifier(plan.purifier_network).parameters()) < 1_000_000
 
+
+def test_the_fashion_mnist_recipe_is_the_one_the_shipped_models_were_trained_with():
+    """The recipe "as used": its settings and networks are those the shipped Fashion-MNIST run recorded (its
+    request.json, and each checkpoint's config)."""
+    import json
+    import os
+    from dataclasses import asdict
+
+    from snnlab.pretrained import pretrained_folder
+    from snnlab.runs.checkpoints import load_checkpoint
+
+    folder = pretrained_folder("fashion-mnist")
+    with open(os.path.join(folder, "request.json")) as f:
+        used = json.load(f)
+    plan = recipe("fashion-mnist")
+    for kind, settings in (("classifier", plan.classifier), ("purifier", plan.purifier)):
+        mine = json.loads(json.dumps({k: v for k, v in asdict(settings).items() if k != "seed"}))
+        assert mine == used[f"{kind}_training"], kind
+    assert load_checkpoint(os.path.join(folder, "classifier.pt"))["config"] == asdict(plan.network)
+    assert load_checkpoint(os.path.join(folder, "purifier.pt"))["config"] == asdict(plan.purifier_network)
+    assert plan.train_images == 54_000 and used["dataset"] == "fashion-mnist"
