@@ -22,7 +22,7 @@
 # 3. read a ROC curve and AUROC;
 # 4. trade false positives against detection, clean accuracy and accuracy under a grey-box attack with a threshold slider.
 #
-# **Estimated time:** 40 minutes with the exercises (the notebook itself runs in about 20 seconds on 2 CPU cores).
+# **Estimated time:** 40 minutes with the exercises (the notebook itself runs in about 40 seconds on 2 CPU cores).
 # The notebook runs on the GPU when there is one (on Colab: *Runtime > Change runtime type*), else on the CPU.
 
 # %% tags=["hide-input"]
@@ -185,7 +185,7 @@ viz.roc_figure(curves).show()
 # in lesson 4): move the threshold and watch false positives, detection rate,
 # clean accuracy and robust accuracy of the joint defence. In this lesson
 # **robust accuracy** (`robust_accuracy` in the printouts) means only the
-# joint defence's accuracy under that one grey-box PGD-20 attack. It is not
+# joint defence's accuracy under that section's one grey-box PGD attack (PGD-20 on digits, PGD-10 on Fashion-MNIST). It is not
 # a robust figure in lesson 6's sense, the per-image worst case over an
 # ensemble of attacks that know the whole defence: an attacker who knows the
 # threshold can do far worse (lesson 6).
@@ -318,17 +318,22 @@ fm_flagged = {eps: (scores > fm.detector.threshold).float().mean().item() for ep
 for eps, share in fm_flagged.items():
     print(f"PGD eps {eps}: {share:.1%} of the 64 flagged")
 # the text below: no clean image flagged, every eps-0.1 and 0.2 example flagged, eps 0.05 mostly not
-assert fm_stats["false_positive_rate"] == 0 and fm_flagged[0.1] == fm_flagged[0.2] == 1 and fm_flagged[0.05] < 0.5
+assert fm_stats["false_positive_rate"] == 0 and fm_flagged[0.1] == fm_flagged[0.2] == 1 and fm_flagged[0.05] <= 0.05
 
 # %% [markdown]
-# On these 64 images the shipped threshold flags no clean image and every
-# PGD example at $\epsilon = 0.1$ and 0.2, but almost none at 0.05: a small
-# enough perturbation slips under it, and then only the classifier stands
-# between the attack and the answer. A flagged image is purified, not
-# rejected, so "correct or flagged" (1.0 above) is not the robust accuracy:
-# the joint defence's robust accuracy at 0.1 (`robust_accuracy` above) is
-# what the purifier wins back of what the attack took. The attack here was crafted on
-# the classifier alone; lesson 6 lets the attacker see the detector too.
+# On these 64 images the shipped threshold flags no clean image (at a 1%
+# target, 0 or 1 of 64 is what to expect; on the whole test split it flags
+# 1.48%) and every PGD example at $\epsilon = 0.1$ and 0.2, but almost none at
+# 0.05. The threshold, 0.078, lies between the two: a perturbation of 0.05 that
+# the purifier undid exactly, changing nothing else, would score 0.05 and pass
+# unflagged. Every attacked image at 0.1 was flagged, so "correct or flagged"
+# is 1.0 by construction, and it is not the robust accuracy: a flagged image
+# is purified, not rejected, and the joint defence is right on 0.469 of them
+# (`robust_accuracy`, 30 of 64, the purified figure of lesson 4's section 5),
+# against 0.875 clean. Flagged is not defended. The attack was crafted on the
+# classifier alone; lesson 6 lets the attacker see the detector too (on the
+# digits). In the slider, the frames step by 0.02: the nearest to the shipped
+# 0.078 are 0.06 and 0.08.
 
 # %% [markdown]
 # **Think!** An attacker who knows the threshold has two ways through the
@@ -347,7 +352,8 @@ assert fm_stats["false_positive_rate"] == 0 and fm_flagged[0.1] == fm_flagged[0.
 # - The score $\|x - P(x)\|_\infty$ is small on clean images and large on adversarial ones the purifier corrects.
 # - The threshold is calibrated on held-out clean images at a chosen false-positive rate.
 # - On Fashion-MNIST the same rule, calibrated on its own clean images, flags every grey-box PGD example at eps 0.1 of
-#   the first 64 test images and almost none at 0.05 (section 4).
+#   the first 64 test images and almost none at 0.05, yet the defence is right on only 46.9% of them at 0.1:
+#   flagged is not defended (section 4).
 # - The joint defence classifies $P(x)$ only when flagged. On digits purifying every image would cost no clean accuracy either; what the detector adds is the flag, so the report should give detection and false positives, not only accuracy.
 #
 # Next: lesson 6 asks what happens when the attacker knows all of this.
