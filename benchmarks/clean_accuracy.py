@@ -11,19 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 
 import torch
 
 from snnlab import load_dataset, load_pretrained, results
-from snnlab.evaluation.evaluate import defend_batched
-from snnlab.runs.checkpoints import save_json
-
-
-def predictions(model, x, batch: int = 500):
-    with torch.no_grad():
-        return torch.cat([model(x[i:i + batch]).argmax(1) for i in range(0, len(x), batch)])  # (N,)
+from snnlab.attacks.core import defend_batched, predict_batched
 
 
 def main():
@@ -37,19 +30,14 @@ def main():
     x, y = load_dataset(args.dataset, "test")  # (N, C, H, W), (N,)
     logits, flags, _, _ = defend_batched(defense, x)
     row = {"test_images": len(y),
-           "classifier": (predictions(defense.classifier, x) == y).float().mean().item(),
+           "classifier": (predict_batched(defense.classifier, x).argmax(1) == y).float().mean().item(),
            "defense": (logits.argmax(1) == y).float().mean().item(),
            "flagged": flags.float().mean().item(),
-           "substitute": (predictions(substitute, x) == y).float().mean().item(),
+           "substitute": (predict_batched(substitute, x).argmax(1) == y).float().mean().item(),
            "threshold": defense.detector.threshold, "seconds": round(time.perf_counter() - start, 1),
            "threads": torch.get_num_threads(), "torch": torch.__version__}
-    saved = {"benchmark": "clean accuracy of the shipped defences on the whole test split", "datasets": {}}
-    if os.path.exists(args.out):
-        with open(args.out) as f:
-            saved = json.load(f)
-    saved["datasets"][args.dataset] = row
-    saved["command"] = f"python benchmarks/clean_accuracy.py --dataset {args.dataset}"  # the last one run
-    save_json(args.out, saved)
+    results.save_row(args.out, args.dataset, row, "clean accuracy of the shipped defences on the whole test split",
+                     f"python benchmarks/clean_accuracy.py --dataset {args.dataset}")
     print(json.dumps(row))
 
 

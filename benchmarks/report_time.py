@@ -22,7 +22,6 @@ import time
 import torch
 
 from snnlab import results
-from snnlab.runs.checkpoints import save_json
 
 TARGET_S = 600
 
@@ -42,17 +41,12 @@ def main():
         sys.exit(f"{' '.join(command)} failed ({run.returncode}):\n{run.stderr[-2000:]}")
     said = re.search(r"\((\d+) \S+ test images; threshold", run.stdout)
     table = [line for line in run.stdout.splitlines() if line.strip()]
-    saved = {"benchmark": "the main job's wall time per dataset", "datasets": {}}
-    if os.path.exists(args.out):
-        with open(args.out) as f:
-            saved = json.load(f)
     row = {"command": " ".join(command), "seconds": round(seconds, 1), "target_s": TARGET_S,
            "within_target": seconds <= TARGET_S, "test_images": int(said.group(1)) if said else None,
            "threads": torch.get_num_threads(), "cpus": os.cpu_count(), "machine": platform.machine(),
            "torch": torch.__version__, "table": table}
-    saved["datasets"][args.dataset] = row
-    saved["command"] = f"python benchmarks/report_time.py --dataset {args.dataset}"  # the last one run
-    save_json(args.out, saved)
+    results.save_row(args.out, args.dataset, row, "the main job's wall time per dataset",
+                     f"python benchmarks/report_time.py --dataset {args.dataset}")
     print(json.dumps({k: v for k, v in row.items() if k != "table"}))
 
 

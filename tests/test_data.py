@@ -73,20 +73,12 @@ def test_check_images_names_the_problem(bad, match):
 # --- Fashion-MNIST offline, from Debian's package ------------------------------------------------
 
 import gzip  # noqa: E402
-import os  # noqa: E402
 
 from snnlab.data import datasets as data_module  # noqa: E402
 
-needs_debian_fashion = pytest.mark.skipif(
-    not os.path.isfile(os.path.join(data_module.DEBIAN_FASHION_MNIST, "t10k-images-idx3-ubyte.gz")),
-    reason="apt-get install dataset-fashion-mnist (CI installs it)")
 
-
-@needs_debian_fashion
-def test_fashion_mnist_loads_offline_from_debian_with_a_held_out_calibration_split():
-    from snnlab import load_dataset
-
-    x, y = load_dataset("fashion-mnist", "test")
+def test_fashion_mnist_loads_offline_from_debian_with_a_held_out_calibration_split(fashion_test):
+    x, y = fashion_test
     assert x.shape == (10000, 1, 28, 28) and x.dtype == torch.float32 and y.dtype == torch.long
     assert 0.0 <= x.min() and x.max() <= 1.0 and y.bincount().tolist() == [1000] * 10
     train = data_module._load_split("fashion-mnist", "train", None, False, None)
@@ -97,8 +89,7 @@ def test_fashion_mnist_loads_offline_from_debian_with_a_held_out_calibration_spl
     assert not any(bytes(img.mul(255).byte().numpy()) in seen for img in calibration[0][:200])
 
 
-@needs_debian_fashion
-def test_fashion_mnist_items_and_transforms_are_torchvisions():
+def test_fashion_mnist_items_and_transforms_are_torchvisions(fashion_test):
     dataset = data_module.open_torchvision("fashion-mnist", train=False)
     from torchvision import datasets, transforms
 

@@ -17,8 +17,7 @@ from .train import train_defence
 
 # The test images the main job attacks where the whole test split would take too long on 2 CPU cores: it must
 # finish in at most 10 minutes there (benchmarks/report_time.py measures it, snnlab/results/report_time.json).
-# --limit overrides it; the digits report attacks all 360. Fashion-MNIST's 100: 568.5 s, measured alone on 2 cores
-# (2026-12-07, issue 20's closing note).
+# --limit overrides it; the digits report attacks all 360.
 SAMPLE = {"fashion-mnist": 100}
 
 

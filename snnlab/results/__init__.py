@@ -26,6 +26,21 @@ def names() -> list:
     return sorted(f.name for f in resources.files(__name__).iterdir() if f.name.endswith(".json"))
 
 
+def save_row(out: str, key: str, row: dict, benchmark: str, command: str) -> dict:
+    """Add ``row`` as ``datasets[key]`` of the result file ``out`` (made with ``benchmark`` as its title when
+    absent), set its ``command`` to the last one run, and save it atomically; returns what was saved."""
+    from ..runs.checkpoints import save_json
+
+    saved = {"benchmark": benchmark, "datasets": {}}
+    if os.path.exists(out):
+        with open(out) as f:
+            saved = json.load(f)
+    saved["datasets"][key] = row
+    saved["command"] = command
+    save_json(out, saved)
+    return saved
+
+
 def load(name: str):
     """The saved result ``name`` (e.g. 'ensemble.json'), parsed; a clear error if it was never saved."""
     ref = resources.files(__name__).joinpath(name)
