@@ -29,6 +29,7 @@ def names() -> list:
 def save_row(out: str, key: str, row: dict, benchmark: str, command: str) -> dict:
     """Add ``row`` as ``datasets[key]`` of the result file ``out`` (made with ``benchmark`` as its title when
     absent), set its ``command`` to the last one run, and save it atomically; returns what was saved."""
+    # imported here, not at the top: reading a saved result (what a lesson does) needs no torch; saving one does
     from ..runs.checkpoints import save_json
 
     saved = {"benchmark": benchmark, "datasets": {}}
