@@ -63,6 +63,38 @@ SHAPES = ("rectangular", "triangular", "sigmoid", "exponential", "arctan", "ste"
 SHORT = {"rectangular": "rect", "triangular": "tri", "sigmoid": "sig", "exponential": "exp", "arctan": "atan"}
 
 
+# h'(s, w) per shape, elementwise in s = u - Vth; w is a number or a tensor (the fused kernel passes one,
+# so that a new width needs no new compile). Surrogate.window and MLF's fused backward both call these.
+
+def _rectangular(s, w):
+    return (s.abs() < w / 2).to(s.dtype) / w
+
+
+def _triangular(s, w):
+    return (1 - 2 * s.abs() / w).clamp_min(0) * (2 / w)
+
+
+def _sigmoid(s, w):
+    sig = torch.sigmoid(4 / w * s)
+    return 4 / w * sig * (1 - sig)
+
+
+def _exponential(s, w):
+    return torch.exp(-2 * s.abs() / w) / w
+
+
+def _arctan(s, w):
+    return 1 / (w * (1 + (math.pi * s.abs() / w) ** 2))
+
+
+def _ste(s, w):
+    return torch.ones_like(s)
+
+
+WINDOWS = dict(zip(SHAPES, (_rectangular, _triangular, _sigmoid, _exponential, _arctan, _ste)))
+ADAPTIVE_MIN, ADAPTIVE_MAX = 0.1, 4.0  # the adaptive width's clip (ASSG-style)
+
+
 @dataclass(frozen=True)
 class Surrogate:
     """One attack-time backward for MLF.
@@ -93,20 +125,23 @@ class Surrogate:
         """h'(u - Vth) for membranes ``shifted = u - Vth``, shaped ``(T, K, N, ...)``."""
         w = self.width
         if self.adaptive:  # per neuron and level: (1, K, N, ...)
-            w = (2 * shifted.abs().mean(0, keepdim=True)).clamp(0.1, 4.0)
-        s = shifted.abs()
-        if self.shape == "rectangular":
-            return (s < w / 2).to(shifted.dtype) / w
-        if self.shape == "triangular":
-            return (1 - 2 * s / w).clamp_min(0) * (2 / w)
-        if self.shape == "sigmoid":
-            sig = torch.sigmoid(4 / w * shifted)
-            return 4 / w * sig * (1 - sig)
-        if self.shape == "exponential":
-            return torch.exp(-2 * s / w) / w
-        if self.shape == "arctan":
-            return 1 / (w * (1 + (math.pi * s / w) ** 2))
-        return torch.ones_like(shifted)  # ste
+            w = (2 * shifted.abs().mean(0, keepdim=True)).clamp(ADAPTIVE_MIN, ADAPTIVE_MAX)
+        return WINDOWS[self.shape](shifted, w)
+
+    @property
+    def elementwise(self):
+        """``h(s, w) -> h'``, elementwise in ``s`` (``w`` a number or a tensor), for MLF's fused backward.
+
+        With it, and ``temporal``, ``rate`` and ``adaptive_clip``, the fused kernel of
+        :class:`snnlab.models.neurons.MLFFunction` recomputes the membranes and applies this ``h'``
+        in one loop over the elements, instead of storing every step's membranes.
+        """
+        return WINDOWS[self.shape]
+
+    @property
+    def adaptive_clip(self):
+        """The adaptive width's clip ``(lo, hi)``, or None when the width is fixed."""
+        return (ADAPTIVE_MIN, ADAPTIVE_MAX) if self.adaptive else None
 
     @property
     def name(self) -> str:

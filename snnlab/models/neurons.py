@@ -65,8 +65,11 @@ class MLFFunction(torch.autograd.Function):
     ``temporal`` is False, and mixes in the rate gradient (BPTR)
     ``dL/dx[t] = 1[mean_t out > 0] * mean_t g[t]`` with weight ``rate``. A rectangular,
     temporal surrogate whose width is a power of two runs the fused backward at its width
-    (the same bits); every other surrogate replays the membranes fused and applies its
-    ``h'`` eagerly.
+    (the same bits); one that gives its ``h'`` elementwise (``elementwise``, as every
+    :class:`snnlab.attacks.surrogates.Surrogate` does) runs one fused loop that recomputes the
+    membranes and applies it (the same bits as eager for every shape but 'exponential', whose
+    compiled exp differs in the last bits: gradients within 1e-5, ``tests/test_neurons.py``);
+    any other object replays the membranes fused and applies its ``window`` eagerly.
     """
 
     @staticmethod
@@ -105,11 +108,24 @@ class MLFFunction(torch.autograd.Function):
             if grad is None:  # the compiler failed: the same maths, eagerly
                 grad = _fused_grad(flat, grad_flat, *constants, width)
             return grad.view(shape), None, None, None, None, None
-        replayed = _run("replay", flat, *constants)
-        membranes, decays = replayed if replayed is not None else _fused_replay(flat, *constants)
-        membranes, decays = membranes.view(shape[0], -1, *shape[1:]), decays.view(shape[0], -1, *shape[1:])
-        windows, carries, rate_mask = _surrogate_terms(ctx.surrogate, membranes, decays, out, ctx.values, ctx.tau)
-        return _eager_backward(windows, carries, rate_mask, ctx.surrogate.rate, grad_out), None, None, None, None, None
+        surrogate, grad_flat = ctx.surrogate, _flat(grad_out)
+        h = getattr(surrogate, "elementwise", None)
+        if surrogate.rate == 1.0:  # the rate gradient alone needs no membranes
+            grad = _rate_mix(None, out, grad_out, 1.0)
+        elif h is not None:  # one loop: membranes recomputed, the surrogate's h' applied, back through time
+            args = (flat, grad_flat, *constants, torch.tensor(surrogate.width, dtype=x.dtype, device=x.device),
+                    h, bool(surrogate.temporal), getattr(surrogate, "adaptive_clip", None))
+            grad = _run("surrogate", *args)
+            if grad is None:  # the compiler failed: the same maths, eagerly
+                grad = _fused_surrogate_grad(*args)
+            grad = _rate_mix(grad.view(shape), out, grad_out, surrogate.rate)
+        else:  # any other surrogate object: replay the membranes fused, apply its window eagerly
+            replayed = _run("replay", flat, *constants)
+            membranes, decays = replayed if replayed is not None else _fused_replay(flat, *constants)
+            membranes, decays = membranes.view(shape[0], -1, *shape[1:]), decays.view(shape[0], -1, *shape[1:])
+            windows, carries, rate_mask = _surrogate_terms(surrogate, membranes, decays, out, ctx.values, ctx.tau)
+            grad = _eager_backward(windows, carries, rate_mask, surrogate.rate, grad_out)
+        return grad, None, None, None, None, None
 
 
 def _eager_forward(ctx, x, thresholds, tau, width, surrogate, need_grad):
@@ -173,10 +189,20 @@ def _eager_backward(windows, carries, rate_mask, rate, grad_out):
             for t in range(windows.shape[0] - 1, -1, -1):
                 torch.addcmul(windows[t] * grad_out[t], carries[t], g, out=g)
                 torch.sum(g, 0, out=grad_x[t])
-    if rate > 0.0:  # the rate gradient (BPTR): d rate / d mean input = 1 where the neuron fires
-        rate_grad = (rate_mask * grad_out.mean(0)).expand_as(grad_out)
-        grad_x = rate_grad if rate == 1.0 else (1 - rate) * grad_x + rate * rate_grad
+    if rate > 0.0:
+        grad_x = _rate_mix(grad_x, None, grad_out, rate, rate_mask)
     return grad_x
+
+
+def _rate_mix(grad_x, out, grad_out, rate, rate_mask=None):
+    """Mix the rate gradient (BPTR) into ``grad_x`` with weight ``rate``: ``d rate / d mean input`` is 1 where
+    the neuron fires, so every step gets ``1[mean_t out > 0] * mean_t g[t]``. ``(T, N, ...)`` in and out."""
+    if rate == 0.0:
+        return grad_x
+    if rate_mask is None:
+        rate_mask = (out.mean(0) > 0).to(out.dtype)  # (N, ...)
+    rate_grad = (rate_mask * grad_out.mean(0)).expand_as(grad_out)
+    return rate_grad if rate == 1.0 else (1 - rate) * grad_x + rate * rate_grad
 
 
 def _fused_backward_width(surrogate, width):
@@ -280,10 +306,51 @@ def _fused_replay(x: torch.Tensor, thresholds: torch.Tensor, tau: torch.Tensor):
     return torch.stack([torch.stack(u) for u in us]), torch.stack([torch.stack(d) for d in decays])
 
 
+def _fused_surrogate_grad(x: torch.Tensor, grad_out: torch.Tensor, thresholds: torch.Tensor, tau: torch.Tensor,
+                          width: torch.Tensor, h, temporal: bool, adaptive_clip=None) -> torch.Tensor:
+    """MLF's backward through time for an attack-time surrogate ``h(s, w) -> h'`` (elementwise in ``s``).
+
+    The equations of :func:`_fused_grad` with the surrogate's ``h'`` in place of the rectangle; ``temporal``
+    False cuts the membrane path (``M = 0``); ``adaptive_clip = (lo, hi)`` sets ``w = 2 mean_t |u - Vth|`` per
+    element and level, clipped to [lo, hi] (ASSG-style). The rate gradient is mixed in by the caller. ``(T, M)`` in and out.
+    The ops are those of the eager replay, but compiled they may round differently (a division turned
+    into a multiply, a vectorised exp), so gradients agree with the eager path to 1e-5, not bit for bit.
+    """
+    us, decays = _membranes(x, thresholds, tau)
+    steps, levels = x.shape[0], thresholds.shape[0]
+    windows = [[None] * levels for _ in range(steps)]
+    for k in range(levels):
+        shifted = [us[t][k] - thresholds[k] for t in range(steps)]
+        w = width
+        if adaptive_clip is not None:
+            total = shifted[0].abs()
+            for t in range(1, steps):
+                total = total + shifted[t].abs()
+            w = (2 * (total / steps)).clamp(*adaptive_clip)
+        for t in range(steps):
+            windows[t][k] = h(shifted[t], w)
+    g = [None] * levels  # dL/du[t+1] per level
+    grads = [None] * steps
+    for t in range(steps - 1, -1, -1):
+        for k in range(levels):
+            local = windows[t][k] * grad_out[t]
+            if temporal and t < steps - 1:
+                carry = decays[t][k] - (tau * us[t][k]) * windows[t][k]  # M[t]
+                g[k] = _fma(carry, g[k], local)
+            else:
+                g[k] = local
+        total = g[0]
+        for k in range(1, levels):
+            total = total + g[k]
+        grads[t] = total
+    return torch.stack(grads)
+
+
 # Which implementation runs. 'auto': fused where torch.compile works and the tensor is big enough
 # to repay a compile (seconds, once per process and shape family; inductor caches on disk);
 # 'eager' never compiles. SNNLAB_MLF=eager in the environment sets it before import.
 FUSED_MIN_NUMEL = 1 << 15
+SURROGATE_VARIANTS = 64  # compiled variants of the surrogate kernel (window shape x temporal x T x dtype)
 BACKENDS = ("auto", "eager")
 _backend = os.environ.get("SNNLAB_MLF", "auto")
 _kernels: dict = {}
@@ -346,10 +413,15 @@ def _run(name: str, *args):
         cpp_log = logging.getLogger("torch.utils.cpp_extension")
         if cpp_log.level == logging.NOTSET:
             cpp_log.setLevel(logging.ERROR)
-        fn = {"spikes": _fused_spikes, "grad": _fused_grad, "replay": _fused_replay}[name]
+        fn = {"spikes": _fused_spikes, "grad": _fused_grad, "replay": _fused_replay,
+              "surrogate": _fused_surrogate_grad}[name]
         kernel = _kernels[name] = torch.compile(fn, dynamic=True, fullgraph=True)
     try:
-        result = kernel(*args)
+        if name == "surrogate":  # one compiled variant per window shape and T: more than dynamo's default 8
+            with torch._dynamo.config.patch(recompile_limit=SURROGATE_VARIANTS):
+                result = kernel(*args)
+        else:
+            result = kernel(*args)
     except Exception as error:
         reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
         if name in _kernels_ran:
