@@ -106,3 +106,27 @@ def test_absorbing_a_rerun_on_survivors_keeps_the_per_image_worst_case(pretraine
     out_logits, out_flags, _, _ = defend_batched(defense, first.adversarial)
     assert torch.equal(out_logits.argmax(1) == y, first.correct)
     assert torch.equal((out_logits.argmax(1) == y) | out_flags, first.correct_or_flagged)
+
+
+@pytest.mark.parametrize("eps", [0.1, 0.2])
+def test_dropping_broken_images_changes_no_result(pretrained, digits_test, eps):
+    """APGD and orthogonal PGD stop computing an image once it is broken: the same examples, bit for bit."""
+    from snnlab.attacks.apgd import APGD
+    from snnlab.attacks.orthogonal import OrthogonalPGD
+
+    defense, _ = pretrained
+    x, y = digits_test[0][:96], digits_test[1][:96]
+    for make in (lambda drop: APGD(defense, eps=eps, steps=12, surrogate="atan-0.5", drop_broken=drop),
+                 lambda drop: APGD(defense, eps=eps, steps=12, detector_penalty=10.0, drop_broken=drop),
+                 lambda drop: OrthogonalPGD(defense, eps=eps, steps=12, drop_broken=drop)):
+        seen = []
+        hook = defense.classifier.register_forward_hook(lambda m, i, o: seen.append(len(o)))
+        try:
+            dropped, work_dropped = make(True)(x, y), sum(seen)
+            seen.clear()
+            kept, work_kept = make(False)(x, y), sum(seen)
+        finally:
+            hook.remove()
+        assert torch.equal(dropped, kept)
+        assert not torch.equal(kept, x)
+        assert work_dropped < work_kept  # images the classifier computed: the dropping did happen

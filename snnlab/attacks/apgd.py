@@ -30,7 +30,7 @@ from torch.nn import functional as F
 
 from ..data.datasets import check_images
 from ..devices import follow
-from .core import BestIterate, attack_view, auto_eot, frozen, is_defense, project
+from .core import BestIterate, attack_view, auto_eot, frozen, is_defense, is_random, project
 from .objectives import LOSSES, classification_loss
 
 
@@ -68,6 +68,8 @@ class APGD:
         rho / momentum: Croce & Hein's 0.75 and 0.75.
         eot: gradient samples per step (EOT); default 10 against a random defence, 1 otherwise.
         seed: random start seed.
+        drop_broken: against a deterministic target, stop computing an image once it is broken (at the
+            top rank): the same result for less work (default True; a random target always keeps all).
 
     Shape: images ``(N, C, H, W)`` in [0, 1], labels ``(N,)`` -> adversarial images like ``images``.
 
@@ -94,6 +96,7 @@ class APGD:
     momentum: float = 0.75
     eot: int | None = None  # None: 10 against a random defence, else 1
     seed: int = 0
+    drop_broken: bool = True
 
     def __post_init__(self):
         if self.loss not in LOSSES:
@@ -108,6 +111,7 @@ class APGD:
         self.threshold = self.target.detector.threshold if self.defended else None
         if self.evade is None:
             self.evade = self.detector_penalty > 0
+        self.drop_broken = self.drop_broken and not is_random(self.target)
 
     def _evaluate(self, adv, labels, targets, ranker=None):
         """Per-image loss, its gradient, the detached logits and scores (real forward) at ``adv``, and with
@@ -144,6 +148,16 @@ class APGD:
         rises, last_check, previous, prev_loss = torch.zeros_like(loss), 0, adv, loss
         marks = set(checkpoints(self.steps))
         for i in range(self.steps):
+            if self.drop_broken:  # the broken images are done (BestIterate.still_open): carry on with the rest
+                keep = best.still_open(index)
+                if not keep.any():
+                    return
+                if not keep.all():
+                    index, x, y, adv, previous, grad, step, x_best, grad_best, loss_best, prev_loss, rises = (
+                        v[keep] for v in (index, x, y, adv, previous, grad, step, x_best, grad_best, loss_best,
+                                          prev_loss, rises))
+                    loss_best_at_check, reduced_at_check = loss_best_at_check[keep], reduced_at_check[keep]
+                    t = t[keep] if t is not None else None
             with torch.no_grad():
                 z = project(adv + step * grad.sign(), x, self.eps)
                 a = 1.0 if i == 0 else self.momentum

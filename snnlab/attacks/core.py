@@ -166,6 +166,15 @@ class BestIterate:
         """Indices of the images not yet at the top rank (the only ones worth attacking further)."""
         return (self.rank < self.top).nonzero()[:, 0]
 
+    def still_open(self, index: torch.Tensor) -> torch.Tensor:
+        """A mask over ``index``: True where the image is not yet at the top rank.
+
+        An image at the top rank keeps its best example for good (``update`` only replaces on a strictly
+        higher rank), so an attack may stop computing it mid-run: against a deterministic target the
+        others' iterates, and so the result, stay the same (``tests/test_attacks.py`` checks), for less work.
+        """
+        return self.rank[index] < self.top
+
 
 def project(adv: torch.Tensor, images: torch.Tensor, eps: float) -> torch.Tensor:
     """Onto the L-infinity ball of radius ``eps`` around ``images``, and into [0, 1]."""

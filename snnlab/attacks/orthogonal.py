@@ -36,7 +36,7 @@ from torch.nn import functional as F
 from ..data.datasets import check_images
 from ..devices import follow
 from ..models.detector import linf_score
-from .core import BestIterate, decaying_step, frozen, is_defense, project
+from .core import BestIterate, decaying_step, frozen, is_defense, is_random, project
 from .objectives import smooth_score
 from .surrogates import attack_surrogate
 from .surrogates import surrogate as as_surrogate
@@ -63,6 +63,8 @@ class OrthogonalPGD:
         margin: aim this far under the threshold (default 0.01).
         surrogate: attack-time MLF surrogate for classifier and purifier (None: the model's own).
         seed: random start seed.
+        drop_broken: against a deterministic defence, stop computing an image once it is wrong and
+            unflagged: the same result for less work (default True).
 
     The step decays linearly from eps/2 to eps/100 (as :class:`AdaptivePGD`). Per image the best
     iterate is kept: wrong and unflagged, else wrong, judged by the real defence.
@@ -83,6 +85,7 @@ class OrthogonalPGD:
     margin: float = 0.01
     surrogate: object = None
     seed: int = 0
+    drop_broken: bool = True
 
     def __post_init__(self):
         if not is_defense(self.defense):
@@ -140,6 +143,13 @@ class OrthogonalPGD:
                 best.update(adv, judged, scores, y, index)
                 if step == self.steps:
                     break
+                if self.drop_broken and not is_random(self.defense):  # BestIterate.still_open
+                    keep = best.still_open(index)
+                    if not keep.any():
+                        break
+                    if not keep.all():
+                        index, x, y, adv = index[keep], x[keep], y[keep], adv[keep]
+                        g_class, g_detect, correct = g_class[keep], g_detect[keep], correct[keep]
                 direction = self._direction(g_class, g_detect, correct)
                 adv = project(adv + decaying_step(self.eps, step, self.steps) * direction.sign(), x, self.eps)
         return best.best.detach()
