@@ -171,7 +171,7 @@ class BestIterate:
 
         An image at the top rank keeps its best example for good (``update`` only replaces on a strictly
         higher rank), so an attack may stop computing it mid-run: against a deterministic target the
-        others' iterates, and so the result, stay the same (``tests/test_attacks.py`` checks), for less work.
+        others' iterates, and so the result, stay the same (``tests/test_ensemble.py`` checks), for less work.
         """
         return self.rank[index] < self.top
 

@@ -64,7 +64,7 @@ class OrthogonalPGD:
         surrogate: attack-time MLF surrogate for classifier and purifier (None: the model's own).
         seed: random start seed.
         drop_broken: against a deterministic defence, stop computing an image once it is wrong and
-            unflagged: the same result for less work (default True).
+            unflagged: the same result for less work (default True; a random defence always keeps all).
 
     The step decays linearly from eps/2 to eps/100 (as :class:`AdaptivePGD`). Per image the best
     iterate is kept: wrong and unflagged, else wrong, judged by the real defence.
@@ -93,6 +93,7 @@ class OrthogonalPGD:
         if self.score not in ("hinge", "softmax"):
             raise ValueError(f"score must be 'hinge' or 'softmax', got {self.score!r}")
         self.surrogate = as_surrogate(self.surrogate)
+        self.drop_broken = self.drop_broken and not is_random(self.defense)
 
     def _gradients(self, adv, labels):
         """Classification and detector gradients, and the real defence's logits, scores and raw correctness."""
@@ -143,7 +144,7 @@ class OrthogonalPGD:
                 best.update(adv, judged, scores, y, index)
                 if step == self.steps:
                     break
-                if self.drop_broken and not is_random(self.defense):  # BestIterate.still_open
+                if self.drop_broken:  # BestIterate.still_open
                     keep = best.still_open(index)
                     if not keep.any():
                         break

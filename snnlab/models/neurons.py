@@ -108,12 +108,12 @@ class MLFFunction(torch.autograd.Function):
             if grad is None:  # the compiler failed: the same maths, eagerly
                 grad = _fused_grad(flat, grad_flat, *constants, width)
             return grad.view(shape), None, None, None, None, None
-        surrogate, grad_flat = ctx.surrogate, _flat(grad_out)
+        surrogate = ctx.surrogate
         h = getattr(surrogate, "elementwise", None)
         if surrogate.rate == 1.0:  # the rate gradient alone needs no membranes
             grad = _rate_mix(None, out, grad_out, 1.0)
         elif h is not None:  # one loop: membranes recomputed, the surrogate's h' applied, back through time
-            args = (flat, grad_flat, *constants, torch.tensor(surrogate.width, dtype=x.dtype, device=x.device),
+            args = (flat, _flat(grad_out), *constants, torch.tensor(surrogate.width, dtype=x.dtype, device=x.device),
                     h, bool(surrogate.temporal), getattr(surrogate, "adaptive_clip", None))
             grad = _run("surrogate", *args)
             if grad is None:  # the compiler failed: the same maths, eagerly
@@ -189,9 +189,7 @@ def _eager_backward(windows, carries, rate_mask, rate, grad_out):
             for t in range(windows.shape[0] - 1, -1, -1):
                 torch.addcmul(windows[t] * grad_out[t], carries[t], g, out=g)
                 torch.sum(g, 0, out=grad_x[t])
-    if rate > 0.0:
-        grad_x = _rate_mix(grad_x, None, grad_out, rate, rate_mask)
-    return grad_x
+    return _rate_mix(grad_x, None, grad_out, rate, rate_mask)
 
 
 def _rate_mix(grad_x, out, grad_out, rate, rate_mask=None):
@@ -287,12 +285,22 @@ def _fused_grad(x: torch.Tensor, grad_out: torch.Tensor, thresholds: torch.Tenso
             m_t.append((us[t][k] * w) * -tau + decays[t][k])  # M[t]
         windows.append(w_t)
         carries.append(m_t)
+    return _through_time(windows, carries, grad_out)
+
+
+def _through_time(windows: list, carries: list | None, grad_out: torch.Tensor) -> torch.Tensor:
+    """``G[t] = h'[t] g[t] + M[t] G[t+1]`` backwards from the last step, ``dL/dx[t] = sum_k G_k[t]``.
+
+    ``windows`` and ``carries`` are nested lists ``[t][k]`` of ``(M,)`` tensors; ``carries`` None cuts the
+    membrane's temporal path (``M = 0``). ``grad_out`` ``(T, M)`` -> ``(T, M)``.
+    """
+    steps, levels = len(windows), len(windows[0])
     g = [None] * levels  # dL/du[t+1] per level
     grads = [None] * steps
     for t in range(steps - 1, -1, -1):
         for k in range(levels):
             local = windows[t][k] * grad_out[t]
-            g[k] = local if t == steps - 1 else _fma(carries[t][k], g[k], local)
+            g[k] = local if carries is None or t == steps - 1 else _fma(carries[t][k], g[k], local)
         total = g[0]
         for k in range(1, levels):
             total = total + g[k]
@@ -329,21 +337,10 @@ def _fused_surrogate_grad(x: torch.Tensor, grad_out: torch.Tensor, thresholds: t
             w = (2 * (total / steps)).clamp(*adaptive_clip)
         for t in range(steps):
             windows[t][k] = h(shifted[t], w)
-    g = [None] * levels  # dL/du[t+1] per level
-    grads = [None] * steps
-    for t in range(steps - 1, -1, -1):
-        for k in range(levels):
-            local = windows[t][k] * grad_out[t]
-            if temporal and t < steps - 1:
-                carry = decays[t][k] - (tau * us[t][k]) * windows[t][k]  # M[t]
-                g[k] = _fma(carry, g[k], local)
-            else:
-                g[k] = local
-        total = g[0]
-        for k in range(1, levels):
-            total = total + g[k]
-        grads[t] = total
-    return torch.stack(grads)
+    carries = None
+    if temporal:  # M[t], as the eager replay computes it (_surrogate_terms)
+        carries = [[decays[t][k] - (tau * us[t][k]) * windows[t][k] for k in range(levels)] for t in range(steps)]
+    return _through_time(windows, carries, grad_out)
 
 
 # Which implementation runs. 'auto': fused where torch.compile works and the tensor is big enough
