@@ -171,7 +171,7 @@ curves = {}
 for eps, s in adv_scores.items():
     fpr, tpr, _ = roc(clean_scores, s)
     curves[f"PGD eps={eps}"] = (fpr, tpr, auroc(clean_scores, s))
-    print(f"PGD-20 eps={eps}: AUROC {curves[f'PGD eps={eps}'][2]:.3f}")
+    print(f"PGD-20 eps={eps}: AUROC {curves[f'PGD eps={eps}'][2]:.2f}")  # the third decimal moves with the CPU
 
 # %%
 viz.roc_figure(curves).show()
@@ -313,12 +313,17 @@ viz.precomputed_slider(lambda t: widgets.threshold_demo(fm_sweep, t),
 # NBVAL_CHECK_OUTPUT
 print(f"Fashion-MNIST's shipped threshold: {fm.detector.threshold:.3f} (1% on its calibration split)")
 fm_stats = widgets.threshold_stats(fm_sweep, fm.detector.threshold)
-print({k: round(v, 3) for k, v in fm_stats.items()})
+print({k: round(v, 3) for k, v in fm_stats.items() if k != "robust_accuracy"})
 fm_flagged = {eps: (scores > fm.detector.threshold).float().mean().item() for eps, scores in fm_adv_scores.items()}
 for eps, share in fm_flagged.items():
     print(f"PGD eps {eps}: {share:.1%} of the 64 flagged")
 # the text below: no clean image flagged, every eps-0.1 and 0.2 example flagged, eps 0.05 mostly not
 assert fm_stats["false_positive_rate"] == 0 and fm_flagged[0.1] == fm_flagged[0.2] == 1 and fm_flagged[0.05] <= 0.05
+
+# %%
+fm_right = round(fm_stats["robust_accuracy"] * 64)  # of the 64 attacked images, right after the joint defence
+print(f"robust_accuracy {fm_stats['robust_accuracy']:.3f}: {fm_right} of 64")
+assert fm_right in (30, 31)  # the text below (by CPU), as lesson 4's section 5
 
 # %% [markdown]
 # On these 64 images the shipped threshold flags no clean image (at a 1%
@@ -328,8 +333,9 @@ assert fm_stats["false_positive_rate"] == 0 and fm_flagged[0.1] == fm_flagged[0.
 # the purifier undid exactly, changing nothing else, would score 0.05 and pass
 # unflagged. Every attacked image at 0.1 was flagged, so "correct or flagged"
 # is 1.0 by construction, and it is not the robust accuracy: a flagged image
-# is purified, not rejected, and the joint defence is right on 0.469 of them
-# (`robust_accuracy`, 30 of 64, the purified figure of lesson 4's section 5),
+# is purified, not rejected, and the joint defence is right on 30 or 31 of
+# them (`robust_accuracy`, about 0.47; the count moves by one image with the
+# processor, as in lesson 4's section 5, whose purified figure it is),
 # against 0.875 clean. Flagged is not defended. The attack was crafted on the
 # classifier alone; lesson 6 lets the attacker see the detector too (on the
 # digits). In the slider, the frames step by 0.02: the nearest to the shipped
@@ -352,7 +358,7 @@ assert fm_stats["false_positive_rate"] == 0 and fm_flagged[0.1] == fm_flagged[0.
 # - The score $\|x - P(x)\|_\infty$ is small on clean images and large on adversarial ones the purifier corrects.
 # - The threshold is calibrated on held-out clean images at a chosen false-positive rate.
 # - On Fashion-MNIST the same rule, calibrated on its own clean images, flags every grey-box PGD example at eps 0.1 of
-#   the first 64 test images and almost none at 0.05, yet the defence is right on only 46.9% of them at 0.1:
+#   the first 64 test images and almost none at 0.05, yet the defence is right on only about 47% of them at 0.1:
 #   flagged is not defended (section 4).
 # - The joint defence classifies $P(x)$ only when flagged. On digits purifying every image would cost no clean accuracy either; what the detector adds is the flag, so the report should give detection and false positives, not only accuracy.
 #

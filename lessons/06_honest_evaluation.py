@@ -118,7 +118,6 @@ images, labels = snnlab.load_dataset("digits", "test", device=DEVICE)
 # the detector's score.
 
 # %%
-# NBVAL_CHECK_OUTPUT
 x, y = images[:48], labels[:48]
 
 
@@ -179,17 +178,30 @@ ranked = {}
 for i, measure in enumerate(("accuracy", "correct or flagged")):
     ranked[measure] = compare.rank({name: per_image[name][i] for name in white_box}, best="lowest")
     print(f"{measure:>18}: {ranked[measure]}")
-assert set(ranked["accuracy"].best) == {"end to end", "orthogonal PGD", "detector penalty"}  # the text below
+right = {name: int(per_image[name][0].sum()) for name in white_box}  # images still right, of 48
+print(f"images right of 48: {right}")
+# the text below: end to end and orthogonal PGD share first place on accuracy; the detector penalty is in that
+# tie or just outside it, by CPU; orthogonal PGD alone leads on correct or flagged
+assert {"end to end", "orthogonal PGD"} <= set(ranked["accuracy"].best)
+assert right["end to end"] in (2, 3) and right["orthogonal PGD"] == 5 and right["detector penalty"] == 7
 assert ranked["correct or flagged"].winner == "orthogonal PGD"
 
 # %% [markdown]
-# On accuracy, three attacks share first place: end to end, orthogonal PGD
-# and the detector penalty leave 3, 5 and 7 of the 48 images right (6.2%,
-# 10.4%, 14.6%). End to end leads by two images over orthogonal PGD and by
-# four over the detector penalty, and the rule calls both gaps ties. On
-# correct or flagged, orthogonal PGD is alone in front (10.4%, against 50.0%
-# for the next, the detector penalty): it is the only one that fools the
-# classifier *and* stays under the threshold on most images.
+# On accuracy, end to end and orthogonal PGD share first place: end to end
+# leaves 2 or 3 of the 48 images right, orthogonal PGD 5. The detector penalty leaves 7 (14.6%),
+# four or five images behind end to end, and that one image decides whether
+# the rule calls it a tie. Which of the two you see depends on your
+# processor. oneDNN, the library behind PyTorch's convolutions on a CPU,
+# picks its kernels by the instruction set: on a machine with AVX-512 they
+# add the products in another order than on one with AVX2 only, the
+# gradients differ in the last bits, and over 20 steps that moves one image
+# here (end to end leaves 3 of the 48 right with AVX-512 and 2 with AVX2;
+# `ONEDNN_MAX_CPU_ISA=AVX2` shows the second on the first kind of machine).
+# A gap of one image is noise even on the same images: the rule exists for
+# exactly this. On correct or flagged,
+# orthogonal PGD is alone in front (10.4%, against 50.0% for the next, the
+# detector penalty): it is the only one that fools the classifier *and*
+# stays under the threshold on most images.
 #
 # - **EOT** (expectation over transformation) averages gradients over random draws. The shipped classifier uses
 #   direct encoding and is deterministic, so EOT is not needed for it; a
