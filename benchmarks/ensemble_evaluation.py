@@ -17,6 +17,11 @@ folder (``--folder``):
    robust figure ("worst_case") is the per-image worst case over the ensemble and every round;
    "converged" says whether the last round broke nothing.
 
+Also, with ``--light-eps``, further radii attacked with the ``light`` preset in the same run (one JSON), and
+with ``--sanity N``, the sanity checks of :mod:`snnlab.attacks.sanity` per (eps, model) on the first N images
+(white-box at least as strong as FGSM, grey-box and transfer; more steps and restarts never help; accuracy 0 at
+a large radius; uniform noise far weaker), each row saying whether they passed.
+
 Target: under 20 minutes on 2 CPU cores with the defaults.
 
 Resumable: the images are attacked in chunks of ``--chunk``; each finished chunk is saved at once in
@@ -24,7 +29,9 @@ Resumable: the images are attacked in chunks of ``--chunk``; each finished chunk
 kill resumes from the last finished chunk (another command is refused). The chunking is part of the
 settings (each chunk is attacked as one batch), so a resumed run gives exactly the uninterrupted run's rows.
 Each chunk keeps its own seconds, so ``wall_s`` is the whole run's attack time however many sessions it
-spanned.
+spanned. The chunks are keyed by eps, model and first image, and ``--models`` is not part of the settings:
+the same command with another model added reuses every chunk already attacked. ``--keep-progress`` keeps the
+chunks after the JSON is written, for a model that is still training (a run that spans sessions commits them).
 """
 from __future__ import annotations
 
@@ -60,10 +67,20 @@ def confirmation(steps: int) -> list:
     ]
 
 
+def preset_of(eps, args) -> str:
+    """The ensemble preset ``eps`` is attacked with: ``light`` for the radii of ``--light-eps``, else ``--preset``."""
+    return "light" if eps in light_eps(args) else args.preset
+
+
+def light_eps(args) -> list:
+    return [float(e) for e in args.light_eps.split(",")] if args.light_eps else []
+
+
 def attack_chunk(target, x, y, eps, args) -> dict:
     """The ensemble, then confirmation rounds, on one chunk of images: per-image results and the tallies."""
-    members = full(args.steps, args.square_queries) if args.preset == "full" else light(args.steps)
-    result = Ensemble(target, eps, members, progress=not args.quiet, name=args.preset).run(x, y)
+    preset = preset_of(eps, args)
+    members = full(args.steps, args.square_queries) if preset == "full" else light(args.steps)
+    result = Ensemble(target, eps, members, progress=not args.quiet, name=preset).run(x, y)
     if not args.quiet:
         print(result.table(), flush=True)
     first = {"correct": result.correct.tolist(),
@@ -116,8 +133,8 @@ def row_of(chunks, eps, name, args) -> dict:
                        "newly_broken": sum(r["newly_broken"] for r in these), "steps": 2 * args.steps,
                        "restarts": 2, "parts": _summed([r["parts"] for r in these]),
                        "seconds": round(sum(r["seconds"] for r in these), 2)})
-    row = {"eps": eps, "evaluated_on": name, "n": sum(len(c["correct"]) for c in chunks), "preset": args.preset,
-           "steps": args.steps, "chunk": args.chunk,
+    row = {"eps": eps, "evaluated_on": name, "n": sum(len(c["correct"]) for c in chunks),
+           "preset": preset_of(eps, args), "steps": args.steps, "chunk": args.chunk,
            "ensemble": {"accuracy": _share(chunks, "first", "correct"),
                         "correct_or_flagged": _share(chunks, "first", "correct_or_flagged"),
                         "parts": _summed([c["first"]["parts"] for c in chunks]),
@@ -165,6 +182,18 @@ def load_targets(args):
     return defense, substitute, targets
 
 
+def sanity_row(target, substitute, x, y, eps, args) -> dict:
+    """The sanity checks (:mod:`snnlab.attacks.sanity`) on ``target`` at ``eps``: figures, checks, passed."""
+    from snnlab.attacks.sanity import decide, measure
+
+    began = time.perf_counter()
+    figures = measure(target, x, y, eps=eps, steps=20, substitute=substitute)
+    checks = decide(figures)
+    return {"n": len(y), "steps": 20, "figures": figures,
+            "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in checks],
+            "passed": all(c.passed for c in checks), "seconds": round(time.perf_counter() - began, 1)}
+
+
 def transfer_row(substitute, target, xs, ys, eps) -> dict:
     """PGD-20 crafted on the substitute CNN, evaluated on ``target``: correct (and correct or flagged)."""
     adv = run_attack(AttackSpec("pgd", eps, 20), substitute, xs, ys)
@@ -180,6 +209,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="digits")
     parser.add_argument("--eps", default="0.1,0.2")
+    parser.add_argument("--light-eps", default="",
+                        help="comma-separated radii attacked with the light preset in the same run (default: none)")
+    parser.add_argument("--sanity", type=int, default=0,
+                        help="the sanity checks per (eps, model) on the first N images (default 0: none)")
+    parser.add_argument("--keep-progress", action="store_true",
+                        help="keep OUT.partial after writing OUT, so a later run can add models")
     parser.add_argument("--limit", type=int, default=100)
     parser.add_argument("--chunk", type=int, default=100, help="images attacked together and saved as one step")
     parser.add_argument("--preset", choices=["full", "light"], default="full")
@@ -191,22 +226,31 @@ def main():
     parser.add_argument("--folder", default=None,
                         help="a run folder (snnlab train, train-noise, train-adversarial), not the shipped weights")
     parser.add_argument("--quiet", action="store_true")
-    parser.add_argument("--out", default=results.path("ensemble.json"))
+    parser.add_argument("--out", default=None, help="default: snnlab/results/ensemble.json for digits, "
+                        "ensemble_DATASET.json for another dataset")
     args = parser.parse_args()
+    if args.out is None:
+        args.out = results.path("ensemble.json" if args.dataset == "digits" else f"ensemble_{args.dataset}.json")
+    if set(light_eps(args)) & {float(e) for e in args.eps.split(",")}:
+        parser.error("a radius is in both --eps and --light-eps; give it once")
     torch.set_num_threads(2)
     command = (f"python benchmarks/ensemble_evaluation.py --dataset {args.dataset} --eps {args.eps} --limit "
                f"{args.limit} --chunk {args.chunk} --preset {args.preset} --steps {args.steps} --square-queries "
                f"{args.square_queries} --rounds {args.rounds}"
                + (f" --models {args.models}" if args.models != "classifier,defense" else "")
-               + (f" --folder {args.folder}" if args.folder else ""))
-    request = {k: v for k, v in vars(args).items() if k not in ("out", "quiet")}
-    if args.models == "classifier,defense" and not args.folder:  # as requested before these options existed
-        request = {k: v for k, v in request.items() if k not in ("models", "folder")}
+               + (f" --folder {args.folder}" if args.folder else "")
+               + (f" --light-eps {args.light_eps}" if args.light_eps else "")
+               + (f" --sanity {args.sanity}" if args.sanity else ""))
+    # the settings a resumed run must share; --models may grow (its chunks are keyed by model)
+    request = {k: v for k, v in vars(args).items() if k not in ("out", "quiet", "models", "keep_progress")}
+    for option, default in (("folder", None), ("light_eps", ""), ("sanity", 0)):  # as before these options
+        if request[option] == default:
+            del request[option]
     start = time.perf_counter()
     defense, substitute, targets = load_targets(args)
     names = list(targets)
     x, y = snnlab.load_dataset(args.dataset, "test", limit=args.limit)
-    eps_list = [float(e) for e in args.eps.split(",")]
+    eps_list = [float(e) for e in args.eps.split(",")] + light_eps(args)
     with Progress(args.out, request) as done:
         for eps in eps_list:
             for lo in range(0, len(y), args.chunk):
@@ -230,21 +274,32 @@ def main():
                         row["transfer"] = transfer_row(substitute, target, xs, ys, eps)
                     done[key] = {**row, "seconds": round(time.perf_counter() - began, 1)}
                     print(f"eps {eps}, {name}, images {lo}-{lo + len(ys) - 1}: done", flush=True)
+            for name, target in targets.items():
+                if args.sanity and f"{eps}/{name}/sanity" not in done:
+                    done[f"{eps}/{name}/sanity"] = sanity_row(target, substitute, x[:args.sanity], y[:args.sanity],
+                                                              eps, args)
+                    print(f"eps {eps}, {name}: sanity checks passed: {done[f'{eps}/{name}/sanity']['passed']}",
+                          flush=True)
         found = [row_of([done[f"{eps}/{name}/{lo}"] for lo in range(0, len(y), args.chunk)], eps, name, args)
                  for eps in eps_list for name in names]
+        if args.sanity:
+            for r in found:
+                r["sanity"] = done[f"{r['eps']}/{r['evaluated_on']}/sanity"]
         out = {"rows": found, "wall_s": round(sum(r["seconds"] for r in found), 1),
                "this_process_s": round(time.perf_counter() - start, 1), "torch": torch.__version__,
                "threads": torch.get_num_threads(), "command": command, "dataset": args.dataset,
                "note": "wall_s sums every chunk's attack time, over every session the run spanned"}
         save_json(args.out, out)
-        done.finish()
+        if not args.keep_progress:
+            done.finish()
     print(json.dumps({k: v for k, v in out.items() if k != "rows"}, indent=2))
     for r in found:
         w = r["worst_case"]
         print(f"eps {r['eps']}: {r['evaluated_on']}: worst-case accuracy {100 * w['accuracy']:.1f}%"
               + (f", correct or flagged {100 * w['correct_or_flagged']:.1f}%"
                  if w["correct_or_flagged"] is not None else "")
-              + f" ({len(r['confirmation_rounds'])} confirmation round(s), converged: {r['converged']})")
+              + f" ({len(r['confirmation_rounds'])} confirmation round(s), converged: {r['converged']}"
+              + (f"; sanity checks passed: {r['sanity']['passed']}" if "sanity" in r else "") + ")")
 
 
 if __name__ == "__main__":

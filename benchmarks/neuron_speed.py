@@ -4,7 +4,8 @@
     python benchmarks/neuron_speed.py --no-report     # without the main job's wall time (saves ~6 min)
 
 Rows (2 threads; median of ``--repeats`` timings of ``--iters`` calls each, after a warm-up that
-also pays any compile):
+also pays any compile; the variants of a row timed in turn, round by round, so a drift in the machine's
+speed falls on all of them alike):
 
 - ``node``: MLF alone (K = 3 levels) against ``snntorch.Leaky`` (one level), forward + backward on
   the same ``(T, N, C, H, W)`` tensor, the digits classifier's first block (T=4, 256, 32, 8, 8).
@@ -47,16 +48,25 @@ from snnlab.runs.checkpoints import save_json
 TARGETS = {"train_step_28_over_relu": 1.3, "node_over_leaky": 0.7, "apgd_speedup": 1.5, "report_s": 150}
 
 
-def time_it(fn, iters, repeats):
-    fn()  # warm-up (and compile)
-    fn()
-    runs = []
+def time_interleaved(fns: dict, iters: int, repeats: int) -> dict:
+    """``name -> median seconds per call`` for each of ``fns``, timed in turn: one timing of each, then again.
+
+    Each is warmed up twice first (which also pays any compile). Timing every variant in each round, rather
+    than all of one variant's repeats and then the next's, keeps a drift in the machine's speed (another
+    process, the clock) out of the ratios: on the 2-core machine this benchmark runs on, a block of repeats
+    measured after another could be 20% slower for that alone, which once read as the attacks' weight
+    freezing costing time (it saves a little, measured interleaved)."""
+    for fn in fns.values():
+        fn()
+        fn()
+    runs = {name: [] for name in fns}
     for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(iters):
-            fn()
-        runs.append((time.perf_counter() - start) / iters)
-    return statistics.median(runs)
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            for _ in range(iters):
+                fn()
+            runs[name].append((time.perf_counter() - start) / iters)
+    return {name: statistics.median(r) for name, r in runs.items()}
 
 
 def leaky_forward(neuron, x):
@@ -107,12 +117,15 @@ def configs():
     return {8: digits, 28: lean28}
 
 
-def with_backend(name, fn):
-    neurons.set_backend(name)
-    try:
-        return fn()
-    finally:
-        neurons.set_backend("auto")
+def on_backend(name, fn):
+    """``fn`` run with the MLF implementation ``name`` ("eager" or "auto", the fused one where it works)."""
+    def run():
+        neurons.set_backend(name)
+        try:
+            return fn()
+        finally:
+            neurons.set_backend("auto")
+    return run
 
 
 def measure_node(args):
@@ -129,12 +142,9 @@ def measure_node(args):
         x.grad = None
         leaky_forward(leaky, x).sum().backward()
 
-    rows = {"shape": list(x.shape), "levels": mlf.levels,
-            "leaky_ms": 1e3 * time_it(run_leaky, args.iters, args.repeats)}
-    for backend in ("eager", "auto"):
-        rows[f"mlf_{label(backend)}_ms"] = 1e3 * with_backend(
-            backend, lambda: time_it(run_mlf, args.iters, args.repeats))
-    return rows
+    seconds = time_interleaved({"leaky_ms": run_leaky, "mlf_eager_ms": on_backend("eager", run_mlf),
+                                "mlf_fused_ms": on_backend("auto", run_mlf)}, args.iters, args.repeats)
+    return {"shape": list(x.shape), "levels": mlf.levels, **{k: 1e3 * v for k, v in seconds.items()}}
 
 
 def label(backend):
@@ -146,14 +156,12 @@ def measure_train_steps(args):
     for size, config in configs().items():
         row = {"layout": f"stem {config.stem}, stages {config.stages}, {config.blocks} block(s)", "batch": 64,
                "steps": config.steps}
-        row["relu_ms"] = 1e3 * time_it(train_step_fn(relu_network(SpikingResNet(config)), size), args.iters_step,
-                                       args.repeats)
-        for backend in ("eager", "auto"):
-            row[f"mlf_{label(backend)}_ms"] = 1e3 * with_backend(backend, lambda: time_it(
-                train_step_fn(SpikingResNet(config), size), args.iters_step, args.repeats))
+        fns = {"relu_ms": train_step_fn(relu_network(SpikingResNet(config)), size),
+               "mlf_eager_ms": on_backend("eager", train_step_fn(SpikingResNet(config), size)),
+               "mlf_fused_ms": on_backend("auto", train_step_fn(SpikingResNet(config), size))}
         if size == 28:
-            row["mlf_fused_channels_last_ms"] = 1e3 * time_it(
-                train_step_fn(SpikingResNet(config), size, channels_last=True), args.iters_step, args.repeats)
+            fns["mlf_fused_channels_last_ms"] = train_step_fn(SpikingResNet(config), size, channels_last=True)
+        row.update({k: 1e3 * v for k, v in time_interleaved(fns, args.iters_step, args.repeats).items()})
         for backend in ("eager", "fused"):
             row[f"{backend}_over_relu"] = row[f"mlf_{backend}_ms"] / row["relu_ms"]
         rows[f"{size}x{size}"] = row
@@ -171,17 +179,24 @@ def measure_apgd(args):
     x, y = x[:64], y[:64]
     row = {"images": 64, "steps": args.apgd_steps, "target": "shipped digits joint defence (APGD-CE)"}
     frozen = apgd.frozen
+
+    def attack(backend, freeze):
+        # every image attacked for every step (drop_broken=False): a step's cost, not how soon images break
+        run = apgd.APGD(defense, eps=0.1, steps=args.apgd_steps, seed=0, drop_broken=False)
+
+        def call():
+            apgd.frozen = frozen if freeze else contextlib.nullcontext
+            try:
+                run(x, y)
+            finally:
+                apgd.frozen = frozen
+        return on_backend(backend, call)
+
     # before: eager MLF, the weights taking gradients too; then each change alone; now: fused MLF, frozen weights
-    for name, backend, freeze in (("eager_weight_grads", "eager", False), ("fused_weight_grads", "auto", False),
-                                  ("eager", "eager", True), ("fused", "auto", True)):
-        apgd.frozen = frozen if freeze else contextlib.nullcontext
-        try:
-            # every image attacked for every step (drop_broken=False): a step's cost, not how soon images break
-            attack = apgd.APGD(defense, eps=0.1, steps=args.apgd_steps, seed=0, drop_broken=False)
-            seconds = with_backend(backend, lambda: time_it(lambda: attack(x, y), 1, args.repeats))
-        finally:
-            apgd.frozen = frozen
-        row[f"{name}_images_per_s"] = 64 * args.apgd_steps / seconds
+    variants = {"eager_weight_grads": attack("eager", False), "fused_weight_grads": attack("auto", False),
+                "eager": attack("eager", True), "fused": attack("auto", True)}
+    seconds = time_interleaved(variants, 1, args.repeats)
+    row.update({f"{name}_images_per_s": 64 * args.apgd_steps / s for name, s in seconds.items()})
     row["speedup"] = row["fused_images_per_s"] / row["eager_weight_grads_images_per_s"]
     return row
 

@@ -226,6 +226,34 @@ def test_a_killed_ensemble_evaluation_resumes_exactly(tmp_path):
     assert not progress.parent.exists()
 
 
+def test_an_ensemble_evaluation_grows_by_a_model_and_records_its_sanity_checks(tmp_path):
+    """--keep-progress then the same command with a model added: the first model's chunks are reused, not
+    attacked again (same rows, the new run's chunk count grows by the new model's); --light-eps radii take the
+    light preset; --sanity puts the checks' figures and verdicts in every row."""
+    import json
+
+    script = os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks", "ensemble_evaluation.py")
+    argv = [sys.executable, script, "--preset", "full", "--steps", "2", "--square-queries", "4", "--limit", "4",
+            "--chunk", "2", "--eps", "0.1", "--light-eps", "0.2", "--rounds", "1", "--sanity", "4", "--quiet",
+            "--keep-progress", "--out", str(tmp_path / "grow.json")]
+    progress = tmp_path / "grow.json.partial" / "progress.json"
+    subprocess.run(argv + ["--models", "classifier"], check=True, capture_output=True)
+    first = json.loads((tmp_path / "grow.json").read_text())
+    assert len(json.loads(progress.read_text())["chunks"]) == 2 * (2 + 1)  # 2 eps x (2 chunks + sanity)
+    subprocess.run(argv + ["--models", "classifier,defense"], check=True, capture_output=True)
+    grown = json.loads((tmp_path / "grow.json").read_text())
+    assert len(json.loads(progress.read_text())["chunks"]) == 2 * 2 * (2 + 1)
+    assert _without_timings(grown["rows"][0]) == _without_timings(first["rows"][0])  # eps 0.1, classifier: reused
+    assert [(r["eps"], r["evaluated_on"], r["preset"]) for r in grown["rows"]] == [
+        (0.1, "classifier", "full"), (0.1, "defense", "full"), (0.2, "classifier", "light"), (0.2, "defense", "light")]
+    for row in grown["rows"]:
+        sanity = row["sanity"]
+        assert sanity["n"] == 4 and sanity["passed"] == all(c["passed"] for c in sanity["checks"])
+        assert {"fgsm", "pgd", "pgd_large_eps", "transfer"} <= set(sanity["figures"])
+        assert any(c["name"] == "white-box at least as strong as grey-box" for c in sanity["checks"]) == (
+            row["evaluated_on"] == "defense")
+
+
 def test_a_killed_snnlab_evaluate_resumes_to_the_same_rows(tmp_path):
     """`snnlab evaluate --json --chunk` SIGKILLed after its first chunk, then run again: the rows of an
     uninterrupted run, no half-written file, the progress folder gone; its request holds the models' hashes."""
