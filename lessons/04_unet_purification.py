@@ -424,10 +424,11 @@ assert f"{overlap.median():.1f}" == "0.7"
 # 0.0% to about 47%; the classifier had 87.5% of them right clean), beyond
 # noise (the verdict above), but only about half of what the attack took: on
 # the digits it recovered 95.0% at the same $\epsilon$ (PGD-20, section 4).
-# Which of 30 and 31 you see depends on your processor: the networks'
-# convolutions add their products in another order on a machine with
-# AVX-512 than on one with AVX2 only, and through a 10-step attack that moves one image
-# (lesson 6, section 2, shows the same on the digits). A median cosine of
+# Which of 30 and 31 you see depends on your processor: PyTorch picks its
+# CPU kernels by the instruction set, and on a machine with AVX-512 they add
+# in another order than on one with AVX2 only. The last bits differ, and
+# through a 10-step attack that moves one image (30 with AVX-512, 31 with
+# AVX2; lesson 6, section 2, shows the same on the digits). A median cosine of
 # about 0.7 means about half of what the purifier removed ($0.7^2 \approx
 # 0.5$) lies along the attack. The last line measures how much of what the
 # purifier removed was the attack: look at the "removed" and "perturbation"
