@@ -14,10 +14,11 @@ and Jupyter re-embeds it when the notebook is run, so nothing is lost; the
 notebooks shrink from about 5 MB to a few hundred kB each.
 
 The outputs stored here are those of this machine's processor. A cell marked
-``# NBVAL_CHECK_OUTPUT`` must print only what any processor prints: PyTorch's
-CPU kernels (its own, and oneDNN's convolutions) add in another order with
-AVX-512 than with AVX2, and a live attack can then end one image apart.
-``make lessons-avx2`` checks the lessons as an AVX2-only machine runs them.
+``# NBVAL_CHECK_OUTPUT`` must print only what both AVX-512 and AVX2-only x86
+machines print: PyTorch's CPU kernels (its own, and oneDNN's convolutions) add
+in another order with AVX-512 than with AVX2, and a live attack can then end
+one image apart. ``make lessons-avx2`` checks the lessons as an AVX2-only
+machine runs them; GPUs and ARM processors are not checked.
 """
 from __future__ import annotations
 

@@ -413,27 +413,32 @@ removed, perturbation = (fm_adv - fm_purified).flatten(1), (fm_adv - fm_images).
 overlap = torch.nn.functional.cosine_similarity(removed, perturbation, dim=1)  # (64,)
 print(f"cosine similarity of what was removed and the perturbation: median {overlap.median():.2f} "
       f"(1: what was removed points exactly along the perturbation, whatever its size; 0: unrelated)")
-# the text below: purification wins images back beyond noise; 30 or 31 of 64 (by CPU), from 0 undefended and
-# 56 (87.5%) clean; a median cosine of about 0.7
+# the text below: purification wins images back beyond noise, about half of the 56 the attack took; on an x86
+# CPU, 30 or 31 of 64 right (by instruction set), from 0 undefended and 56 (87.5%) clean; a median cosine of 0.7
 assert verdict.lower == "undefended"
-assert int(fm_clean.sum()) == 56 and int(fm_undefended.sum()) == 0 and int(fm_recovered.sum()) in (30, 31)
-assert f"{overlap.median():.1f}" == "0.7"
+assert int(fm_undefended.sum()) == 0 and 0.4 < fm_recovered.sum() / fm_clean.sum() < 0.6
+if DEVICE.type == "cpu":  # a GPU's kernels, or another processor's, may land an image or two elsewhere
+    assert int(fm_clean.sum()) == 56 and int(fm_recovered.sum()) in (30, 31)
+    assert f"{overlap.median():.1f}" == "0.7"
 
 # %% [markdown]
-# Purification wins back 30 or 31 of the 64 images the attack took (from
-# 0.0% to about 47%; the classifier had 87.5% of them right clean), beyond
-# noise (the verdict above), but only about half of what the attack took: on
-# the digits it recovered 95.0% at the same $\epsilon$ (PGD-20, section 4).
-# Which of 30 and 31 you see depends on your processor: PyTorch picks its
-# CPU kernels by the instruction set, and on a machine with AVX-512 they add
-# in another order than on one with AVX2 only. The last bits differ, and
-# through a 10-step attack that moves one image (30 with AVX-512, 31 with
-# AVX2; lesson 6, section 2, shows the same on the digits). A median cosine of
-# about 0.7 means about half of what the purifier removed ($0.7^2 \approx
-# 0.5$) lies along the attack. The last line measures how much of what the
-# purifier removed was the attack: look at the "removed" and "perturbation"
-# rows together and ask what else it changed. Lesson 6 asks, on the digits,
-# what is left when the attacker knows the purifier too.
+# After purification the classifier is right on 30 or 31 of the 64 attacked
+# images (46.9% or 48.4%, from 0.0% undefended; clean, it had 56 right,
+# 87.5%): beyond noise (the verdict above), but only about half of the 56
+# the attack took. On the digits it recovered 95.0% at the same $\epsilon$
+# (PGD-20, section 4). The last line measures how much of what the purifier
+# removed was the attack: a median cosine of about 0.7 means about half of
+# it ($0.7^2 \approx 0.5$) lies along the attack. Look at the "removed" and
+# "perturbation" rows together and ask what else it changed. Lesson 6 asks,
+# on the digits, what is left when the attacker knows the purifier too.
+#
+# Why 30 *or* 31: PyTorch picks its CPU kernels by the processor's
+# instruction set, and with AVX-512 they add in another order than with AVX2
+# only. The sums differ in the last bits, and through a 10-step attack that
+# moves one image: 30 with AVX-512, 31 with AVX2 (start Jupyter with
+# `ATEN_CPU_CAPABILITY=avx2` on an AVX-512 machine to see 31). A GPU, or
+# another processor, may land an image or two elsewhere; the verdict does
+# not move. Lesson 6, section 2, meets the same effect in the convolutions.
 
 # %% [markdown]
 # **Think!** The purifier was trained on FGSM examples crafted on the
@@ -454,8 +459,8 @@ assert f"{overlap.median():.1f}" == "0.7"
 # - Against a grey-box PGD-20 attacker, at eps 0.1 and above purification recovers most of the accuracy the attack took
 #   (95.0% against 62.5% undefended at eps 0.1, 74.0% against 0.0% at 0.3, on 200 images); at eps 0.05 the two
 #   tie (96.0% purified against 94.5% undefended: 3 images apart, within two standard errors).
-# - On real 28x28 Fashion-MNIST images the same design wins back 30 or 31 of 64 test images (by CPU) from a grey-box
-#   PGD-10 at eps 0.1 (0.0% to about 47%, against 87.5% clean): beyond noise, but about half of what the attack took
+# - On real 28x28 Fashion-MNIST images, after a grey-box PGD-10 at eps 0.1, the same design is right on 30 or 31 of
+#   64 test images (by CPU; 0.0% undefended, 87.5% clean): beyond noise, but about half of what the attack took
 #   (section 5).
 #
 # Next: lesson 5 decides *when* to purify, with a detector and its threshold.

@@ -323,7 +323,9 @@ assert fm_stats["false_positive_rate"] == 0 and fm_flagged[0.1] == fm_flagged[0.
 # %%
 fm_right = round(fm_stats["robust_accuracy"] * 64)  # of the 64 attacked images, right after the joint defence
 print(f"robust_accuracy {fm_stats['robust_accuracy']:.3f}: {fm_right} of 64")
-assert fm_right in (30, 31)  # the text below (by CPU), as lesson 4's section 5
+assert fm_right < 32  # the text below: fewer than half
+if DEVICE.type == "cpu":  # 30 or 31 on an x86 CPU, by instruction set, as lesson 4's section 5
+    assert fm_right in (30, 31)
 
 # %% [markdown]
 # On these 64 images the shipped threshold flags no clean image (at a 1%
@@ -334,8 +336,8 @@ assert fm_right in (30, 31)  # the text below (by CPU), as lesson 4's section 5
 # unflagged. Every attacked image at 0.1 was flagged, so "correct or flagged"
 # is 1.0 by construction, and it is not the robust accuracy: a flagged image
 # is purified, not rejected, and the joint defence is right on 30 or 31 of
-# them (`robust_accuracy`, about 0.47; the count moves by one image with the
-# processor, as in lesson 4's section 5, whose purified figure it is),
+# them (`robust_accuracy` 0.469 or 0.484: the count moves by one image with
+# the processor, as in lesson 4's section 5, whose purified figure it is),
 # against 0.875 clean. Flagged is not defended. The attack was crafted on the
 # classifier alone; lesson 6 lets the attacker see the detector too (on the
 # digits). In the slider, the frames step by 0.02: the nearest to the shipped
@@ -358,7 +360,7 @@ assert fm_right in (30, 31)  # the text below (by CPU), as lesson 4's section 5
 # - The score $\|x - P(x)\|_\infty$ is small on clean images and large on adversarial ones the purifier corrects.
 # - The threshold is calibrated on held-out clean images at a chosen false-positive rate.
 # - On Fashion-MNIST the same rule, calibrated on its own clean images, flags every grey-box PGD example at eps 0.1 of
-#   the first 64 test images and almost none at 0.05, yet the defence is right on only about 47% of them at 0.1:
+#   the first 64 test images and almost none at 0.05, yet the defence is right on fewer than half of them at 0.1 (30 or 31 of 64):
 #   flagged is not defended (section 4).
 # - The joint defence classifies $P(x)$ only when flagged. On digits purifying every image would cost no clean accuracy either; what the detector adds is the flag, so the report should give detection and false positives, not only accuracy.
 #

@@ -179,29 +179,33 @@ for i, measure in enumerate(("accuracy", "correct or flagged")):
     ranked[measure] = compare.rank({name: per_image[name][i] for name in white_box}, best="lowest")
     print(f"{measure:>18}: {ranked[measure]}")
 right = {name: int(per_image[name][0].sum()) for name in white_box}  # images still right, of 48
-print(f"images right of 48: {right}")
-# the text below: end to end and orthogonal PGD share first place on accuracy; the detector penalty is in that
-# tie or just outside it, by CPU; orthogonal PGD alone leads on correct or flagged
+right_or_flagged = {name: int(per_image[name][1].sum()) for name in white_box}
+print(f"images right of 48: {right}; right or flagged: {right_or_flagged}")
+# the text below: end to end and orthogonal PGD share first place on accuracy; orthogonal PGD alone leads on
+# correct or flagged, the detector penalty next
 assert {"end to end", "orthogonal PGD"} <= set(ranked["accuracy"].best)
-assert right["end to end"] in (2, 3) and right["orthogonal PGD"] == 5 and right["detector penalty"] == 7
-assert ranked["correct or flagged"].winner == "orthogonal PGD"
+assert ranked["correct or flagged"].winner == "orthogonal PGD" and ranked["correct or flagged"].order[1] == "detector penalty"
+if DEVICE.type == "cpu":  # the counts, on an x86 CPU: end to end's moves with the instruction set (the text)
+    assert right["end to end"] in (2, 3) and right["orthogonal PGD"] == 5 and right["detector penalty"] == 7
+    assert ("detector penalty" in ranked["accuracy"].best) == (right["end to end"] == 3)
+    assert right_or_flagged["orthogonal PGD"] == 5 and right_or_flagged["detector penalty"] == 24
 
 # %% [markdown]
-# On accuracy, end to end and orthogonal PGD share first place: end to end
-# leaves 2 or 3 of the 48 images right, orthogonal PGD 5. The detector penalty leaves 7 (14.6%),
-# four or five images behind end to end, and that one image decides whether
-# the rule calls it a tie. Which of the two you see depends on your
-# processor. oneDNN, the library behind PyTorch's convolutions on a CPU,
-# picks its kernels by the instruction set: on a machine with AVX-512 they
-# add the products in another order than on one with AVX2 only, the
-# gradients differ in the last bits, and over 20 steps that moves one image
-# here (end to end leaves 3 of the 48 right with AVX-512 and 2 with AVX2;
-# `ONEDNN_MAX_CPU_ISA=AVX2` shows the second on the first kind of machine).
-# A gap of one image is noise even on the same images: the rule exists for
-# exactly this. On correct or flagged,
-# orthogonal PGD is alone in front (10.4%, against 50.0% for the next, the
-# detector penalty): it is the only one that fools the classifier *and*
-# stays under the threshold on most images.
+# On accuracy, end to end leads and orthogonal PGD ties with it: end to end
+# leaves 3 of the 48 images right with AVX-512 (6.2%), 2 with AVX2 only
+# (4.2%); orthogonal PGD leaves 5 (10.4%). The detector penalty leaves 7
+# (14.6%), four or five images behind end to end, and that one image decides
+# the verdict: four behind is a tie, five is beyond noise. The cause is the
+# one lesson 4 met (section 5), here in the convolutions, which PyTorch hands
+# to the oneDNN library on a CPU: oneDNN too picks its kernels by the
+# instruction set, and over 20 steps the last-bit differences move one image
+# (start Jupyter with `ONEDNN_MAX_CPU_ISA=AVX2` on an AVX-512 machine to see
+# the 2). A rule with a cut-off has a border, and a one-image wobble can
+# carry a gap across it: read "just beyond noise" as "close". On correct or
+# flagged, orthogonal PGD is alone in front (10.4%, against 50.0% for the
+# next, the detector penalty): it is the only one that fools the classifier
+# *and* stays under the threshold on nearly all images (43 of the 48; the
+# detector penalty manages 24, half).
 #
 # - **EOT** (expectation over transformation) averages gradients over random draws. The shipped classifier uses
 #   direct encoding and is deterministic, so EOT is not needed for it; a
