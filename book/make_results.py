@@ -256,6 +256,42 @@ def main():
             parts += figure(viz.bar_chart({r["variant"]: r["by_eps"][e]["defense_accuracy"] for r in ab["rows"]},
                                           f"Loss ablation: joint-defence accuracy, grey-box PGD-20 at eps={e}", "%",
                                           percent=True), f"ablation-{e}")
+    speed, throughput = load("neuron_speed.json"), load("training_throughput.json")
+    if speed:
+        node, apgd, report = speed["node"], speed["apgd_step"], speed.get("report")
+        parts += ["## The price of spiking", "", f"Command: `{speed['command']}` ({speed['wall_s']:.0f} s, "
+                  f"{speed['threads']} threads; every row's variants timed in turn, median of the rounds). "
+                  "Eager: the MLF neuron as plain PyTorch operations; fused: its compiled kernels "
+                  "(`torch.compile`), the default where a compiler is present.", "",
+                  "| measurement | ReLU or snntorch.Leaky | MLF eager | MLF fused | target |", "|---|---|---|---|---|"]
+        for size, row in speed["train_step"].items():
+            target = f"<= {speed['targets']['train_step_28_over_relu']}x ReLU" if size == "28x28" else ""
+            parts.append(f"| training step at {size} (batch {row['batch']}, T = {row['steps']}), ms | "
+                         f"{row['relu_ms']:.1f} (ReLU) | {row['mlf_eager_ms']:.1f} ({row['eager_over_relu']:.2f}x) | "
+                         f"{row['mlf_fused_ms']:.1f} ({row['fused_over_relu']:.2f}x) | {target} |")
+        parts.append(f"| MLF node forward + backward (K = {node['levels']}), ms | {node['leaky_ms']:.2f} (Leaky) | "
+                     f"{node['mlf_eager_ms']:.2f} ({node['eager_over_leaky']:.2f}x) | "
+                     f"{node['mlf_fused_ms']:.2f} ({node['fused_over_leaky']:.2f}x) | "
+                     f"<= {speed['targets']['node_over_leaky']}x Leaky |")
+        parts.append(f"| APGD step on the joint digits defence, images/s | | "
+                     f"{apgd['eager_weight_grads_images_per_s']:.0f} (weights taking gradients) | "
+                     f"{apgd['fused_images_per_s']:.0f} (weights frozen; {apgd['speedup']:.2f}x) | "
+                     f">= {speed['targets']['apgd_speedup']}x |")
+        if report:
+            parts.append(f"| `snnlab report` on digits, s | | {report['eager_s']:.1f} | {report['fused_s']:.1f} | "
+                         f"<= {speed['targets']['report_s']} |")
+        parts.append("")
+    if throughput:
+        parts += [f"Training at 28x28 on the Fashion-MNIST recipe (`{throughput['command']}`, batch "
+                  f"{throughput['batch']}, {throughput['images']} images timed per row, each in a fresh process):", "",
+                  "| network | MLF images/s | ReLU images/s | MLF time over ReLU | peak memory MLF / ReLU, MB |",
+                  "|---|---|---|---|---|"]
+        for name in ("classifier", "purifier"):
+            row = throughput[name]
+            parts.append(f"| {name} | {row['mlf']['images_per_s']:.1f} | {row['relu']['images_per_s']:.1f} | "
+                         f"{row['mlf_over_relu_time']:.2f}x | {row['mlf']['peak_rss_mb']:.0f} / "
+                         f"{row['relu']['peak_rss_mb']:.0f} |")
+        parts.append("")
     discussion = os.path.join(HERE, "results_discussion.md")
     if os.path.exists(discussion):
         with open(discussion) as f:
