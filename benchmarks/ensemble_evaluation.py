@@ -182,14 +182,17 @@ def load_targets(args):
     return defense, substitute, targets
 
 
-def sanity_row(target, substitute, x, y, eps, args) -> dict:
+SANITY_STEPS = 20  # APGD steps of the sanity checks (and twice that for "more steps never help")
+
+
+def sanity_row(target, substitute, x, y, eps) -> dict:
     """The sanity checks (:mod:`snnlab.attacks.sanity`) on ``target`` at ``eps``: figures, checks, passed."""
     from snnlab.attacks.sanity import decide, measure
 
     began = time.perf_counter()
-    figures = measure(target, x, y, eps=eps, steps=20, substitute=substitute)
+    figures = measure(target, x, y, eps=eps, steps=SANITY_STEPS, substitute=substitute)
     checks = decide(figures)
-    return {"n": len(y), "steps": 20, "figures": figures,
+    return {"n": len(y), "steps": SANITY_STEPS, "figures": figures,
             "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in checks],
             "passed": all(c.passed for c in checks), "seconds": round(time.perf_counter() - began, 1)}
 
@@ -231,8 +234,10 @@ def main():
     args = parser.parse_args()
     if args.out is None:
         args.out = results.path("ensemble.json" if args.dataset == "digits" else f"ensemble_{args.dataset}.json")
-    if set(light_eps(args)) & {float(e) for e in args.eps.split(",")}:
+    eps_list = [float(e) for e in args.eps.split(",")]
+    if set(light_eps(args)) & set(eps_list):
         parser.error("a radius is in both --eps and --light-eps; give it once")
+    eps_list += light_eps(args)
     torch.set_num_threads(2)
     command = (f"python benchmarks/ensemble_evaluation.py --dataset {args.dataset} --eps {args.eps} --limit "
                f"{args.limit} --chunk {args.chunk} --preset {args.preset} --steps {args.steps} --square-queries "
@@ -250,7 +255,6 @@ def main():
     defense, substitute, targets = load_targets(args)
     names = list(targets)
     x, y = snnlab.load_dataset(args.dataset, "test", limit=args.limit)
-    eps_list = [float(e) for e in args.eps.split(",")] + light_eps(args)
     with Progress(args.out, request) as done:
         for eps in eps_list:
             for lo in range(0, len(y), args.chunk):
@@ -275,11 +279,10 @@ def main():
                     done[key] = {**row, "seconds": round(time.perf_counter() - began, 1)}
                     print(f"eps {eps}, {name}, images {lo}-{lo + len(ys) - 1}: done", flush=True)
             for name, target in targets.items():
-                if args.sanity and f"{eps}/{name}/sanity" not in done:
-                    done[f"{eps}/{name}/sanity"] = sanity_row(target, substitute, x[:args.sanity], y[:args.sanity],
-                                                              eps, args)
-                    print(f"eps {eps}, {name}: sanity checks passed: {done[f'{eps}/{name}/sanity']['passed']}",
-                          flush=True)
+                key = f"{eps}/{name}/sanity"
+                if args.sanity and key not in done:
+                    done[key] = sanity_row(target, substitute, x[:args.sanity], y[:args.sanity], eps)
+                    print(f"eps {eps}, {name}: sanity checks passed: {done[key]['passed']}", flush=True)
         found = [row_of([done[f"{eps}/{name}/{lo}"] for lo in range(0, len(y), args.chunk)], eps, name, args)
                  for eps in eps_list for name in names]
         if args.sanity:

@@ -55,7 +55,7 @@ def time_interleaved(fns: dict, iters: int, repeats: int) -> dict:
     than all of one variant's repeats and then the next's, keeps a drift in the machine's speed (another
     process, the clock) out of the ratios: on the 2-core machine this benchmark runs on, a block of repeats
     measured after another could be 20% slower for that alone, which once read as the attacks' weight
-    freezing costing time (it saves a little, measured interleaved)."""
+    freezing costing time (measured interleaved, frozen and unfrozen tie within this machine's noise)."""
     for fn in fns.values():
         fn()
         fn()
